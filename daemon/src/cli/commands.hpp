@@ -1,0 +1,17 @@
+#pragma once
+
+#include <span>
+#include <string_view>
+
+namespace hpplace::cli {
+
+// The arguments after the subcommand name, e.g. {"--json"} for `hpctl watch --json`.
+using Args = std::span<const std::string_view>;
+
+// Each returns the process exit status; errors go to stderr as one line.
+int run_watch(Args args);
+int run_plan(Args args);
+int run_status(Args args);
+int run_metrics(Args args);
+
+}  // namespace hpplace::cli

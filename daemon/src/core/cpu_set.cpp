@@ -1,0 +1,188 @@
+#include "core/cpu_set.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <stdexcept>
+
+namespace hpplace {
+
+CpuSet CpuSet::from_words(std::span<const std::uint64_t> words) {
+    CpuSet s;
+    s.words_.assign(words.begin(), words.end());
+    s.trim();
+    return s;
+}
+
+CpuSet CpuSet::range(unsigned first, unsigned last_inclusive) {
+    CpuSet s;
+    for (unsigned c = first; c <= last_inclusive; ++c) {
+        s.set(c);
+    }
+    return s;
+}
+
+namespace {
+
+unsigned parse_number(std::string_view text, std::string_view whole) {
+    unsigned value = 0;
+    const auto* begin = text.data();
+    const auto* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(begin, end, value);
+    if (text.empty() || ec != std::errc{} || ptr != end || value >= (1U << 20)) {
+        throw std::invalid_argument("bad CPU list \"" + std::string(whole) + "\" at \"" + std::string(text) + "\"");
+    }
+    return value;
+}
+
+std::string_view trim_space(std::string_view s) {
+    const auto first = s.find_first_not_of(" \t\n");
+    if (first == std::string_view::npos) {
+        return {};
+    }
+    const auto last = s.find_last_not_of(" \t\n");
+    return s.substr(first, last - first + 1);
+}
+
+}  // namespace
+
+CpuSet CpuSet::parse_list(std::string_view text) {
+    const std::string_view whole = trim_space(text);
+    CpuSet s;
+    std::string_view rest = whole;
+    while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        const std::string_view part = trim_space(rest.substr(0, comma));
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        const auto dash = part.find('-');
+        if (dash == std::string_view::npos) {
+            s.set(parse_number(part, whole));
+            continue;
+        }
+        const unsigned first = parse_number(part.substr(0, dash), whole);
+        const unsigned last = parse_number(part.substr(dash + 1), whole);
+        if (last < first) {
+            throw std::invalid_argument("bad CPU list \"" + std::string(whole) + "\": range " + std::string(part) +
+                                        " goes backwards");
+        }
+        for (unsigned c = first; c <= last; ++c) {
+            s.set(c);
+        }
+    }
+    return s;
+}
+
+void CpuSet::set(unsigned cpu) {
+    const std::size_t w = cpu / 64;
+    if (w >= words_.size()) {
+        words_.resize(w + 1, 0);
+    }
+    words_[w] |= std::uint64_t{1} << (cpu % 64);
+}
+
+void CpuSet::reset(unsigned cpu) {
+    const std::size_t w = cpu / 64;
+    if (w < words_.size()) {
+        words_[w] &= ~(std::uint64_t{1} << (cpu % 64));
+        trim();
+    }
+}
+
+bool CpuSet::test(unsigned cpu) const noexcept {
+    const std::size_t w = cpu / 64;
+    return w < words_.size() && (words_[w] >> (cpu % 64) & 1U) != 0;
+}
+
+std::size_t CpuSet::count() const noexcept {
+    std::size_t n = 0;
+    for (const auto w : words_) {
+        n += static_cast<std::size_t>(__builtin_popcountll(w));
+    }
+    return n;
+}
+
+bool CpuSet::empty() const noexcept { return words_.empty(); }
+
+unsigned CpuSet::end() const noexcept {
+    if (words_.empty()) {
+        return 0;
+    }
+    const std::uint64_t top = words_.back();
+    return static_cast<unsigned>((words_.size() - 1) * 64 + 64 - static_cast<std::size_t>(__builtin_clzll(top)));
+}
+
+std::vector<unsigned> CpuSet::to_vector() const {
+    std::vector<unsigned> out;
+    out.reserve(count());
+    for_each([&](unsigned c) { out.push_back(c); });
+    return out;
+}
+
+std::string CpuSet::to_list() const {
+    std::string out;
+    bool in_run = false;
+    unsigned run_start = 0;
+    unsigned prev = 0;
+    auto flush = [&] {
+        if (!out.empty()) {
+            out += ',';
+        }
+        out += std::to_string(run_start);
+        if (prev != run_start) {
+            out += '-';
+            out += std::to_string(prev);
+        }
+    };
+    for_each([&](unsigned c) {
+        if (in_run && c == prev + 1) {
+            prev = c;
+            return;
+        }
+        if (in_run) {
+            flush();
+        }
+        in_run = true;
+        run_start = prev = c;
+    });
+    if (in_run) {
+        flush();
+    }
+    return out;
+}
+
+CpuSet& CpuSet::operator|=(const CpuSet& other) {
+    if (other.words_.size() > words_.size()) {
+        words_.resize(other.words_.size(), 0);
+    }
+    for (std::size_t i = 0; i < other.words_.size(); ++i) {
+        words_[i] |= other.words_[i];
+    }
+    return *this;
+}
+
+CpuSet& CpuSet::operator&=(const CpuSet& other) {
+    words_.resize(std::min(words_.size(), other.words_.size()));
+    for (std::size_t i = 0; i < words_.size(); ++i) {
+        words_[i] &= other.words_[i];
+    }
+    trim();
+    return *this;
+}
+
+CpuSet& CpuSet::operator-=(const CpuSet& other) {
+    const std::size_t n = std::min(words_.size(), other.words_.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        words_[i] &= ~other.words_[i];
+    }
+    trim();
+    return *this;
+}
+
+bool operator==(const CpuSet& a, const CpuSet& b) noexcept { return a.words_ == b.words_; }
+
+void CpuSet::trim() noexcept {
+    while (!words_.empty() && words_.back() == 0) {
+        words_.pop_back();
+    }
+}
+
+}  // namespace hpplace

@@ -1,0 +1,35 @@
+#!/bin/sh
+# Installs the Debian 12 packages that building, the demo and the tests need.
+# Idempotent: packages already present are skipped, so a second run costs one dpkg query.
+set -eu
+
+PACKAGES="
+build-essential cmake pkg-config git
+linux-image-amd64 linux-headers-amd64 kmod sparse
+qemu-system-x86 busybox-static cpio gzip
+libmnl-dev libudev-dev libnuma-dev libboost-dev libsystemd-dev
+nlohmann-json3-dev libtomlplusplus-dev doctest-dev libbenchmark-dev
+python3 systemd
+"
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO="sudo"
+fi
+
+echo "install-deps: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,40 @@
+#include <doctest/doctest.h>
+
+#include <stdexcept>
+
+#include "core/cpu_set.hpp"
+
+using hpplace::CpuSet;
+
+TEST_CASE("cpu list round trip") {
+    const CpuSet s = CpuSet::parse_list("0-3,8,10-11\n");
+    CHECK(s.count() == 7);
+    CHECK(s.test(2));
+    CHECK_FALSE(s.test(4));
+    CHECK(s.to_list() == "0-3,8,10-11");
+    CHECK(s.end() == 12);
+    CHECK(CpuSet::parse_list("").empty());
+    CHECK(CpuSet::parse_list(" \n").to_list().empty());
+}
+
+TEST_CASE("cpu list rejects garbage with the bad part named") {
+    CHECK_THROWS_AS(CpuSet::parse_list("0-x"), std::invalid_argument);
+    CHECK_THROWS_AS(CpuSet::parse_list("3-1"), std::invalid_argument);
+    CHECK_THROWS_AS(CpuSet::parse_list("1,,2"), std::invalid_argument);
+    CHECK_THROWS_WITH(CpuSet::parse_list("0,abc"), doctest::Contains("\"abc\""));
+}
+
+TEST_CASE("set algebra and words") {
+    CpuSet a = CpuSet::range(0, 127);
+    const CpuSet b = CpuSet::parse_list("64-200");
+    CHECK((a & b).to_list() == "64-127");
+    CHECK((a - b).to_list() == "0-63");
+    CHECK((a | b).count() == 201);
+    a.reset(127);
+    CHECK(a.end() == 127);
+    const std::uint64_t words[] = {0x5, 0x0, 0x0};
+    const CpuSet w = CpuSet::from_words(words);
+    CHECK(w.to_list() == "0,2");
+    CHECK(w.words().size() == 1);
+    CHECK(w == CpuSet::parse_list("0,2"));
+}
