@@ -13,5 +13,8 @@ int run_watch(Args args);
 int run_plan(Args args);
 int run_status(Args args);
 int run_metrics(Args args);
+// `hpctl plan [--json] [--socket PATH]` without --topology: asks the daemon
+// (implemented in status_command.cpp; run_plan calls it).
+int run_plan_from_daemon(Args args);
 
 }  // namespace hpplace::cli

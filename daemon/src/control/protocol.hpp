@@ -1,0 +1,124 @@
+#pragma once
+
+// The control-socket protocol between hpplaced and its clients (hpctl, later
+// libhpplace): newline-delimited JSON over an AF_UNIX stream socket. The wire
+// format is documented in protocol.md next to this file.
+//
+// Everything here is pure (no I/O) so that it is unit-tested on byte strings:
+//   - LineSplitter cuts a byte stream into lines, bounded by max_line_bytes;
+//   - parse_request() turns one line into a Request or throws ProtocolError;
+//   - render_*() produce one response or push line, '\n' included.
+//
+// How the daemon uses it: service/control_server.* owns the sockets; for each
+// connection it feeds received bytes to a LineSplitter, parses each line with
+// parse_request(), asks its ControlHandler and writes render_result() or
+// render_error(). Pushes to subscribers are render_event_push() /
+// render_plan_push(). The client side (control/client.*) uses
+// render_request() and parse_response().
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/event.hpp"
+
+namespace hpplace::control {
+
+inline constexpr std::string_view default_socket_path = "/run/hpplaced.sock";
+// A request or response line longer than this is refused: the server answers
+// with an error and drops the connection.
+inline constexpr std::size_t max_line_bytes = 64 * 1024;
+inline constexpr int protocol_version = 1;
+
+// A malformed frame or request; what() is one line meant for the peer.
+class ProtocolError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Cuts a byte stream into '\n'-terminated lines (a trailing '\r' is dropped),
+// buffering at most max_line bytes of an unfinished line.
+class LineSplitter {
+public:
+    explicit LineSplitter(std::size_t max_line = max_line_bytes) noexcept : max_line_(max_line) {}
+
+    // Appends bytes and returns the lines they complete, without their '\n'.
+    // Throws ProtocolError when a line (complete or not) exceeds max_line; the
+    // splitter is then unusable (the connection must be dropped).
+    std::vector<std::string> feed(std::string_view bytes);
+    // Bytes of an unfinished line held back.
+    std::size_t pending() const noexcept { return partial_.size(); }
+
+private:
+    std::size_t max_line_;
+    std::string partial_;
+};
+
+enum class Op : std::uint8_t {
+    status,       // -> the status document (CONTRACT.md, hpctl status --json)
+    plan,         // -> the current plan (CONTRACT.md, hpctl plan --json)
+    metrics,      // -> {"text": "<Prometheus text exposition>"}
+    subscribe,    // -> {"streams": [...]}; then pushed {"event": ...} / {"plan": ...} lines
+    unsubscribe,  // -> {}
+    register_workload,    // "register": -> {"workload": name} (next issue: libhpplace)
+    unregister_workload,  // "unregister": -> {}
+    ping,         // -> {"version": protocol_version}
+};
+
+std::string_view to_string(Op op) noexcept;
+std::optional<Op> op_from_string(std::string_view name) noexcept;
+
+// What a subscriber wants pushed to it.
+struct Streams {
+    bool events = false;
+    bool plans = false;
+    friend bool operator==(const Streams&, const Streams&) = default;
+};
+
+struct Request {
+    Op op = Op::ping;
+    // Optional "id" (number or string) echoed in the response so that a client
+    // with a subscription can match responses among pushed lines.
+    nlohmann::json id;  // null when absent
+    Streams streams;             // subscribe: default both
+    nlohmann::json workload;     // register: the workload object
+    std::string name;            // unregister: the workload name
+};
+
+// Parses one request line. Throws ProtocolError ("not JSON: ...", "unknown op
+// \"x\"", "\"op\" must be a string", ...).
+Request parse_request(std::string_view line);
+// Best effort: the "id" of a line that failed to parse, so that its error
+// response still carries it; null when there is none.
+nlohmann::json request_id_of(std::string_view line) noexcept;
+
+// {"ok":true,"result":...[,"id":...]}\n
+std::string render_result(const nlohmann::json& result, const nlohmann::json& id = nullptr);
+// {"ok":false,"error":"..."[,"id":...]}\n
+std::string render_error(std::string_view message, const nlohmann::json& id = nullptr);
+// {"event": <Event as hpctl watch --json>}\n
+std::string render_event_push(const Event& event);
+// {"plan": <plan JSON>}\n
+std::string render_plan_push(const nlohmann::json& plan);
+
+// Client side.
+std::string render_request(Op op, const nlohmann::json& id = nullptr);
+std::string render_request(const nlohmann::json& request);
+
+// One line received by a client: a response to a request or a pushed message.
+struct Message {
+    enum class Kind : std::uint8_t { result, error, event, plan } kind = Kind::result;
+    nlohmann::json id;       // response id, null if none
+    nlohmann::json payload;  // result / event / plan
+    std::string error;       // Kind::error
+};
+// Throws ProtocolError on a line that is none of the shapes above.
+Message parse_message(std::string_view line);
+
+}  // namespace hpplace::control

@@ -1,0 +1,38 @@
+#pragma once
+
+// The status document of `hpctl status --json` (CONTRACT.md):
+//   {"source": "kernel"|"udev", "cpus": {"online": [...], "present": [...]},
+//    "nodes": [{"id", "cpus", "memory_bytes"}],
+//    "events": {"received", "last_seq", "lost", "resyncs"}, "plan_generation"}
+//
+// How the daemon uses it: its ControlHandler::status() returns
+//   make_status(current_source, topology, counters, plan_generation).
+// hpctl renders the text form with status_to_text().
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/event.hpp"
+#include "topology/topology.hpp"
+
+namespace hpplace::control {
+
+struct EventCounters {
+    std::uint64_t received = 0;  // events taken in, from any source
+    std::uint64_t last_seq = 0;  // kernel sequence number of the last event
+    std::uint64_t lost = 0;      // events known lost (sequence gaps, overruns)
+    std::uint64_t resyncs = 0;   // full state reloads
+};
+
+// source: where events come from now: kernel, or udev (EventSource::sysfs is
+// reported as "udev": the fallback path of udev plus sysfs rescans).
+nlohmann::json make_status(EventSource source, const Topology& topology, const EventCounters& counters,
+                           std::uint64_t plan_generation);
+
+// A few readable lines for `hpctl status` without --json. Throws
+// std::runtime_error naming the field when the document is malformed.
+std::string status_to_text(const nlohmann::json& status);
+
+}  // namespace hpplace::control

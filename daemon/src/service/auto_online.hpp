@@ -1,0 +1,71 @@
+#pragma once
+
+// The auto_online policy (CONTRACT.md): what the daemon does with CPUs and
+// memory blocks that arrive offline.
+//   off (default)   nothing
+//   online          write "1" to cpuN/online; "online" to memoryN/state
+//   online_movable  CPUs as above; memory blocks get "online_movable"
+//   online_kernel   CPUs as above; memory blocks get "online_kernel"
+// What the kernel (or anyone) already onlined is left alone.
+//
+// How the daemon uses it:
+//   AutoOnliner onliner(config.auto_online);       // sysfs root "/sys"
+//   on each event:  auto r = onliner.on_event(event);  // cpu_arrived, mem_block_added
+//   after a resync: auto r = onliner.on_resync();  // present-but-offline CPUs, offline blocks
+//   metrics.count_apply_errors("auto_online", r.errors);
+// Writing "1" to cpuN/online makes the kernel emit cpu_add_start / cpu_online
+// as usual: the daemon learns about the new CPU through its event sources.
+// Failures are logged (one line) and counted, never fatal.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/event.hpp"
+
+namespace hpplace {
+
+enum class AutoOnlinePolicy : std::uint8_t { off, online, online_movable, online_kernel };
+
+std::string_view to_string(AutoOnlinePolicy policy) noexcept;
+// "off" | "online" | "online_movable" | "online_kernel"; throws
+// std::invalid_argument listing the valid values otherwise.
+AutoOnlinePolicy parse_auto_online_policy(std::string_view text);
+
+struct AutoOnlineResult {
+    unsigned onlined = 0;  // CPUs and memory blocks we onlined
+    unsigned errors = 0;   // failed reads/writes
+};
+
+class AutoOnliner {
+public:
+    using LogLine = std::function<void(const std::string&)>;
+
+    explicit AutoOnliner(AutoOnlinePolicy policy, std::filesystem::path sysfs_root = "/sys", LogLine log = {});
+
+    // cpu_arrived (event.cpu) onlines that CPU; mem_block_added (event.start and
+    // event.size, physical) onlines the blocks of that range that are offline.
+    // Other events: nothing.
+    AutoOnlineResult on_event(const Event& event);
+    // Onlines every present-but-offline CPU and every offline memory block.
+    AutoOnlineResult on_resync();
+
+    AutoOnlineResult online_cpu(unsigned cpu);
+    AutoOnlineResult online_memory_block(unsigned block);
+
+    AutoOnlinePolicy policy() const noexcept { return policy_; }
+
+private:
+    std::filesystem::path cpu_dir() const;
+    std::filesystem::path memory_dir() const;
+    std::optional<std::uint64_t> memory_block_size();
+
+    AutoOnlinePolicy policy_;
+    std::filesystem::path root_;
+    LogLine log_;
+};
+
+}  // namespace hpplace

@@ -1,0 +1,62 @@
+#pragma once
+
+// Keeps workload cgroups (v2) in line with the plan: each configured workload's
+// cgroup gets cpuset.cpus = the plan's "cpuset" and cpuset.mems = its "mems".
+//
+// How the daemon uses it: after each new plan, build one CgroupTarget per
+// workload that has a `cgroup` in its config, then
+//   auto result = applier.apply(targets);
+//   metrics.count_apply_errors("cgroup", result.errors);
+// Nothing is fatal: a failing write is logged (one line) and counted, and since
+// apply() compares the files with the wanted values every time, the next call
+// retries it. Call apply() again with the same targets after a resync to heal
+// changes made behind the daemon's back.
+//
+// Per cgroup: make sure "cpuset" is in cgroup.subtree_control of every ancestor
+// below the root (writing "+cpuset" top-down, logged), read cpuset.cpus and
+// cpuset.mems, write only what differs. Order when both change: the widening
+// one first; when mems grows (or stays) mems is written before cpus, when mems
+// shrinks cpus is written first, so that the cgroup never has CPUs whose
+// memory it may not use and the kernel accepts every step.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace hpplace {
+
+struct CgroupTarget {
+    std::string workload;            // for log lines
+    std::filesystem::path cgroup;    // absolute, or relative to the cgroup root
+    std::string cpus;                // cpulist, e.g. "0-3,8"
+    std::string mems;                // node list, e.g. "0-1"
+};
+
+struct CgroupApplyResult {
+    unsigned writes = 0;  // files written successfully
+    unsigned errors = 0;  // failed reads/writes
+};
+
+class CgroupApplier {
+public:
+    using LogLine = std::function<void(const std::string&)>;
+
+    // root: the cgroup2 mount ("/sys/fs/cgroup"; a temp dir in tests).
+    explicit CgroupApplier(std::filesystem::path root = "/sys/fs/cgroup", LogLine log = {});
+
+    CgroupApplyResult apply(const std::vector<CgroupTarget>& targets);
+    CgroupApplyResult apply_one(const CgroupTarget& target);
+
+    const std::filesystem::path& root() const noexcept { return root_; }
+
+private:
+    std::filesystem::path resolve(const std::filesystem::path& cgroup) const;
+    bool enable_cpuset_controller(const std::filesystem::path& cgroup, const std::string& workload);
+
+    std::filesystem::path root_;
+    LogLine log_;
+};
+
+}  // namespace hpplace

@@ -1,0 +1,86 @@
+#pragma once
+
+// The daemon's control socket: an AF_UNIX stream acceptor on Boost.Asio that
+// speaks control/protocol.hpp (newline-delimited JSON, see protocol.md).
+//
+// How the daemon uses it (everything runs on the daemon's single io_context
+// thread, so handler calls need no locking):
+//
+//   struct DaemonControl final : ControlHandler { ... status() returns
+//       control::make_status(...); plan() the plan JSON; metrics_text()
+//       metrics.render(); };
+//   ControlServer server(io, options.socket_path, handler);  // binds, chmod 0660
+//   ...
+//   server.publish_event(event);      // after each event is applied
+//   server.publish_plan(plan_json);   // after each new plan generation
+//   server.stop();                    // or let the destructor do it
+//
+// The constructor removes a stale socket file (one nobody listens on), refuses
+// to start when another daemon answers on it, binds, sets mode 0660 and starts
+// accepting. Limits keep a slow or hostile client from stalling the daemon:
+// at most max_clients connections, lines up to max_line bytes (longer: an
+// error line, then the connection is closed), at most max_queued_bytes of
+// unsent output per connection (beyond: the connection is closed), and while a
+// connection has unsent responses the server reads no further requests from it.
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+
+#include "control/protocol.hpp"
+#include "core/event.hpp"
+
+namespace hpplace {
+
+// The daemon's answers to control requests. A throwing call becomes an
+// {"ok": false, "error": what()} response; the connection stays open.
+struct ControlHandler {
+    virtual ~ControlHandler() = default;
+    virtual nlohmann::json status() = 0;
+    virtual nlohmann::json plan() = 0;
+    virtual std::string metrics_text() = 0;
+    // {"op":"register"} (libhpplace, next issue): returns the result object.
+    virtual nlohmann::json register_workload(const nlohmann::json& workload);
+    virtual void unregister_workload(const std::string& name);
+};
+
+struct ControlServerLimits {
+    std::size_t max_clients = 64;
+    std::size_t max_line = control::max_line_bytes;
+    std::size_t max_queued_bytes = 4 * 1024 * 1024;
+};
+
+class ControlServer {
+public:
+    using LogLine = std::function<void(const std::string&)>;
+
+    // Throws std::system_error when the socket cannot be set up, and
+    // std::runtime_error when a daemon already answers on socket_path.
+    ControlServer(boost::asio::io_context& io, std::filesystem::path socket_path, ControlHandler& handler,
+                  ControlServerLimits limits = {}, LogLine log = {});
+    ~ControlServer();
+    ControlServer(const ControlServer&) = delete;
+    ControlServer& operator=(const ControlServer&) = delete;
+
+    // Stops accepting, closes every connection, removes the socket file.
+    void stop();
+
+    // Pushes to the subscribers of the events / plans stream.
+    void publish_event(const Event& event);
+    void publish_plan(const nlohmann::json& plan);
+
+    std::size_t client_count() const noexcept;
+    const std::filesystem::path& socket_path() const noexcept;
+
+private:
+    struct State;
+    std::shared_ptr<State> state_;
+};
+
+}  // namespace hpplace
