@@ -1,0 +1,107 @@
+#include "control/status.hpp"
+
+#include <sstream>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+namespace hpplace::control {
+
+nlohmann::json make_status(EventSource source, const Topology& topology, const EventCounters& counters,
+                           std::uint64_t plan_generation) {
+    CpuSet online;
+    CpuSet present;
+    nlohmann::json nodes = nlohmann::json::array();
+    for (const auto& node : topology.nodes) {
+        online |= node.cpus;
+        present |= node.cpus;
+        present |= node.offline_cpus;
+        nodes.push_back({{"id", node.id}, {"cpus", node.cpus.to_vector()}, {"memory_bytes", node.memory_bytes}});
+    }
+    return {
+        {"source", source == EventSource::kernel ? "kernel" : "udev"},
+        {"cpus", {{"online", online.to_vector()}, {"present", present.to_vector()}}},
+        {"nodes", std::move(nodes)},
+        {"events",
+         {{"received", counters.received},
+          {"last_seq", counters.last_seq},
+          {"lost", counters.lost},
+          {"resyncs", counters.resyncs}}},
+        {"plan_generation", plan_generation},
+    };
+}
+
+namespace {
+
+const nlohmann::json& field(const nlohmann::json& object, const char* name, const char* where) {
+    if (!object.is_object()) {
+        throw std::runtime_error(std::string("malformed status from hpplaced: ") + where + " is not an object");
+    }
+    const auto it = object.find(name);
+    if (it == object.end()) {
+        throw std::runtime_error(std::string("malformed status from hpplaced: no \"") + name + "\" in " + where);
+    }
+    return *it;
+}
+
+CpuSet cpus_of(const nlohmann::json& list, const char* what) {
+    if (!list.is_array()) {
+        throw std::runtime_error(std::string("malformed status from hpplaced: \"") + what + "\" is not a list");
+    }
+    CpuSet set;
+    for (const auto& cpu : list) {
+        if (!cpu.is_number_unsigned() || cpu.get<std::uint64_t>() >= (1U << 20)) {
+            throw std::runtime_error(std::string("malformed status from hpplaced: bad CPU in \"") + what + "\"");
+        }
+        set.set(cpu.get<unsigned>());
+    }
+    return set;
+}
+
+std::uint64_t number(const nlohmann::json& value, const char* what) {
+    if (!value.is_number_unsigned()) {
+        throw std::runtime_error(std::string("malformed status from hpplaced: \"") + what +
+                                 "\" is not a non-negative integer");
+    }
+    return value.get<std::uint64_t>();
+}
+
+std::string string_of(const nlohmann::json& value, const char* what) {
+    if (!value.is_string()) {
+        throw std::runtime_error(std::string("malformed status from hpplaced: \"") + what + "\" is not a string");
+    }
+    return value.get<std::string>();
+}
+
+std::string mebibytes(std::uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+
+}  // namespace
+
+std::string status_to_text(const nlohmann::json& status) {
+    const auto& cpus = field(status, "cpus", "status");
+    const auto& events = field(status, "events", "status");
+    std::ostringstream out;
+    out << "source:          " << string_of(field(status, "source", "status"), "source") << '\n';
+    const CpuSet online = cpus_of(field(cpus, "online", "cpus"), "online");
+    const CpuSet present = cpus_of(field(cpus, "present", "cpus"), "present");
+    out << "cpus online:     " << (online.empty() ? "-" : online.to_list()) << " (" << online.count() << ")\n";
+    out << "cpus present:    " << (present.empty() ? "-" : present.to_list()) << " (" << present.count() << ")\n";
+    const auto& nodes = field(status, "nodes", "status");
+    if (!nodes.is_array()) {
+        throw std::runtime_error("malformed status from hpplaced: \"nodes\" is not a list");
+    }
+    for (const auto& node : nodes) {
+        const CpuSet node_cpus = cpus_of(field(node, "cpus", "node"), "cpus");
+        out << "node " << number(field(node, "id", "node"), "id") << ":          cpus "
+            << (node_cpus.empty() ? "-" : node_cpus.to_list()) << ", memory "
+            << mebibytes(number(field(node, "memory_bytes", "node"), "memory_bytes")) << '\n';
+    }
+    out << "events:          " << number(field(events, "received", "events"), "received") << " received, last seq "
+        << number(field(events, "last_seq", "events"), "last_seq") << ", "
+        << number(field(events, "lost", "events"), "lost") << " lost, "
+        << number(field(events, "resyncs", "events"), "resyncs") << " resyncs\n";
+    out << "plan generation: " << number(field(status, "plan_generation", "status"), "plan_generation") << '\n';
+    return out.str();
+}
+
+}  // namespace hpplace::control
