@@ -15,7 +15,10 @@ struct Command {
 };
 
 constexpr Command commands[] = {
-    {"watch", hpplace::cli::run_watch, "watch [--json]            print hotplug events from the kernel module"},
+    {"watch", hpplace::cli::run_watch,
+     "watch [--json] [--rcvbuf BYTES] [--count N] [--follow]  print hotplug events from the kernel module"},
+    {"kernel-state", hpplace::cli::run_kernel_state, "kernel-state [--json]     the kernel module's CPU and memory picture"},
+    {"kernel-stats", hpplace::cli::run_kernel_stats, "kernel-stats [--json]     the kernel module's event counters"},
     {"plan", hpplace::cli::run_plan,
      "plan [--json] | plan --topology T.json --config C.toml [--previous P.json] [--json]"},
     {"status", hpplace::cli::run_status, "status [--json] [--socket PATH]  the daemon's view"},

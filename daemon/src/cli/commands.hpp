@@ -10,6 +10,8 @@ using Args = std::span<const std::string_view>;
 
 // Each returns the process exit status; errors go to stderr as one line.
 int run_watch(Args args);
+int run_kernel_state(Args args);
+int run_kernel_stats(Args args);
 int run_plan(Args args);
 int run_status(Args args);
 int run_metrics(Args args);
