@@ -1,0 +1,190 @@
+#include "service/cgroup_applier.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+
+#include "core/cpu_set.hpp"
+#include "core/file_descriptor.hpp"
+#include "core/system_error.hpp"
+
+namespace hpplace {
+
+namespace {
+
+// Small sysfs/cgroupfs files: the whole content, or std::system_error.
+std::string read_small_file(const std::filesystem::path& path) {
+    FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    throw_system_error_on(!fd, "cannot read " + path.string());
+    std::string content;
+    char buffer[4096];
+    for (;;) {
+        const ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        throw_system_error_on(n < 0, "cannot read " + path.string());
+        if (n == 0) {
+            return content;
+        }
+        content.append(buffer, static_cast<std::size_t>(n));
+        if (content.size() > (1U << 20)) {
+            throw std::runtime_error("cannot read " + path.string() + ": larger than 1 MiB");
+        }
+    }
+}
+
+// One write(2) of the whole value, as `echo value > file` does: cgroup files
+// take a value in one write and report a refusal as that write's errno.
+void write_small_file(const std::filesystem::path& path, const std::string& value) {
+    FileDescriptor fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+    throw_system_error_on(!fd, "cannot open " + path.string() + " for writing");
+    const std::string line = value + "\n";
+    ssize_t n = 0;
+    do {
+        n = ::write(fd.get(), line.data(), line.size());
+    } while (n < 0 && errno == EINTR);
+    throw_system_error_on(n < 0, "cannot write \"" + value + "\" to " + path.string());
+    if (static_cast<std::size_t>(n) != line.size()) {
+        throw std::runtime_error("short write of \"" + value + "\" to " + path.string());
+    }
+}
+
+bool has_word(std::string_view text, std::string_view word) {
+    std::istringstream in{std::string(text)};
+    std::string w;
+    while (in >> w) {
+        if (w == word) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// a is a subset of b
+bool subset(const CpuSet& a, const CpuSet& b) { return (a - b).empty(); }
+
+}  // namespace
+
+CgroupApplier::CgroupApplier(std::filesystem::path root, LogLine log) : root_(std::move(root)), log_(std::move(log)) {
+    if (!log_) {
+        log_ = [](const std::string& line) { std::cerr << "hpplaced: " << line << '\n'; };
+    }
+}
+
+std::filesystem::path CgroupApplier::resolve(const std::filesystem::path& cgroup) const {
+    return cgroup.is_absolute() ? cgroup.lexically_normal() : (root_ / cgroup).lexically_normal();
+}
+
+bool CgroupApplier::enable_cpuset_controller(const std::filesystem::path& cgroup, const std::string& workload) {
+    // The ancestors that are cgroups (they have cgroup.subtree_control), nearest
+    // first, up to and including the root.
+    std::vector<std::filesystem::path> ancestors;
+    const auto root = root_.lexically_normal();
+    for (auto dir = cgroup.parent_path(); !dir.empty(); dir = dir.parent_path()) {
+        std::error_code ec;
+        if (!std::filesystem::exists(dir / "cgroup.subtree_control", ec)) {
+            break;
+        }
+        ancestors.push_back(dir);
+        if (dir == root || dir == dir.root_path()) {
+            break;
+        }
+    }
+    // The controller must be enabled from the top down.
+    for (auto it = ancestors.rbegin(); it != ancestors.rend(); ++it) {
+        const auto control = *it / "cgroup.subtree_control";
+        try {
+            if (has_word(read_small_file(control), "cpuset")) {
+                continue;
+            }
+            write_small_file(control, "+cpuset");
+            log_("workload " + workload + ": enabled the cpuset controller in " + control.string());
+        } catch (const std::exception& e) {
+            log_("workload " + workload + ": cannot enable the cpuset controller: " + e.what());
+            return false;
+        }
+    }
+    return true;
+}
+
+CgroupApplyResult CgroupApplier::apply(const std::vector<CgroupTarget>& targets) {
+    CgroupApplyResult total;
+    for (const auto& target : targets) {
+        const auto result = apply_one(target);
+        total.writes += result.writes;
+        total.errors += result.errors;
+    }
+    return total;
+}
+
+CgroupApplyResult CgroupApplier::apply_one(const CgroupTarget& target) {
+    CgroupApplyResult result;
+    const std::string who = "workload " + target.workload + ": ";
+    CpuSet want_cpus;
+    CpuSet want_mems;
+    try {
+        want_cpus = CpuSet::parse_list(target.cpus);
+        want_mems = CpuSet::parse_list(target.mems);
+    } catch (const std::exception& e) {
+        log_(who + "not applied to its cgroup: " + e.what());
+        ++result.errors;
+        return result;
+    }
+    const auto cgroup = resolve(target.cgroup);
+    std::error_code ec;
+    if (!std::filesystem::is_directory(cgroup, ec)) {
+        log_(who + "cgroup " + cgroup.string() + " is not a directory (create it, e.g. mkdir " + cgroup.string() +
+             ")");
+        ++result.errors;
+        return result;
+    }
+    if (!enable_cpuset_controller(cgroup, target.workload)) {
+        ++result.errors;
+        return result;
+    }
+
+    struct File {
+        const char* name;
+        const CpuSet& want;
+        std::optional<CpuSet> current;
+    };
+    File cpus{"cpuset.cpus", want_cpus, std::nullopt};
+    File mems{"cpuset.mems", want_mems, std::nullopt};
+    for (File* file : {&cpus, &mems}) {
+        try {
+            file->current = CpuSet::parse_list(read_small_file(cgroup / file->name));
+        } catch (const std::exception& e) {
+            log_(who + e.what());
+            ++result.errors;
+        }
+    }
+    // Widen before narrowing: mems first unless mems only shrinks.
+    const bool mems_shrink = mems.current && subset(want_mems, *mems.current) && want_mems != *mems.current;
+    File* order[2] = {&mems, &cpus};
+    if (mems_shrink) {
+        std::swap(order[0], order[1]);
+    }
+    for (File* file : order) {
+        if (!file->current || *file->current == file->want) {
+            continue;
+        }
+        const std::string value = file->want.to_list();
+        try {
+            write_small_file(cgroup / file->name, value);
+            ++result.writes;
+        } catch (const std::exception& e) {
+            log_(who + e.what() + " (retried at the next change)");
+            ++result.errors;
+        }
+    }
+    return result;
+}
+
+}  // namespace hpplace
