@@ -1,11 +1,110 @@
-// Placeholder until the status command lands; replaced by its implementation.
+// hpctl status / metrics / plan (daemon branch): ask hpplaced over its control
+// socket (control/protocol.md) and print the answer.
+#include <cstdio>
+#include <iostream>
 #include <stdexcept>
+#include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "control/client.hpp"
+#include "control/status.hpp"
+#include "core/cpu_set.hpp"
 
 namespace hpplace::cli {
 
-int run_status(Args) { throw std::runtime_error("not implemented yet"); }
-int run_metrics(Args) { throw std::runtime_error("not implemented yet"); }
+namespace {
+
+struct QueryOptions {
+    bool json = false;
+    std::string socket{control::default_socket_path};
+};
+
+// [--json] [--socket PATH] (--json only where allow_json).
+QueryOptions parse_query_options(Args args, bool allow_json) {
+    QueryOptions options;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string_view arg = args[i];
+        if (arg == "--json" && allow_json) {
+            options.json = true;
+        } else if (arg == "--socket") {
+            if (i + 1 == args.size() || args[i + 1].empty()) {
+                throw std::invalid_argument("--socket needs a path");
+            }
+            options.socket = std::string(args[++i]);
+        } else if (arg.starts_with("--socket=") && arg.size() > 9) {
+            options.socket = std::string(arg.substr(9));
+        } else {
+            throw std::invalid_argument("unknown option \"" + std::string(arg) + "\" (options: " +
+                                        (allow_json ? "--json, " : "") + "--socket PATH)");
+        }
+    }
+    return options;
+}
+
+void print_line(const std::string& text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    if (text.empty() || text.back() != '\n') {
+        std::fputc('\n', stdout);
+    }
+    std::fflush(stdout);
+}
+
+std::string plan_to_text(const nlohmann::json& plan) {
+    std::string out = "generation " + plan.at("generation").dump() + "\n";
+    for (const auto& workload : plan.at("workloads")) {
+        CpuSet cpus;
+        for (const auto& thread : workload.at("threads")) {
+            cpus.set(thread.at("cpu").get<unsigned>());
+        }
+        out += workload.at("name").get<std::string>() + ": " + std::to_string(workload.at("threads").size()) +
+               " threads on cpus " + (cpus.empty() ? "-" : cpus.to_list());
+        std::string buffers;
+        for (const auto& buffer : workload.at("buffers")) {
+            buffers += (buffers.empty() ? "" : ", ") + std::string("node ") + buffer.at("node").dump() + " " +
+                       std::to_string(buffer.at("bytes").get<std::uint64_t>() >> 20) + " MiB";
+        }
+        out += "; buffers " + (buffers.empty() ? std::string("-") : buffers);
+        out += "; cpuset " + workload.value("cpuset", std::string("-")) + " mems " +
+               workload.value("mems", std::string("-")) + "\n";
+    }
+    return out;
+}
+
+}  // namespace
+
+int run_status(Args args) {
+    const auto options = parse_query_options(args, true);
+    const auto status = control::query_daemon(options.socket, control::Op::status);
+    print_line(options.json ? status.dump() : control::status_to_text(status));
+    return 0;
+}
+
+int run_metrics(Args args) {
+    const auto options = parse_query_options(args, false);
+    const auto result = control::query_daemon(options.socket, control::Op::metrics);
+    const auto text = result.find("text");
+    if (text == result.end() || !text->is_string()) {
+        throw std::runtime_error("malformed metrics answer from hpplaced (no \"text\")");
+    }
+    print_line(text->get<std::string>());
+    return 0;
+}
+
+int run_plan_from_daemon(Args args) {
+    const auto options = parse_query_options(args, true);
+    const auto plan = control::query_daemon(options.socket, control::Op::plan);
+    if (options.json) {
+        print_line(plan.dump());
+        return 0;
+    }
+    try {
+        print_line(plan_to_text(plan));
+    } catch (const nlohmann::json::exception&) {
+        throw std::runtime_error("malformed plan from hpplaced (use --json to see it)");
+    }
+    return 0;
+}
 
 }  // namespace hpplace::cli

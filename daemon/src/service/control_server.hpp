@@ -78,8 +78,9 @@ public:
     std::size_t client_count() const noexcept;
     const std::filesystem::path& socket_path() const noexcept;
 
+    struct State;  // defined in control_server.cpp; shared with the connections
+
 private:
-    struct State;
     std::shared_ptr<State> state_;
 };
 
