@@ -1,0 +1,247 @@
+#include "service/topology_tracker.hpp"
+
+#include <exception>
+#include <iostream>
+#include <utility>
+
+#include <boost/asio/post.hpp>
+
+#include "kernel/protocol.hpp"
+
+namespace hpplace {
+
+// Forwards one source's reports to the tracker, tagged with the source.
+class TopologyTracker::Slot final : public SourceListener {
+public:
+    Slot(TopologyTracker& tracker, EventSource which) : tracker_(tracker), which_(which) {}
+    void on_event(const Event& event) override { tracker_.take_event(which_, event); }
+    void on_loss(const std::string& reason) override { tracker_.take_loss(which_, reason); }
+    void on_gone(const std::string& reason) override { tracker_.take_gone(which_, reason); }
+
+private:
+    TopologyTracker& tracker_;
+    EventSource which_;
+};
+
+TopologyTracker::TopologyTracker(boost::asio::io_context& io, TrackerEnvironment environment, TrackerHooks hooks)
+    : io_(io)
+    , environment_(std::move(environment))
+    , hooks_(std::move(hooks))
+    , kernel_slot_(std::make_unique<Slot>(*this, EventSource::kernel))
+    , udev_slot_(std::make_unique<Slot>(*this, EventSource::udev)) {}
+
+TopologyTracker::~TopologyTracker() {
+    stop();
+    *alive_ = false;
+}
+
+void TopologyTracker::log(const std::string& line) const {
+    if (hooks_.log) {
+        hooks_.log(line);
+    } else {
+        std::cerr << "hpplaced: " << line << '\n';
+    }
+}
+
+void TopologyTracker::start() {
+    stopped_ = false;
+    topology_ = environment_.read_topology();
+    if (environment_.open_udev_source) {
+        try {
+            udev_ = environment_.open_udev_source();
+            if (udev_) {
+                udev_->start(*udev_slot_);
+            }
+        } catch (const std::exception& error) {
+            log(std::string("udev source unavailable: ") + error.what());
+        }
+    }
+    if (open_kernel()) {
+        log("event source: kernel (hpnotify family)");
+    } else {
+        log("event source: udev (hpnotify family absent)");
+    }
+    if (environment_.open_family_watcher) {
+        try {
+            watcher_ = environment_.open_family_watcher();
+            if (watcher_) {
+                watcher_->start(*this);
+            }
+        } catch (const std::exception& error) {
+            log(std::string("cannot watch the hpnotify family, no switching on module load: ") + error.what());
+        }
+    }
+    schedule_replan();
+}
+
+void TopologyTracker::stop() noexcept {
+    stopped_ = true;
+    if (watcher_) {
+        watcher_->stop();
+    }
+    if (kernel_) {
+        kernel_->stop();
+    }
+    if (udev_) {
+        udev_->stop();
+    }
+}
+
+bool TopologyTracker::open_kernel() {
+    if (!environment_.open_kernel_source) {
+        return false;
+    }
+    try {
+        kernel_ = environment_.open_kernel_source();
+    } catch (const std::exception& error) {
+        log(std::string("hpnotify family present but unusable: ") + error.what());
+        kernel_.reset();
+    }
+    if (!kernel_) {
+        return false;
+    }
+    // A newly loaded module numbers its events from 1 again.
+    previous_kernel_seq_.reset();
+    kernel_->start(*kernel_slot_);
+    return true;
+}
+
+void TopologyTracker::drop_kernel(const std::string& reason) {
+    if (!kernel_) {
+        return;
+    }
+    kernel_->stop();
+    // We may be inside the source's own handler: destroy it later.
+    boost::asio::post(io_, [source = std::shared_ptr<HotplugSource>(std::move(kernel_))] {});
+    log("event source: udev (" + reason + ")");
+    resync("switched to udev");
+}
+
+void TopologyTracker::on_family_appeared() {
+    if (stopped_ || kernel_) {
+        return;
+    }
+    if (open_kernel()) {
+        log("event source: kernel (hpnotify family appeared)");
+        resync("switched to kernel");
+    }
+}
+
+void TopologyTracker::on_family_vanished() {
+    if (stopped_) {
+        return;
+    }
+    drop_kernel("hpnotify family vanished");
+}
+
+void TopologyTracker::take_event(EventSource from, const Event& event) {
+    if (stopped_) {
+        return;
+    }
+    if (from == EventSource::udev && kernel_ && event.type != EventType::mem_block_added &&
+        event.type != EventType::mem_block_removed) {
+        return;  // the kernel family reports these, with sequence numbers
+    }
+    ++counters_.received;
+    if (from == EventSource::kernel) {
+        const auto check = kernel::check_sequence(previous_kernel_seq_, event.seq);
+        previous_kernel_seq_ = event.seq;
+        counters_.last_seq = event.seq;
+        if (check.kind == kernel::SequenceCheck::Kind::gap) {
+            counters_.lost += check.lost();
+            // The event is applied after the resync: sysfs may or may not show
+            // it yet, and applying it again is harmless for the picture.
+            resync("sequence gap: events " + std::to_string(check.first_lost) + ".." +
+                   std::to_string(check.last_lost) + " lost");
+        } else if (check.kind == kernel::SequenceCheck::Kind::backwards) {
+            resync("sequence went back to " + std::to_string(event.seq) + " (module reloaded?)");
+        }
+    }
+    if (apply_event(topology_, event)) {
+        schedule_replan();
+    }
+    if (hooks_.event_applied) {
+        hooks_.event_applied(event);
+    }
+}
+
+void TopologyTracker::take_loss(EventSource from, const std::string& reason) {
+    if (stopped_) {
+        return;
+    }
+    if (from == EventSource::udev && kernel_) {
+        log("udev: " + reason + " (memory block arrivals may be missed; resyncing)");
+    }
+    // How many is unknown: count at least one so that the loss shows.
+    ++counters_.lost;
+    resync(reason);
+}
+
+void TopologyTracker::take_gone(EventSource from, const std::string& reason) {
+    if (stopped_) {
+        return;
+    }
+    if (from == EventSource::kernel) {
+        drop_kernel(reason);
+        return;
+    }
+    log("udev source stopped: " + reason);
+    if (udev_) {
+        udev_->stop();
+        boost::asio::post(io_, [source = std::shared_ptr<HotplugSource>(std::move(udev_))] {});
+    }
+}
+
+void TopologyTracker::resync(const std::string& reason) {
+    // Deferred to the replan step, which runs after what is queued now: a
+    // burst with several overruns rereads sysfs once, after the burst.
+    if (!pending_resync_.empty()) {
+        pending_resync_ += "; ";
+    }
+    pending_resync_ += reason;
+    schedule_replan();
+}
+
+void TopologyTracker::resync_now() {
+    const std::string reason = std::exchange(pending_resync_, std::string());
+    ++counters_.resyncs;
+    try {
+        topology_ = environment_.read_topology();
+        log("resynced from sysfs (" + reason + ")");
+    } catch (const std::exception& error) {
+        log("resync failed, keeping the previous picture (" + reason + "): " + error.what());
+    }
+    if (hooks_.resynced) {
+        hooks_.resynced(topology_);
+    }
+}
+
+void TopologyTracker::request_replan() {
+    schedule_replan();
+}
+
+void TopologyTracker::schedule_replan() {
+    if (replan_posted_) {
+        return;
+    }
+    replan_posted_ = true;
+    boost::asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_)] {
+        const auto still = alive.lock();
+        if (!still || !*still) {
+            return;
+        }
+        replan_posted_ = false;
+        if (stopped_) {
+            return;
+        }
+        if (!pending_resync_.empty()) {
+            resync_now();
+        }
+        ++replans_;
+        if (hooks_.replan) {
+            hooks_.replan(topology_);
+        }
+    });
+}
+
+}  // namespace hpplace

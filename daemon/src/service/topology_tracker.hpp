@@ -1,0 +1,115 @@
+#pragma once
+
+// The daemon's picture of the machine, kept up to date from the event sources:
+//
+//   - the initial picture and every resync come from sysfs (read_topology);
+//   - events come from the hpnotify kernel family when it is there ("kernel"),
+//     else from udev ("udev"); udev always runs, for memory-block arrival
+//     (mem_block_added/removed) and as the fallback;
+//   - the family watcher switches on the fly: module loaded -> kernel source,
+//     module unloaded (or its source gone) -> udev; each switch resyncs;
+//   - any detected loss (sequence gap, ENOBUFS) resyncs, so the topology is
+//     never silently wrong;
+//   - re-planning is coalesced: events only mark the picture dirty and post
+//     one replan, which runs after every handler already queued, so a burst of
+//     events read in one go is planned once.
+//
+// Everything OS-bound is injected (TrackerEnvironment), so tests drive the
+// tracker with fake sources on a plain io_context.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include "control/status.hpp"
+#include "core/event.hpp"
+#include "sources/hotplug_source.hpp"
+#include "topology/topology.hpp"
+
+namespace hpplace {
+
+struct TrackerEnvironment {
+    // The full picture (sysfs). Throws on failure: the old picture is kept.
+    std::function<Topology()> read_topology;
+    // The hpnotify family source, or nullptr when the family is absent.
+    std::function<std::unique_ptr<HotplugSource>()> open_kernel_source;
+    // The udev source; may throw (no udev): the tracker runs without it.
+    std::function<std::unique_ptr<HotplugSource>()> open_udev_source;
+    // Watches the family's (re)appearance; nullptr or empty: not watched.
+    std::function<std::unique_ptr<FamilyWatcher>()> open_family_watcher;
+};
+
+struct TrackerHooks {
+    // The coalesced re-planning step: called once per batch of changes.
+    std::function<void(const Topology&)> replan;
+    // Every event taken in, after it was applied to the topology.
+    std::function<void(const Event&)> event_applied;
+    // After each resync from sysfs (switch or loss).
+    std::function<void(const Topology&)> resynced;
+    // One log line (no newline).
+    std::function<void(const std::string&)> log;
+};
+
+class TopologyTracker final : private FamilyWatcherListener {
+public:
+    TopologyTracker(boost::asio::io_context& io, TrackerEnvironment environment, TrackerHooks hooks);
+    ~TopologyTracker() override;
+    TopologyTracker(const TopologyTracker&) = delete;
+    TopologyTracker& operator=(const TopologyTracker&) = delete;
+
+    // Reads the initial picture, opens the sources, posts the first replan.
+    // Throws when the initial picture cannot be read.
+    void start();
+    void stop() noexcept;
+
+    // Rereads sysfs (once, after the events queued now) and replans.
+    void resync(const std::string& reason);
+    // Posts a replan even though nothing changed (config reloaded).
+    void request_replan();
+
+    const Topology& topology() const noexcept { return topology_; }
+    // "kernel" while the hpnotify family feeds us, else "udev".
+    EventSource source() const noexcept { return kernel_ ? EventSource::kernel : EventSource::udev; }
+    const control::EventCounters& counters() const noexcept { return counters_; }
+    std::uint64_t replans() const noexcept { return replans_; }
+
+private:
+    class Slot;
+
+    void on_family_appeared() override;
+    void on_family_vanished() override;
+
+    void take_event(EventSource from, const Event& event);
+    void take_loss(EventSource from, const std::string& reason);
+    void take_gone(EventSource from, const std::string& reason);
+
+    bool open_kernel();
+    void drop_kernel(const std::string& reason);
+    void schedule_replan();
+    void resync_now();
+    void log(const std::string& line) const;
+
+    boost::asio::io_context& io_;
+    TrackerEnvironment environment_;
+    TrackerHooks hooks_;
+    Topology topology_;
+    control::EventCounters counters_;
+    std::optional<std::uint64_t> previous_kernel_seq_;
+    std::uint64_t replans_ = 0;
+    bool replan_posted_ = false;
+    std::string pending_resync_;  // reasons; empty: no resync pending
+    bool stopped_ = false;
+    std::unique_ptr<Slot> kernel_slot_;
+    std::unique_ptr<Slot> udev_slot_;
+    std::unique_ptr<HotplugSource> kernel_;
+    std::unique_ptr<HotplugSource> udev_;
+    std::unique_ptr<FamilyWatcher> watcher_;
+    // Lives as long as the tracker; posted handlers check it before touching *this.
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace hpplace

@@ -1,0 +1,284 @@
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include "service/topology_tracker.hpp"
+
+using namespace hpplace;
+
+namespace {
+
+// A source the test drives by hand: it records its listener.
+class FakeSource final : public HotplugSource {
+public:
+    FakeSource(EventSource kind, SourceListener** listener_out) : kind_(kind), listener_out_(listener_out) {}
+    ~FakeSource() override { stop(); }
+    EventSource kind() const noexcept override { return kind_; }
+    void start(SourceListener& listener) override { *listener_out_ = &listener; }
+    void stop() noexcept override {
+        if (*listener_out_ != nullptr) {
+            *listener_out_ = nullptr;
+        }
+    }
+
+private:
+    EventSource kind_;
+    SourceListener** listener_out_;
+};
+
+class FakeWatcher final : public FamilyWatcher {
+public:
+    explicit FakeWatcher(FamilyWatcherListener** listener_out) : listener_out_(listener_out) {}
+    void start(FamilyWatcherListener& listener) override { *listener_out_ = &listener; }
+    void stop() noexcept override { *listener_out_ = nullptr; }
+
+private:
+    FamilyWatcherListener** listener_out_;
+};
+
+Topology two_nodes() {
+    Topology topology;
+    NumaNode node0;
+    node0.id = 0;
+    node0.cpus = CpuSet::range(0, 1);
+    node0.memory_bytes = 512ull << 20;
+    node0.distances = {10, 20};
+    NumaNode node1;
+    node1.id = 1;
+    node1.cpus = CpuSet::range(2, 2);
+    node1.offline_cpus = CpuSet::range(3, 3);
+    node1.memory_bytes = 512ull << 20;
+    node1.distances = {20, 10};
+    topology.nodes = {node0, node1};
+    return topology;
+}
+
+Event cpu_event(EventType type, unsigned cpu, unsigned node, std::uint64_t seq,
+                EventSource source = EventSource::kernel) {
+    Event event;
+    event.type = type;
+    event.source = source;
+    event.seq = seq;
+    event.cpu = cpu;
+    event.node = node;
+    return event;
+}
+
+// A tracker on fakes, with everything the test wants to look at.
+struct Rig {
+    boost::asio::io_context io;
+    Topology sysfs = two_nodes();  // what "sysfs" says now
+    unsigned sysfs_reads = 0;
+    bool family_present = true;
+    bool sysfs_fails = false;
+    SourceListener* kernel = nullptr;
+    SourceListener* udev = nullptr;
+    FamilyWatcherListener* watcher = nullptr;
+    std::vector<Topology> plans;  // the topology each replan saw
+    std::vector<Event> applied;
+    std::vector<std::string> log;
+    std::unique_ptr<TopologyTracker> tracker;
+
+    Rig() {
+        TrackerEnvironment environment{
+            .read_topology =
+                [this] {
+                    ++sysfs_reads;
+                    if (sysfs_fails) {
+                        throw TopologyError("/sys/devices/system/node: gone");
+                    }
+                    return sysfs;
+                },
+            .open_kernel_source = [this]() -> std::unique_ptr<HotplugSource> {
+                if (!family_present) {
+                    return nullptr;
+                }
+                return std::make_unique<FakeSource>(EventSource::kernel, &kernel);
+            },
+            .open_udev_source = [this] { return std::make_unique<FakeSource>(EventSource::udev, &udev); },
+            .open_family_watcher = [this] { return std::make_unique<FakeWatcher>(&watcher); },
+        };
+        TrackerHooks hooks{
+            .replan = [this](const Topology& topology) { plans.push_back(topology); },
+            .event_applied = [this](const Event& event) { applied.push_back(event); },
+            .resynced = {},
+            .log = [this](const std::string& line) { log.push_back(line); },
+        };
+        tracker = std::make_unique<TopologyTracker>(io, environment, hooks);
+    }
+
+    void run() {
+        io.restart();
+        io.run();
+    }
+};
+
+}  // namespace
+
+TEST_CASE("tracker: starts from sysfs on the kernel source and plans once") {
+    Rig rig;
+    rig.tracker->start();
+    rig.run();
+    CHECK(rig.sysfs_reads == 1);
+    CHECK(rig.tracker->source() == EventSource::kernel);
+    REQUIRE(rig.kernel != nullptr);
+    REQUIRE(rig.udev != nullptr);
+    REQUIRE(rig.plans.size() == 1);
+    CHECK(rig.plans[0] == two_nodes());
+}
+
+TEST_CASE("tracker: without the family it runs on udev") {
+    Rig rig;
+    rig.family_present = false;
+    rig.tracker->start();
+    rig.run();
+    CHECK(rig.tracker->source() == EventSource::udev);
+    CHECK(rig.kernel == nullptr);
+    CHECK(rig.plans.size() == 1);
+}
+
+TEST_CASE("tracker: events are applied to the topology before the replan") {
+    Rig rig;
+    rig.tracker->start();
+    rig.run();
+    rig.kernel->on_event(cpu_event(EventType::cpu_online, 3, 1, 1));
+    rig.run();
+    REQUIRE(rig.plans.size() == 2);
+    CHECK(rig.plans[1].find_node(1)->cpus == CpuSet::range(2, 3));
+    CHECK(rig.tracker->topology().online_cpus() == CpuSet::range(0, 3));
+    CHECK(rig.tracker->counters().received == 1);
+    CHECK(rig.tracker->counters().last_seq == 1);
+    CHECK(rig.applied.size() == 1);
+    CHECK(rig.sysfs_reads == 1);  // no resync needed
+}
+
+TEST_CASE("tracker: a burst of 1000 queued events is planned once") {
+    Rig rig;
+    rig.tracker->start();
+    rig.run();
+    const auto before = rig.plans.size();
+    // As a source does: one completion handler per event, all queued first.
+    for (std::uint64_t seq = 1; seq <= 1000; ++seq) {
+        const auto type = seq % 2 == 1 ? EventType::cpu_online : EventType::cpu_offline;
+        boost::asio::post(rig.io, [&rig, type, seq] { rig.kernel->on_event(cpu_event(type, 3, 1, seq)); });
+    }
+    rig.run();
+    CHECK(rig.tracker->counters().received == 1000);
+    CHECK(rig.plans.size() - before <= 2);
+    CHECK(rig.plans.size() - before >= 1);
+    // 500 onlines and 500 offlines: cpu 3 ends offline, as sysfs says.
+    CHECK(rig.plans.back() == two_nodes());
+    CHECK(rig.tracker->counters().lost == 0);
+}
+
+TEST_CASE("tracker: a sequence gap counts the lost events and resyncs from sysfs once") {
+    Rig rig;
+    rig.tracker->start();
+    rig.run();
+    rig.kernel->on_event(cpu_event(EventType::cpu_online, 3, 1, 1));
+    // Events 2..9 lost; meanwhile sysfs saw CPU 3 go offline and CPU 2 too.
+    rig.sysfs.find_node(1)->cpus = CpuSet();
+    rig.sysfs.find_node(1)->offline_cpus = CpuSet::range(2, 3);
+    rig.kernel->on_event(cpu_event(EventType::cpu_offline, 3, 1, 10));
+    rig.kernel->on_event(cpu_event(EventType::cpu_offline, 2, 1, 11));
+    rig.run();
+    CHECK(rig.tracker->counters().lost == 8);
+    CHECK(rig.tracker->counters().resyncs == 1);
+    CHECK(rig.sysfs_reads == 2);
+    CHECK(rig.tracker->topology() == rig.sysfs);
+    CHECK(rig.plans.back() == rig.sysfs);
+}
+
+TEST_CASE("tracker: ENOBUFS on a source resyncs, many overruns in a burst resync once") {
+    Rig rig;
+    rig.tracker->start();
+    rig.run();
+    rig.sysfs.find_node(1)->memory_bytes = 640ull << 20;
+    rig.kernel->on_loss("receive buffer overrun (ENOBUFS)");
+    rig.kernel->on_loss("receive buffer overrun (ENOBUFS)");
+    rig.run();
+    CHECK(rig.tracker->counters().resyncs == 1);
+    CHECK(rig.tracker->counters().lost >= 1);
+    CHECK(rig.tracker->topology().find_node(1)->memory_bytes == 640ull << 20);
+    CHECK(rig.plans.back() == rig.sysfs);
+}
+
+TEST_CASE("tracker: udev events other than memory blocks are ignored while the kernel feeds us") {
+    Rig rig;
+    rig.tracker->start();
+    rig.run();
+    rig.udev->on_event(cpu_event(EventType::cpu_online, 3, 1, 5000, EventSource::udev));
+    Event block;
+    block.type = EventType::mem_block_added;
+    block.source = EventSource::udev;
+    block.start = 40 * (128ull << 20);
+    block.size = 128ull << 20;
+    rig.udev->on_event(block);
+    rig.run();
+    CHECK(rig.tracker->topology() == two_nodes());
+    REQUIRE(rig.applied.size() == 1);
+    CHECK(rig.applied[0].type == EventType::mem_block_added);
+    CHECK(rig.tracker->counters().received == 1);
+}
+
+TEST_CASE("tracker: switches to udev when the family vanishes and back when it returns") {
+    Rig rig;
+    rig.tracker->start();
+    rig.run();
+    REQUIRE(rig.watcher != nullptr);
+    rig.kernel->on_event(cpu_event(EventType::cpu_offline, 2, 1, 7));
+    rig.run();
+
+    rig.family_present = false;
+    rig.watcher->on_family_vanished();
+    rig.run();
+    CHECK(rig.tracker->source() == EventSource::udev);
+    CHECK(rig.kernel == nullptr);
+    CHECK(rig.tracker->counters().resyncs == 1);
+    // udev now feeds CPU events.
+    rig.udev->on_event(cpu_event(EventType::cpu_online, 3, 1, 9000, EventSource::udev));
+    rig.run();
+    CHECK(rig.tracker->topology().find_node(1)->cpus.test(3));
+
+    rig.family_present = true;
+    rig.watcher->on_family_appeared();
+    rig.run();
+    CHECK(rig.tracker->source() == EventSource::kernel);
+    REQUIRE(rig.kernel != nullptr);
+    CHECK(rig.tracker->counters().resyncs == 2);
+    // A reloaded module numbers from 1 again: not a loss.
+    rig.kernel->on_event(cpu_event(EventType::cpu_online, 3, 1, 1));
+    rig.run();
+    CHECK(rig.tracker->counters().lost == 0);
+    CHECK(rig.tracker->counters().last_seq == 1);
+}
+
+TEST_CASE("tracker: the kernel source going away falls back to udev") {
+    Rig rig;
+    rig.tracker->start();
+    rig.run();
+    rig.kernel->on_gone("family unregistered");
+    rig.run();
+    CHECK(rig.tracker->source() == EventSource::udev);
+    CHECK(rig.tracker->counters().resyncs == 1);
+}
+
+TEST_CASE("tracker: a failing resync keeps the previous picture") {
+    Rig rig;
+    rig.tracker->start();
+    rig.run();
+    rig.kernel->on_event(cpu_event(EventType::cpu_online, 3, 1, 1));
+    rig.run();
+    const Topology before = rig.tracker->topology();
+    rig.sysfs_fails = true;
+    rig.kernel->on_loss("receive buffer overrun (ENOBUFS)");
+    rig.run();
+    CHECK(rig.tracker->topology() == before);
+    CHECK(rig.tracker->counters().resyncs == 1);
+    CHECK(rig.log.back().find("resync failed") != std::string::npos);
+}
