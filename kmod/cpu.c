@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * CPU hotplug: two dynamic cpuhp states and the cpu_subsys bus notifier.
+ *
+ *   hot-add:   cpu_arrived (bus ADD_DEVICE), later when onlined:
+ *              cpu_add_start (prepare startup), cpu_online (online startup)
+ *   failure:   cpu_add_start, cpu_add_failed (prepare teardown, the CPU never
+ *              reached our online state)
+ *   offline:   cpu_going_offline (online teardown), cpu_offline (prepare
+ *              teardown after the CPU died)
+ *   hot-remove: cpu_removed (bus REMOVED_DEVICE)
+ *
+ * The callbacks always return 0 and the notifier NOTIFY_OK: reporting never
+ * vetoes or fails a hotplug operation.
+ */
+#include <linux/cpu.h>
+#include <linux/cpuhotplug.h>
+#include <linux/device.h>
+#include <linux/module.h>
+#include <linux/notifier.h>
+#include <linux/percpu.h>
+
+#include "compat.h"
+#include "hpnotify.h"
+
+/*
+ * Per CPU: did the CPU reach our online state since its prepare startup?
+ * Decides what the prepare teardown reports. Written and read only by the
+ * hotplug callbacks of that CPU, which the hotplug core runs one at a time
+ * (and by init, under cpus_read_lock()).
+ */
+static DEFINE_PER_CPU(bool, hpnotify_reached_online);
+
+/* The dynamic states we got, as cpuhp_setup_state*() returned them. */
+static int hpnotify_prepare_state;
+static int hpnotify_online_state;
+
+static int hpnotify_cpu_prepare_startup(unsigned int cpu)
+{
+	per_cpu(hpnotify_reached_online, cpu) = false;
+	hpnotify_send_cpu_event(HPNOTIFY_EVENT_CPU_ADD_START, cpu);
+	return 0;
+}
+
+static int hpnotify_cpu_prepare_teardown(unsigned int cpu)
+{
+	bool was_online = per_cpu(hpnotify_reached_online, cpu);
+
+	per_cpu(hpnotify_reached_online, cpu) = false;
+	hpnotify_send_cpu_event(was_online ? HPNOTIFY_EVENT_CPU_OFFLINE :
+					     HPNOTIFY_EVENT_CPU_ADD_FAILED,
+				cpu);
+	return 0;
+}
+
+static int hpnotify_cpu_online_startup(unsigned int cpu)
+{
+	per_cpu(hpnotify_reached_online, cpu) = true;
+	hpnotify_send_cpu_event(HPNOTIFY_EVENT_CPU_ONLINE, cpu);
+	return 0;
+}
+
+static int hpnotify_cpu_online_teardown(unsigned int cpu)
+{
+	hpnotify_send_cpu_event(HPNOTIFY_EVENT_CPU_GOING_OFFLINE, cpu);
+	return 0;
+}
+
+int hpnotify_cpuhp_init(void)
+{
+	unsigned int cpu;
+	int ret;
+
+	/*
+	 * Under cpus_read_lock() no CPU changes state between seeding the
+	 * flags and installing the callbacks: every CPU online now is past
+	 * both our states, every other one is before both.
+	 */
+	cpus_read_lock();
+
+	for_each_possible_cpu(cpu)
+		per_cpu(hpnotify_reached_online, cpu) = cpu_online(cpu);
+
+	ret = cpuhp_setup_state_nocalls_cpuslocked(CPUHP_BP_PREPARE_DYN,
+						   "hpnotify:prepare",
+						   hpnotify_cpu_prepare_startup,
+						   hpnotify_cpu_prepare_teardown);
+	if (ret < 0)
+		goto out_unlock;
+	hpnotify_prepare_state = ret;
+	if (hpnotify_prepare_state == HPNOTIFY_CPUHP_STATE_UNKNOWN) {
+		/* compat.h: installed, but we cannot name it to remove it. */
+		pr_warn("kernel did not return the CPUHP_BP_PREPARE_DYN state; module pinned, rmmod disabled\n");
+		__module_get(THIS_MODULE);
+	}
+
+	ret = cpuhp_setup_state_nocalls_cpuslocked(CPUHP_AP_ONLINE_DYN,
+						   "hpnotify:online",
+						   hpnotify_cpu_online_startup,
+						   hpnotify_cpu_online_teardown);
+	if (ret < 0)
+		goto out_remove_prepare;
+	hpnotify_online_state = ret;
+
+	cpus_read_unlock();
+	return 0;
+
+out_remove_prepare:
+	if (hpnotify_prepare_state != HPNOTIFY_CPUHP_STATE_UNKNOWN)
+		cpuhp_remove_state_nocalls_cpuslocked(hpnotify_prepare_state);
+out_unlock:
+	cpus_read_unlock();
+	return ret;
+}
+
+void hpnotify_cpuhp_exit(void)
+{
+	cpus_read_lock();
+	cpuhp_remove_state_nocalls_cpuslocked(hpnotify_online_state);
+	if (hpnotify_prepare_state != HPNOTIFY_CPUHP_STATE_UNKNOWN)
+		cpuhp_remove_state_nocalls_cpuslocked(hpnotify_prepare_state);
+	cpus_read_unlock();
+}
+
+/*
+ * The cpu_subsys bus also carries devices that are not CPUs (cacheinfo's
+ * "cache" devices, made by cpu_device_create()): only "cpu<id>" counts.
+ */
+static bool hpnotify_is_cpu_device(const struct device *dev)
+{
+	char name[16];
+
+	if (dev->id >= nr_cpu_ids)
+		return false;
+	snprintf(name, sizeof(name), "cpu%u", dev->id);
+	return !strcmp(dev_name(dev), name);
+}
+
+static int hpnotify_cpu_bus_notify(struct notifier_block *nb,
+				   unsigned long action, void *data)
+{
+	struct device *dev = data;
+
+	if (!hpnotify_is_cpu_device(dev))
+		return NOTIFY_OK;
+
+	switch (action) {
+	case BUS_NOTIFY_ADD_DEVICE:
+		hpnotify_send_cpu_event(HPNOTIFY_EVENT_CPU_ARRIVED, dev->id);
+		break;
+	case BUS_NOTIFY_REMOVED_DEVICE:
+		hpnotify_send_cpu_event(HPNOTIFY_EVENT_CPU_REMOVED, dev->id);
+		break;
+	}
+	return NOTIFY_OK;
+}
+
+static struct notifier_block hpnotify_cpu_bus_nb = {
+	.notifier_call = hpnotify_cpu_bus_notify,
+};
+
+int hpnotify_cpu_bus_init(void)
+{
+	return bus_register_notifier(&cpu_subsys, &hpnotify_cpu_bus_nb);
+}
+
+void hpnotify_cpu_bus_exit(void)
+{
+	bus_unregister_notifier(&cpu_subsys, &hpnotify_cpu_bus_nb);
+}
