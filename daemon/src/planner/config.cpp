@@ -1,0 +1,278 @@
+#include "planner/config.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "planner/size.hpp"
+
+namespace hpplace {
+
+bool Workload::uses_node(unsigned node) const noexcept {
+    return !nodes || std::find(nodes->begin(), nodes->end(), node) != nodes->end();
+}
+
+namespace {
+
+// Where errors point: the file and, per value, its line.
+struct Context {
+    std::string_view path;
+
+    [[noreturn]] void fail(const toml::source_region& where, std::string_view key, std::string_view problem) const {
+        std::string message(path);
+        message += ":" + std::to_string(where.begin.line) + ": key \"" + std::string(key) + "\": ";
+        message += problem;
+        throw ConfigError(message);
+    }
+};
+
+std::string describe(const toml::node& node) {
+    std::ostringstream out;
+    switch (node.type()) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "\"" + std::string(node.as_string()->get()) + "\"";
+    default: node.visit([&](const auto& value) { out << value; }); return out.str();
+    }
+}
+
+std::int64_t integer_in(const Context& ctx, const toml::node& node, std::string_view key, std::int64_t min,
+                        std::int64_t max, std::string_view expected) {
+    const auto* value = node.as_integer();
+    if (value == nullptr || value->get() < min || value->get() > max) {
+        ctx.fail(node.source(), key, "expected " + std::string(expected) + ", got " + describe(node));
+    }
+    return value->get();
+}
+
+const std::string& string_of(const Context& ctx, const toml::node& node, std::string_view key) {
+    const auto* value = node.as_string();
+    if (value == nullptr) {
+        ctx.fail(node.source(), key, "expected a string, got " + describe(node));
+    }
+    return value->get();
+}
+
+std::uint64_t size_of(const Context& ctx, const toml::node& node, std::string_view key) {
+    if (node.is_integer()) {
+        return static_cast<std::uint64_t>(
+            integer_in(ctx, node, key, 0, std::numeric_limits<std::int64_t>::max(), "a size (bytes or \"64MiB\")"));
+    }
+    if (!node.is_string()) {
+        ctx.fail(node.source(), key, "expected a size (bytes or \"64MiB\"), got " + describe(node));
+    }
+    try {
+        return parse_size(node.as_string()->get());
+    } catch (const std::exception& e) {
+        ctx.fail(node.source(), key, e.what());
+    }
+}
+
+// --- top-level keys ------------------------------------------------------------
+
+void parse_auto_online(Config& config, const toml::node& node, const Context& ctx) {
+    // The names of service/auto_online.hpp's AutoOnlinePolicy.
+    static constexpr std::pair<std::string_view, AutoOnline> names[] = {
+        {"off", AutoOnline::off},
+        {"online", AutoOnline::online},
+        {"online_movable", AutoOnline::online_movable},
+        {"online_kernel", AutoOnline::online_kernel},
+    };
+    const std::string& text = string_of(ctx, node, "auto_online");
+    for (const auto& [name, policy] : names) {
+        if (text == name) {
+            config.auto_online = policy;
+            return;
+        }
+    }
+    ctx.fail(node.source(), "auto_online",
+             "expected \"off\", \"online\", \"online_movable\" or \"online_kernel\", got " + describe(node));
+}
+
+void parse_reserved_cpus(Config& config, const toml::node& node, const Context& ctx) {
+    constexpr std::string_view key = "reserved_cpus";
+    if (const auto* list = node.as_array()) {
+        CpuSet cpus;
+        for (const auto& item : *list) {
+            cpus.set(static_cast<unsigned>(integer_in(ctx, item, key, 0, (1 << 20) - 1, "a CPU number")));
+        }
+        config.reserved_cpus = cpus;
+        return;
+    }
+    if (!node.is_string()) {
+        ctx.fail(node.source(), key, "expected a CPU list like \"0-1,8\" or an array, got " + describe(node));
+    }
+    try {
+        config.reserved_cpus = CpuSet::parse_list(node.as_string()->get());
+    } catch (const std::exception& e) {
+        ctx.fail(node.source(), key, e.what());
+    }
+}
+
+void parse_max_memory_share(Config& config, const toml::node& node, const Context& ctx) {
+    double share = 0;
+    if (const auto* f = node.as_floating_point()) {
+        share = f->get();
+    } else if (const auto* i = node.as_integer()) {
+        share = static_cast<double>(i->get());
+    } else {
+        ctx.fail(node.source(), "max_memory_share", "expected a number in (0, 1], got " + describe(node));
+    }
+    if (!(share > 0.0 && share <= 1.0)) {
+        ctx.fail(node.source(), "max_memory_share", "expected a number in (0, 1], got " + describe(node));
+    }
+    config.max_memory_share = share;
+}
+
+void parse_workload_nodes(Workload& workload, const toml::node& node, const Context& ctx, const std::string& key) {
+    if (node.is_string()) {
+        if (node.as_string()->get() != "all") {
+            ctx.fail(node.source(), key, "expected \"all\" or a list of node ids, got " + describe(node));
+        }
+        workload.nodes.reset();
+        return;
+    }
+    const auto* list = node.as_array();
+    if (list == nullptr || list->empty()) {
+        ctx.fail(node.source(), key, "expected \"all\" or a non-empty list of node ids, got " + describe(node));
+    }
+    std::vector<unsigned> ids;
+    for (const auto& item : *list) {
+        const auto id = static_cast<unsigned>(integer_in(ctx, item, key, 0, 65535, "a node id (0..65535)"));
+        if (std::find(ids.begin(), ids.end(), id) != ids.end()) {
+            ctx.fail(item.source(), key, "node " + std::to_string(id) + " listed twice");
+        }
+        ids.push_back(id);
+    }
+    std::sort(ids.begin(), ids.end());
+    workload.nodes = std::move(ids);
+}
+
+Workload parse_workload(const toml::node& node, std::size_t position, const Context& ctx) {
+    const std::string prefix = "workload[" + std::to_string(position) + "]";
+    const auto* table = node.as_table();
+    if (table == nullptr) {
+        ctx.fail(node.source(), prefix, "expected a table ([[workload]]), got " + describe(node));
+    }
+    Workload workload;
+    bool has_name = false;
+    const toml::node* threads_per_cpu = nullptr;
+    for (const auto& [key, value] : *table) {
+        const std::string name = prefix + "." + std::string(key.str());
+        if (key == "name") {
+            workload.name = string_of(ctx, value, name);
+            if (workload.name.empty()) {
+                ctx.fail(value.source(), name, "must not be empty");
+            }
+            has_name = true;
+        } else if (key == "threads_per_cpu") {
+            workload.threads_per_cpu =
+                static_cast<unsigned>(integer_in(ctx, value, name, 1, 1024, "an integer in 1..1024"));
+            threads_per_cpu = &value;
+        } else if (key == "threads") {
+            workload.threads =
+                static_cast<unsigned>(integer_in(ctx, value, name, 0, 1 << 20, "an integer in 0..1048576"));
+        } else if (key == "nodes") {
+            parse_workload_nodes(workload, value, ctx, name);
+        } else if (key == "buffer_per_cpu") {
+            workload.buffer_per_cpu = size_of(ctx, value, name);
+        } else if (key == "cgroup") {
+            workload.cgroup = string_of(ctx, value, name);
+            if (workload.cgroup->empty() || workload.cgroup->front() != '/') {
+                ctx.fail(value.source(), name, "expected an absolute cgroup v2 directory, got " + describe(value));
+            }
+        } else {
+            ctx.fail(key.source(), name,
+                     "unknown key (known: name, threads_per_cpu, threads, nodes, buffer_per_cpu, cgroup)");
+        }
+    }
+    if (!has_name) {
+        ctx.fail(table->source(), prefix + ".name", "missing");
+    }
+    if (threads_per_cpu != nullptr && workload.threads) {
+        ctx.fail(threads_per_cpu->source(), prefix + ".threads_per_cpu", "give either threads_per_cpu or threads, not both");
+    }
+    return workload;
+}
+
+void parse_workloads(Config& config, const toml::node& node, const Context& ctx) {
+    const auto* list = node.as_array();
+    if (list == nullptr) {
+        ctx.fail(node.source(), "workload", "expected an array of tables ([[workload]]), got " + describe(node));
+    }
+    for (std::size_t i = 0; i < list->size(); ++i) {
+        Workload workload = parse_workload((*list)[i], i, ctx);
+        for (const auto& other : config.workloads) {
+            if (other.name == workload.name) {
+                const auto& where = (*list)[i].as_table()->get("name")->source();
+                ctx.fail(where, "workload[" + std::to_string(i) + "].name",
+                         "workload \"" + workload.name + "\" defined twice");
+            }
+        }
+        config.workloads.push_back(std::move(workload));
+    }
+}
+
+using TopLevelParser = void (*)(Config&, const toml::node&, const Context&);
+
+struct TopLevelKey {
+    std::string_view name;
+    TopLevelParser parse;
+};
+
+// Every top-level key the file may hold. Add yours here (and a field to Config).
+constexpr TopLevelKey top_level_keys[] = {
+    {"auto_online", parse_auto_online},
+    {"reserved_cpus", parse_reserved_cpus},
+    {"max_memory_share", parse_max_memory_share},
+    {"workload", parse_workloads},
+};
+
+}  // namespace
+
+Config parse_config(std::string_view text, std::string_view path) {
+    const Context ctx{path};
+    toml::table root;
+    try {
+        root = toml::parse(text, path);
+    } catch (const toml::parse_error& e) {
+        throw ConfigError(std::string(path) + ":" + std::to_string(e.source().begin.line) + ":" +
+                          std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
+    }
+    Config config;
+    for (const auto& [key, value] : root) {
+        const auto* known = std::find_if(std::begin(top_level_keys), std::end(top_level_keys),
+                                         [&](const TopLevelKey& k) { return k.name == key.str(); });
+        if (known == std::end(top_level_keys)) {
+            std::string names;
+            for (const auto& k : top_level_keys) {
+                names += names.empty() ? "" : ", ";
+                names += k.name;
+            }
+            ctx.fail(key.source(), key.str(), "unknown key (known: " + names + ")");
+        }
+        known->parse(config, value, ctx);
+    }
+    return config;
+}
+
+Config load_config(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw ConfigError(path.string() + ": cannot open: " + std::strerror(errno));
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) {
+        throw ConfigError(path.string() + ": cannot read: " + std::strerror(errno));
+    }
+    return parse_config(text.str(), path.string());
+}
+
+}  // namespace hpplace

@@ -1,0 +1,210 @@
+#include "planner/plan.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "core/cpu_set.hpp"
+#include "planner/size.hpp"
+
+namespace hpplace {
+
+const WorkloadPlan* Plan::find_workload(std::string_view name) const noexcept {
+    for (const auto& workload : workloads) {
+        if (workload.name == name) {
+            return &workload;
+        }
+    }
+    return nullptr;
+}
+
+nlohmann::json to_json(const Plan& plan) {
+    auto workloads = nlohmann::json::array();
+    for (const auto& workload : plan.workloads) {
+        auto threads = nlohmann::json::array();
+        for (const auto& t : workload.threads) {
+            threads.push_back({{"index", t.index}, {"cpu", t.cpu}, {"node", t.node}});
+        }
+        auto buffers = nlohmann::json::array();
+        for (const auto& b : workload.buffers) {
+            buffers.push_back(
+                {{"node", b.node}, {"bytes", b.bytes}, {"requested_bytes", b.requested_bytes}, {"clipped", b.clipped}});
+        }
+        workloads.push_back({{"name", workload.name},
+                             {"threads", std::move(threads)},
+                             {"buffers", std::move(buffers)},
+                             {"cpuset", workload.cpuset},
+                             {"mems", workload.mems}});
+    }
+    return {{"generation", plan.generation}, {"workloads", std::move(workloads)}};
+}
+
+namespace {
+
+[[noreturn]] void fail(const std::string& path, const std::string& problem) {
+    throw PlanError(path + ": " + problem);
+}
+
+const nlohmann::json& member(const nlohmann::json& object, const std::string& path, const char* key) {
+    const auto it = object.find(key);
+    if (it == object.end()) {
+        fail(path + "." + key, "missing");
+    }
+    return *it;
+}
+
+const nlohmann::json& object_at(const nlohmann::json& json, const std::string& path) {
+    if (!json.is_object()) {
+        fail(path, std::string("expected an object, got ") + json.type_name());
+    }
+    return json;
+}
+
+const nlohmann::json& array_at(const nlohmann::json& json, const std::string& path) {
+    if (!json.is_array()) {
+        fail(path, std::string("expected an array, got ") + json.type_name());
+    }
+    return json;
+}
+
+std::uint64_t unsigned_at(const nlohmann::json& json, const std::string& path, std::uint64_t max) {
+    if (!json.is_number_unsigned() || json.get<std::uint64_t>() > max) {
+        fail(path, "expected an integer in 0.." + std::to_string(max) + ", got " + json.dump());
+    }
+    return json.get<std::uint64_t>();
+}
+
+std::string string_at(const nlohmann::json& json, const std::string& path) {
+    if (!json.is_string()) {
+        fail(path, std::string("expected a string, got ") + json.type_name());
+    }
+    return json.get<std::string>();
+}
+
+std::string cpulist_at(const nlohmann::json& json, const std::string& path) {
+    std::string text = string_at(json, path);
+    try {
+        return CpuSet::parse_list(text).to_list();
+    } catch (const std::exception& e) {
+        fail(path, e.what());
+    }
+}
+
+constexpr std::uint64_t max_id = (1U << 20) - 1;
+
+PlannedThread thread_from_json(const nlohmann::json& json, const std::string& path) {
+    object_at(json, path);
+    PlannedThread thread;
+    thread.index = static_cast<unsigned>(unsigned_at(member(json, path, "index"), path + ".index", max_id));
+    thread.cpu = static_cast<unsigned>(unsigned_at(member(json, path, "cpu"), path + ".cpu", max_id));
+    thread.node = static_cast<unsigned>(unsigned_at(member(json, path, "node"), path + ".node", max_id));
+    return thread;
+}
+
+PlannedBuffer buffer_from_json(const nlohmann::json& json, const std::string& path) {
+    object_at(json, path);
+    constexpr auto max_bytes = std::numeric_limits<std::uint64_t>::max();
+    PlannedBuffer buffer;
+    buffer.node = static_cast<unsigned>(unsigned_at(member(json, path, "node"), path + ".node", max_id));
+    buffer.bytes = unsigned_at(member(json, path, "bytes"), path + ".bytes", max_bytes);
+    buffer.requested_bytes = buffer.bytes;
+    if (const auto it = json.find("requested_bytes"); it != json.end()) {
+        buffer.requested_bytes = unsigned_at(*it, path + ".requested_bytes", max_bytes);
+    }
+    if (const auto it = json.find("clipped"); it != json.end()) {
+        if (!it->is_boolean()) {
+            fail(path + ".clipped", std::string("expected a boolean, got ") + it->type_name());
+        }
+        buffer.clipped = it->get<bool>();
+    }
+    if (buffer.bytes > buffer.requested_bytes) {
+        fail(path + ".bytes", "larger than requested_bytes");
+    }
+    return buffer;
+}
+
+WorkloadPlan workload_from_json(const nlohmann::json& json, const std::string& path) {
+    object_at(json, path);
+    WorkloadPlan workload;
+    workload.name = string_at(member(json, path, "name"), path + ".name");
+    if (workload.name.empty()) {
+        fail(path + ".name", "must not be empty");
+    }
+    const auto& threads = array_at(member(json, path, "threads"), path + ".threads");
+    for (std::size_t i = 0; i < threads.size(); ++i) {
+        workload.threads.push_back(thread_from_json(threads[i], path + ".threads[" + std::to_string(i) + "]"));
+    }
+    std::stable_sort(workload.threads.begin(), workload.threads.end(),
+                     [](const auto& a, const auto& b) { return a.index < b.index; });
+    for (std::size_t i = 1; i < workload.threads.size(); ++i) {
+        if (workload.threads[i].index == workload.threads[i - 1].index) {
+            fail(path + ".threads", "thread index " + std::to_string(workload.threads[i].index) + " appears twice");
+        }
+    }
+    const auto& buffers = array_at(member(json, path, "buffers"), path + ".buffers");
+    for (std::size_t i = 0; i < buffers.size(); ++i) {
+        workload.buffers.push_back(buffer_from_json(buffers[i], path + ".buffers[" + std::to_string(i) + "]"));
+    }
+    std::stable_sort(workload.buffers.begin(), workload.buffers.end(),
+                     [](const auto& a, const auto& b) { return a.node < b.node; });
+    for (std::size_t i = 1; i < workload.buffers.size(); ++i) {
+        if (workload.buffers[i].node == workload.buffers[i - 1].node) {
+            fail(path + ".buffers", "node " + std::to_string(workload.buffers[i].node) + " appears twice");
+        }
+    }
+    workload.cpuset = cpulist_at(member(json, path, "cpuset"), path + ".cpuset");
+    workload.mems = cpulist_at(member(json, path, "mems"), path + ".mems");
+    return workload;
+}
+
+}  // namespace
+
+Plan plan_from_json(const nlohmann::json& json) {
+    object_at(json, "plan");
+    Plan plan;
+    plan.generation = unsigned_at(member(json, "plan", "generation"), "generation",
+                                  std::numeric_limits<std::uint64_t>::max() - 1);
+    const auto& workloads = array_at(member(json, "plan", "workloads"), "workloads");
+    for (std::size_t i = 0; i < workloads.size(); ++i) {
+        const std::string path = "workloads[" + std::to_string(i) + "]";
+        WorkloadPlan workload = workload_from_json(workloads[i], path);
+        if (plan.find_workload(workload.name) != nullptr) {
+            fail(path + ".name", "workload \"" + workload.name + "\" appears twice");
+        }
+        plan.workloads.push_back(std::move(workload));
+    }
+    return plan;
+}
+
+std::string to_text(const Plan& plan) {
+    std::string out = "plan generation " + std::to_string(plan.generation) + ", " +
+                      std::to_string(plan.workloads.size()) + " workload(s)\n";
+    char line[160];
+    for (const auto& workload : plan.workloads) {
+        out += "\nworkload " + workload.name + ": " + std::to_string(workload.threads.size()) +
+               " thread(s), cpuset " + (workload.cpuset.empty() ? "(none)" : workload.cpuset) + ", mems " +
+               (workload.mems.empty() ? "(none)" : workload.mems) + "\n";
+        if (!workload.threads.empty()) {
+            std::snprintf(line, sizeof line, "  %8s %6s %5s\n", "THREAD", "CPU", "NODE");
+            out += line;
+        }
+        for (const auto& t : workload.threads) {
+            std::snprintf(line, sizeof line, "  %8u %6u %5u\n", t.index, t.cpu, t.node);
+            out += line;
+        }
+        if (!workload.buffers.empty()) {
+            std::snprintf(line, sizeof line, "  %8s %14s %14s %s\n", "BUF NODE", "BYTES", "REQUESTED", "");
+            out += line;
+        }
+        for (const auto& b : workload.buffers) {
+            std::snprintf(line, sizeof line, "  %8u %14s %14s %s\n", b.node, format_size(b.bytes).c_str(),
+                          format_size(b.requested_bytes).c_str(), b.clipped ? "clipped" : "");
+            out += line;
+        }
+    }
+    return out;
+}
+
+}  // namespace hpplace

@@ -1,0 +1,619 @@
+#include "planner/planner.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <optional>
+#include <queue>
+#include <span>
+#include <utility>
+
+namespace hpplace {
+
+namespace {
+
+__extension__ typedef unsigned __int128 uint128;
+
+constexpr unsigned no_node = std::numeric_limits<unsigned>::max();
+constexpr std::size_t no_position = std::numeric_limits<std::size_t>::max();
+
+// --- pure arithmetic -------------------------------------------------------------
+
+// Splits `total` over parts in proportion to `weights` (largest remainder; ties
+// to the lower position). All zero weights give all zeros.
+std::vector<std::uint64_t> largest_remainder(std::uint64_t total, std::span<const std::uint64_t> weights) {
+    std::vector<std::uint64_t> shares(weights.size(), 0);
+    const std::uint64_t sum = std::accumulate(weights.begin(), weights.end(), std::uint64_t{0});
+    if (sum == 0) {
+        return shares;
+    }
+    std::vector<std::uint64_t> remainders(weights.size());
+    std::uint64_t given = 0;
+    for (std::size_t i = 0; i < weights.size(); ++i) {
+        const uint128 product = uint128{total} * weights[i];
+        shares[i] = static_cast<std::uint64_t>(product / sum);
+        remainders[i] = static_cast<std::uint64_t>(product % sum);
+        given += shares[i];
+    }
+    std::vector<std::size_t> order(weights.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return remainders[a] > remainders[b]; });
+    for (std::size_t i = 0; given < total; ++i, ++given) {
+        ++shares[order[i]];
+    }
+    return shares;
+}
+
+// At most `share` of `memory` bytes.
+std::uint64_t memory_cap(std::uint64_t memory, double share) {
+    if (share >= 1.0) {
+        return memory;
+    }
+    return static_cast<std::uint64_t>(static_cast<long double>(memory) * static_cast<long double>(share));
+}
+
+// bytes for one of several requests that together exceed the cap.
+std::uint64_t clipped_bytes(std::uint64_t requested, std::uint64_t cap, uint128 total_requested) {
+    return static_cast<std::uint64_t>(uint128{requested} * cap / total_requested);
+}
+
+// Position (in topology.nodes) of the nearest node with memory, by the SLIT row
+// of the node at `position`; ties to the lower id. no_position when no node has memory.
+std::size_t memory_home(const Topology& topology, std::size_t position) {
+    const NumaNode& node = topology.nodes[position];
+    if (node.has_memory()) {
+        return position;
+    }
+    std::size_t best = no_position;
+    unsigned best_distance = std::numeric_limits<unsigned>::max();
+    for (std::size_t q = 0; q < topology.nodes.size(); ++q) {
+        if (!topology.nodes[q].has_memory()) {
+            continue;
+        }
+        const unsigned distance =
+            q < node.distances.size() ? node.distances[q] : std::numeric_limits<unsigned>::max();
+        if (best == no_position || distance < best_distance ||
+            (distance == best_distance && topology.nodes[q].id < topology.nodes[best].id)) {
+            best = q;
+            best_distance = distance;
+        }
+    }
+    return best;
+}
+
+std::size_t position_of_node(const Topology& topology, unsigned id) {
+    for (std::size_t p = 0; p < topology.nodes.size(); ++p) {
+        if (topology.nodes[p].id == id) {
+            return p;
+        }
+    }
+    return no_position;
+}
+
+std::vector<unsigned> served_cpus_of(const NumaNode& node, const CpuSet& reserved) {
+    std::vector<unsigned> cpus;
+    cpus.reserve(node.cpus.count());
+    node.cpus.for_each([&](unsigned cpu) {
+        if (!reserved.test(cpu)) {
+            cpus.push_back(cpu);
+        }
+    });
+    return cpus;
+}
+
+// The CPUs of one of a workload's nodes, as fixed-count placement sees them.
+struct NodeCpus {
+    unsigned id = 0;
+    const std::vector<unsigned>* cpus = nullptr;  // increasing, non-empty
+    unsigned kept = 0;                            // threads of the workload kept there
+};
+
+// Places the `unplaced` thread indices (increasing) of a fixed-count workload of
+// `total` threads: each to the node furthest below its quota (ties to the lower
+// id), there to the least-loaded CPU (ties to the lower number). `loads` holds the
+// threads per CPU so far (earlier workloads and this one's kept threads) and is
+// updated. Shared by the full and the incremental path.
+std::vector<PlannedThread> place_fixed(std::uint64_t total, std::span<const NodeCpus> nodes,
+                                       std::span<const unsigned> unplaced, std::vector<std::uint32_t>& loads) {
+    std::vector<PlannedThread> placed;
+    if (nodes.empty() || unplaced.empty()) {
+        return placed;
+    }
+    std::vector<std::uint64_t> weights;
+    weights.reserve(nodes.size());
+    for (const auto& n : nodes) {
+        weights.push_back(n.cpus->size());
+    }
+    const std::vector<std::uint64_t> quotas = largest_remainder(total, weights);
+    // (deficit, -id): the largest deficit first, then the lowest id.
+    using Entry = std::pair<std::uint64_t, std::int64_t>;
+    std::priority_queue<Entry> by_deficit;
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        if (quotas[i] > nodes[i].kept) {
+            by_deficit.emplace(quotas[i] - nodes[i].kept, -static_cast<std::int64_t>(i));
+        }
+    }
+    using Load = std::pair<std::uint32_t, unsigned>;  // (load, cpu), smallest first
+    using MinHeap = std::priority_queue<Load, std::vector<Load>, std::greater<>>;
+    std::vector<std::optional<MinHeap>> cpu_heaps(nodes.size());
+    placed.reserve(unplaced.size());
+    for (const unsigned index : unplaced) {
+        if (by_deficit.empty()) {
+            break;  // cannot happen: the deficits sum to at least the unplaced count
+        }
+        auto [deficit, negative_position] = by_deficit.top();
+        by_deficit.pop();
+        const auto position = static_cast<std::size_t>(-negative_position);
+        if (deficit > 1) {
+            by_deficit.emplace(deficit - 1, negative_position);
+        }
+        auto& heap = cpu_heaps[position];
+        if (!heap) {
+            std::vector<Load> entries;
+            entries.reserve(nodes[position].cpus->size());
+            for (const unsigned cpu : *nodes[position].cpus) {
+                entries.emplace_back(loads[cpu], cpu);
+            }
+            heap.emplace(std::greater<>{}, std::move(entries));
+        }
+        const unsigned cpu = heap->top().second;
+        heap->pop();
+        ++loads[cpu];
+        heap->emplace(loads[cpu], cpu);
+        placed.push_back({index, cpu, nodes[position].id});
+    }
+    return placed;
+}
+
+// Indices [0, limit) not in `used`, increasing, at most `count` of them; then
+// beyond `limit` if still short.
+std::vector<unsigned> free_indices(const std::vector<bool>& used, std::size_t count) {
+    std::vector<unsigned> indices;
+    indices.reserve(count);
+    for (unsigned i = 0; indices.size() < count; ++i) {
+        if (i >= used.size() || !used[i]) {
+            indices.push_back(i);
+        }
+    }
+    return indices;
+}
+
+std::vector<PlannedThread> sorted_by_index(std::vector<PlannedThread> threads) {
+    std::sort(threads.begin(), threads.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
+    return threads;
+}
+
+// --- the full recompute ------------------------------------------------------------
+
+// What the whole plan needs to know about the topology, computed once.
+struct Machine {
+    const Topology& topology;
+    std::vector<std::vector<unsigned>> served;  // per node position: online, unreserved CPUs
+    std::vector<std::size_t> home;               // per node position: memory home position
+    std::vector<unsigned> cpu_position;          // per CPU: node position, or no_node if not served
+    unsigned cpu_end = 0;
+
+    Machine(const Topology& t, const CpuSet& reserved) : topology(t) {
+        served.reserve(t.nodes.size());
+        home.reserve(t.nodes.size());
+        for (std::size_t p = 0; p < t.nodes.size(); ++p) {
+            served.push_back(served_cpus_of(t.nodes[p], reserved));
+            home.push_back(memory_home(t, p));
+            if (!served.back().empty()) {
+                cpu_end = std::max(cpu_end, served.back().back() + 1);
+            }
+        }
+        cpu_position.assign(cpu_end, no_node);
+        for (std::size_t p = 0; p < served.size(); ++p) {
+            for (const unsigned cpu : served[p]) {
+                cpu_position[cpu] = static_cast<unsigned>(p);
+            }
+        }
+    }
+};
+
+// Node positions a workload uses, increasing id (topology order).
+std::vector<std::size_t> selected_positions(const Topology& topology, const Workload& workload) {
+    std::vector<std::size_t> positions;
+    for (std::size_t p = 0; p < topology.nodes.size(); ++p) {
+        if (workload.uses_node(topology.nodes[p].id)) {
+            positions.push_back(p);
+        }
+    }
+    return positions;
+}
+
+std::vector<PlannedThread> plan_threads(const Machine& machine, const Workload& workload,
+                                        std::span<const std::size_t> positions, const WorkloadPlan* previous,
+                                        std::vector<std::uint32_t>& loads) {
+    const auto& topology = machine.topology;
+    std::vector<bool> selected(topology.nodes.size(), false);
+    for (const auto p : positions) {
+        selected[p] = true;
+    }
+    auto served_here = [&](unsigned cpu) {
+        return cpu < machine.cpu_end && machine.cpu_position[cpu] != no_node && selected[machine.cpu_position[cpu]];
+    };
+    std::vector<PlannedThread> threads;
+    std::vector<bool> used;
+    if (!workload.fixed_thread_count()) {
+        const unsigned per_cpu = workload.threads_per_cpu;
+        std::vector<std::uint32_t> on_cpu(machine.cpu_end, 0);
+        if (previous != nullptr) {
+            for (const auto& t : previous->threads) {
+                if (served_here(t.cpu) && on_cpu[t.cpu] < per_cpu) {
+                    ++on_cpu[t.cpu];
+                    threads.push_back({t.index, t.cpu, topology.nodes[machine.cpu_position[t.cpu]].id});
+                    if (t.index >= used.size()) {
+                        used.resize(t.index + 1, false);
+                    }
+                    used[t.index] = true;
+                }
+            }
+        }
+        std::size_t missing = 0;
+        for (const auto p : positions) {
+            for (const unsigned cpu : machine.served[p]) {
+                missing += per_cpu - on_cpu[cpu];
+            }
+        }
+        if (missing != 0) {
+            const std::vector<unsigned> indices = free_indices(used, missing);
+            std::size_t next = 0;
+            const bool was_sorted = threads.empty();
+            for (unsigned cpu = 0; cpu < machine.cpu_end; ++cpu) {
+                if (!served_here(cpu)) {
+                    continue;
+                }
+                for (unsigned k = on_cpu[cpu]; k < per_cpu; ++k) {
+                    threads.push_back({indices[next++], cpu, topology.nodes[machine.cpu_position[cpu]].id});
+                }
+            }
+            if (!was_sorted) {
+                threads = sorted_by_index(std::move(threads));
+            }
+        }
+        for (const auto& t : threads) {
+            ++loads[t.cpu];
+        }
+        return threads;
+    }
+
+    const unsigned total = *workload.threads;
+    std::vector<unsigned> kept_on_position(topology.nodes.size(), 0);
+    used.assign(total, false);
+    if (previous != nullptr) {
+        for (const auto& t : previous->threads) {
+            if (t.index < total && served_here(t.cpu)) {
+                const unsigned p = machine.cpu_position[t.cpu];
+                threads.push_back({t.index, t.cpu, topology.nodes[p].id});
+                used[t.index] = true;
+                ++kept_on_position[p];
+                ++loads[t.cpu];
+            }
+        }
+    }
+    std::vector<unsigned> unplaced;
+    for (unsigned i = 0; i < total; ++i) {
+        if (!used[i]) {
+            unplaced.push_back(i);
+        }
+    }
+    std::vector<NodeCpus> nodes;
+    for (const auto p : positions) {
+        if (!machine.served[p].empty()) {
+            nodes.push_back({topology.nodes[p].id, &machine.served[p], kept_on_position[p]});
+        }
+    }
+    std::vector<PlannedThread> placed = place_fixed(total, nodes, unplaced, loads);
+    if (placed.empty()) {
+        return threads;
+    }
+    threads.insert(threads.end(), placed.begin(), placed.end());
+    return sorted_by_index(std::move(threads));
+}
+
+// Requested bytes per memory home position, increasing node id.
+std::vector<PlannedBuffer> plan_buffers(const Machine& machine, const Workload& workload,
+                                        std::span<const std::size_t> positions) {
+    std::vector<PlannedBuffer> buffers;
+    if (workload.buffer_per_cpu == 0) {
+        return buffers;
+    }
+    for (const auto p : positions) {
+        const std::size_t home = machine.home[p];
+        if (machine.served[p].empty() || home == no_position) {
+            continue;
+        }
+        const unsigned node = machine.topology.nodes[home].id;
+        const std::uint64_t bytes = workload.buffer_per_cpu * machine.served[p].size();
+        auto it = std::lower_bound(buffers.begin(), buffers.end(), node,
+                                   [](const PlannedBuffer& b, unsigned n) { return b.node < n; });
+        if (it == buffers.end() || it->node != node) {
+            it = buffers.insert(it, PlannedBuffer{node, 0, 0, false});
+        }
+        it->requested_bytes += bytes;
+    }
+    return buffers;
+}
+
+// Applies max_memory_share to the buffers on `only_node` (on every node if nullopt).
+void clip_buffers(std::vector<WorkloadPlan>& workloads, const Topology& topology, double share,
+                  std::optional<unsigned> only_node) {
+    auto position_of = [&](unsigned id) {
+        const auto it = std::lower_bound(topology.nodes.begin(), topology.nodes.end(), id,
+                                         [](const NumaNode& n, unsigned i) { return n.id < i; });
+        return it != topology.nodes.end() && it->id == id ? static_cast<std::size_t>(it - topology.nodes.begin())
+                                                          : no_position;
+    };
+    auto applies = [&](const PlannedBuffer& b) { return !only_node || b.node == *only_node; };
+    // Requested bytes per node position, over all workloads; buffers only live on nodes of the topology.
+    std::vector<uint128> totals(topology.nodes.size(), 0);
+    for (const auto& w : workloads) {
+        for (const auto& b : w.buffers) {
+            if (const auto p = position_of(b.node); applies(b) && p != no_position) {
+                totals[p] += b.requested_bytes;
+            }
+        }
+    }
+    for (auto& w : workloads) {
+        for (auto& b : w.buffers) {
+            const auto p = position_of(b.node);
+            if (!applies(b) || p == no_position) {
+                continue;
+            }
+            const std::uint64_t cap = memory_cap(topology.nodes[p].memory_bytes, share);
+            b.clipped = totals[p] > cap;
+            b.bytes = b.clipped ? clipped_bytes(b.requested_bytes, cap, totals[p]) : b.requested_bytes;
+        }
+    }
+}
+
+std::string cpuset_of(const Machine& machine, std::span<const std::size_t> positions) {
+    CpuSet cpus;
+    for (const auto p : positions) {
+        for (const unsigned cpu : machine.served[p]) {
+            cpus.set(cpu);
+        }
+    }
+    return cpus.to_list();
+}
+
+std::string mems_of(const Machine& machine, std::span<const std::size_t> positions) {
+    CpuSet mems;
+    for (const auto p : positions) {
+        if (machine.home[p] != no_position) {
+            mems.set(machine.topology.nodes[machine.home[p]].id);
+        }
+    }
+    return mems.to_list();
+}
+
+std::uint64_t next_generation(const Plan* previous, const Plan& plan) {
+    if (previous == nullptr || previous->generation == 0) {
+        return 1;
+    }
+    return previous->same_placement(plan) ? previous->generation : previous->generation + 1;
+}
+
+Plan plan_with(const Topology& topology, const Config& config, const Plan* previous) {
+    const Machine machine(topology, config.reserved_cpus);
+    std::vector<std::uint32_t> loads(machine.cpu_end, 0);
+    Plan plan;
+    plan.workloads.reserve(config.workloads.size());
+    for (const auto& workload : config.workloads) {
+        const std::vector<std::size_t> positions = selected_positions(topology, workload);
+        const WorkloadPlan* before = previous != nullptr ? previous->find_workload(workload.name) : nullptr;
+        WorkloadPlan wp;
+        wp.name = workload.name;
+        wp.threads = plan_threads(machine, workload, positions, before, loads);
+        wp.buffers = plan_buffers(machine, workload, positions);
+        wp.cpuset = cpuset_of(machine, positions);
+        wp.mems = mems_of(machine, positions);
+        plan.workloads.push_back(std::move(wp));
+    }
+    clip_buffers(plan.workloads, topology, config.max_memory_share, std::nullopt);
+    plan.generation = next_generation(previous, plan);
+    return plan;
+}
+
+}  // namespace
+
+Plan make_plan(const Topology& topology, const Config& config) { return plan_with(topology, config, nullptr); }
+
+Plan make_plan(const Topology& topology, const Config& config, const Plan& previous) {
+    return plan_with(topology, config, &previous);
+}
+
+// --- the incremental path ----------------------------------------------------------
+
+namespace {
+
+struct CpuPlace {
+    std::size_t position = no_position;  // node position in the topology
+    bool online = false;
+};
+
+CpuPlace locate_cpu(const Topology& topology, const Plan& previous, unsigned cpu) {
+    for (std::size_t p = 0; p < topology.nodes.size(); ++p) {
+        if (topology.nodes[p].cpus.test(cpu)) {
+            return {p, true};
+        }
+        if (topology.nodes[p].offline_cpus.test(cpu)) {
+            return {p, false};
+        }
+    }
+    // Removed altogether: the node its threads ran on.
+    for (const auto& w : previous.workloads) {
+        for (const auto& t : w.threads) {
+            if (t.cpu == cpu) {
+                return {position_of_node(topology, t.node), false};
+            }
+        }
+    }
+    return {};
+}
+
+bool same_workload_names(const Plan& plan, const Config& config) {
+    if (plan.workloads.size() != config.workloads.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < plan.workloads.size(); ++i) {
+        if (plan.workloads[i].name != config.workloads[i].name) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Threads of a threads_per_cpu workload after `cpu` came or went. Returns true if changed.
+bool update_per_cpu_threads(WorkloadPlan& wp, const Workload& workload, unsigned cpu, unsigned node, bool served) {
+    auto& threads = wp.threads;
+    if (!served) {
+        const auto old_size = threads.size();
+        std::erase_if(threads, [&](const PlannedThread& t) { return t.cpu == cpu; });
+        return threads.size() != old_size;
+    }
+    std::vector<bool> used(threads.empty() ? 0 : threads.back().index + 1, false);
+    unsigned on_cpu = 0;
+    for (const auto& t : threads) {
+        used[t.index] = true;
+        on_cpu += t.cpu == cpu ? 1 : 0;
+    }
+    if (on_cpu >= workload.threads_per_cpu) {
+        return false;
+    }
+    for (const unsigned index : free_indices(used, workload.threads_per_cpu - on_cpu)) {
+        const auto at = std::lower_bound(threads.begin(), threads.end(), index,
+                                         [](const PlannedThread& t, unsigned i) { return t.index < i; });
+        threads.insert(at, PlannedThread{index, cpu, node});
+    }
+    return true;
+}
+
+// Threads of a fixed-count workload after `cpu` came or went. Returns true if changed.
+bool update_fixed_threads(std::vector<WorkloadPlan>& workloads, std::size_t which, const Workload& workload,
+                          const Topology& topology, const Config& config, unsigned cpu, bool served) {
+    auto& threads = workloads[which].threads;
+    const unsigned total = *workload.threads;
+    const auto old_size = threads.size();
+    if (!served) {
+        std::erase_if(threads, [&](const PlannedThread& t) { return t.cpu == cpu; });
+    }
+    if (threads.size() == total) {
+        return threads.size() != old_size;
+    }
+    // Some threads need a place: the same placement as the full path.
+    std::vector<std::vector<unsigned>> served_cpus;
+    std::vector<NodeCpus> nodes;
+    served_cpus.reserve(topology.nodes.size());
+    unsigned cpu_end = 0;
+    for (const auto& node : topology.nodes) {
+        if (!workload.uses_node(node.id)) {
+            continue;
+        }
+        served_cpus.push_back(served_cpus_of(node, config.reserved_cpus));
+        if (!served_cpus.back().empty()) {
+            cpu_end = std::max(cpu_end, served_cpus.back().back() + 1);
+            nodes.push_back({node.id, &served_cpus.back(), 0});
+        }
+    }
+    if (nodes.empty()) {
+        return threads.size() != old_size;
+    }
+    std::vector<std::uint32_t> loads(cpu_end, 0);
+    auto count = [&](const PlannedThread& t) {
+        if (t.cpu < cpu_end) {
+            ++loads[t.cpu];
+        }
+    };
+    for (std::size_t i = 0; i <= which; ++i) {
+        std::for_each(workloads[i].threads.begin(), workloads[i].threads.end(), count);
+    }
+    std::vector<bool> used(total, false);
+    for (const auto& t : threads) {
+        used[t.index] = true;
+        for (auto& n : nodes) {
+            n.kept += n.id == t.node ? 1 : 0;
+        }
+    }
+    std::vector<unsigned> unplaced;
+    for (unsigned i = 0; i < total; ++i) {
+        if (!used[i]) {
+            unplaced.push_back(i);
+        }
+    }
+    std::vector<PlannedThread> placed = place_fixed(total, nodes, unplaced, loads);
+    threads.insert(threads.end(), placed.begin(), placed.end());
+    threads = sorted_by_index(std::move(threads));
+    return true;
+}
+
+}  // namespace
+
+Plan replan_after_cpu_change(Plan previous, const Topology& topology, const Config& config, unsigned cpu) {
+    if (previous.generation == 0 || !same_workload_names(previous, config)) {
+        return make_plan(topology, config, previous);
+    }
+    const CpuPlace place = locate_cpu(topology, previous, cpu);
+    if (place.position == no_position) {
+        return make_plan(topology, config, previous);
+    }
+    const NumaNode& node = topology.nodes[place.position];
+    const bool served = place.online && !config.reserved_cpus.test(cpu);
+    const std::size_t home = memory_home(topology, place.position);
+    bool changed = false;
+    bool reclip = false;
+    for (std::size_t i = 0; i < config.workloads.size(); ++i) {
+        const Workload& workload = config.workloads[i];
+        if (!workload.uses_node(node.id)) {
+            continue;
+        }
+        WorkloadPlan& wp = previous.workloads[i];
+        if (workload.fixed_thread_count()) {
+            changed |= update_fixed_threads(previous.workloads, i, workload, topology, config, cpu, served);
+        } else {
+            changed |= update_per_cpu_threads(wp, workload, cpu, node.id, served);
+        }
+        CpuSet cpus = CpuSet::parse_list(wp.cpuset);
+        if (cpus.test(cpu) == served) {
+            continue;
+        }
+        changed = true;
+        if (served) {
+            cpus.set(cpu);
+        } else {
+            cpus.reset(cpu);
+        }
+        wp.cpuset = cpus.to_list();
+        if (workload.buffer_per_cpu == 0 || home == no_position) {
+            continue;
+        }
+        const unsigned home_id = topology.nodes[home].id;
+        auto it = std::lower_bound(wp.buffers.begin(), wp.buffers.end(), home_id,
+                                   [](const PlannedBuffer& b, unsigned n) { return b.node < n; });
+        if (served) {
+            if (it == wp.buffers.end() || it->node != home_id) {
+                it = wp.buffers.insert(it, PlannedBuffer{home_id, 0, 0, false});
+            }
+            it->requested_bytes += workload.buffer_per_cpu;
+        } else if (it != wp.buffers.end() && it->node == home_id) {
+            it->requested_bytes -= std::min(it->requested_bytes, workload.buffer_per_cpu);
+            if (it->requested_bytes == 0) {
+                wp.buffers.erase(it);
+            }
+        }
+        reclip = true;
+    }
+    if (reclip) {
+        clip_buffers(previous.workloads, topology, config.max_memory_share, topology.nodes[home].id);
+    }
+    if (changed) {
+        ++previous.generation;
+    }
+    return previous;
+}
+
+}  // namespace hpplace
