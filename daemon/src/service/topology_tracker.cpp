@@ -1,5 +1,6 @@
 #include "service/topology_tracker.hpp"
 
+#include <chrono>
 #include <exception>
 #include <iostream>
 #include <utility>
@@ -157,6 +158,7 @@ void TopologyTracker::take_event(EventSource from, const Event& event) {
             resync("sequence went back to " + std::to_string(event.seq) + " (module reloaded?)");
         }
     }
+    activity_ = true;
     if (apply_event(topology_, event)) {
         schedule_replan();
     }
@@ -172,8 +174,11 @@ void TopologyTracker::take_loss(EventSource from, const std::string& reason) {
     if (from == EventSource::udev && kernel_) {
         log("udev: " + reason + " (memory block arrivals may be missed; resyncing)");
     }
-    // How many is unknown: count at least one so that the loss shows.
-    ++counters_.lost;
+    // A kernel overrun shows as a sequence gap, counted exactly when the next
+    // event arrives; udev has no sequence to tell: count at least one.
+    if (from == EventSource::udev) {
+        ++counters_.lost;
+    }
     resync(reason);
 }
 
@@ -221,19 +226,37 @@ void TopologyTracker::request_replan() {
 }
 
 void TopologyTracker::schedule_replan() {
+    activity_ = true;
     if (replan_posted_) {
         return;
     }
     replan_posted_ = true;
+    deferrals_ = 0;
+    deferred_since_ = std::chrono::steady_clock::now();
+    post_replan_step();
+}
+
+// The replan waits behind the handlers queued before it; while events keep
+// arriving (a source delivering one notification per handler) it moves to
+// the back of the queue again, up to a bound, so a burst is planned once.
+void TopologyTracker::post_replan_step() {
     boost::asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_)] {
         const auto still = alive.lock();
         if (!still || !*still) {
             return;
         }
-        replan_posted_ = false;
         if (stopped_) {
+            replan_posted_ = false;
             return;
         }
+        const bool busy = std::exchange(activity_, false);
+        if (busy && deferrals_ < max_replan_deferrals &&
+            std::chrono::steady_clock::now() - deferred_since_ < max_replan_delay) {
+            ++deferrals_;
+            post_replan_step();
+            return;
+        }
+        replan_posted_ = false;
         if (!pending_resync_.empty()) {
             resync_now();
         }

@@ -11,12 +11,14 @@
 //   - any detected loss (sequence gap, ENOBUFS) resyncs, so the topology is
 //     never silently wrong;
 //   - re-planning is coalesced: events only mark the picture dirty and post
-//     one replan, which runs after every handler already queued, so a burst of
-//     events read in one go is planned once.
+//     one replan step, which runs after every handler already queued and
+//     steps back behind new ones while events keep arriving (bounded by
+//     max_replan_deferrals / max_replan_delay), so a burst is planned once.
 //
 // Everything OS-bound is injected (TrackerEnvironment), so tests drive the
 // tracker with fake sources on a plain io_context.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -53,6 +55,10 @@ struct TrackerHooks {
     // One log line (no newline).
     std::function<void(const std::string&)> log;
 };
+
+// Bounds on how long a replan waits for a burst to end.
+inline constexpr unsigned max_replan_deferrals = 100000;
+inline constexpr std::chrono::milliseconds max_replan_delay{100};
 
 class TopologyTracker final : private FamilyWatcherListener {
 public:
@@ -91,6 +97,7 @@ private:
     void drop_kernel(const std::string& reason);
     void schedule_replan();
     void resync_now();
+    void post_replan_step();
     void log(const std::string& line) const;
 
     boost::asio::io_context& io_;
@@ -101,6 +108,9 @@ private:
     std::optional<std::uint64_t> previous_kernel_seq_;
     std::uint64_t replans_ = 0;
     bool replan_posted_ = false;
+    bool activity_ = false;  // an event or a loss since the last replan step
+    unsigned deferrals_ = 0;
+    std::chrono::steady_clock::time_point deferred_since_;
     std::string pending_resync_;  // reasons; empty: no resync pending
     bool stopped_ = false;
     std::unique_ptr<Slot> kernel_slot_;
