@@ -1,0 +1,184 @@
+# Guest helpers for VM scenarios, sourced by /hp/scenario.sh (installed as /hp/lib.sh).
+# The markers they print are described in tests/vm/vmlib.py. Every output goes to ttyS1.
+
+SCENARIO=main
+CPU_SYS=/sys/devices/system/cpu
+MEM_SYS=/sys/devices/system/memory
+NODE_SYS=/sys/devices/system/node
+
+# section NAME SCRIPT: runs SCRIPT in a subshell as scenario section NAME. Marks the section in the
+# kernel log too ("hpvm: begin NAME"), so the host can check the kernel log of each section.
+section() {
+	SCENARIO=$1
+	echo "@@BEGIN $1"
+	echo "hpvm: begin $1" > /dev/kmsg
+	( . "$2" )
+	status=$?
+	echo "hpvm: end $1" > /dev/kmsg
+	echo "@@END $1 $status"
+	SCENARIO=main
+	return 0
+}
+
+# out NAME FILE: reports every line of FILE as output NAME (a missing file reports no lines).
+out() {
+	if [ -f "$2" ]; then
+		sed "s|^|@@OUT $SCENARIO/$1: |" "$2"
+	fi
+	echo "@@OUTEND $SCENARIO/$1"
+}
+
+# out_lines NAME LINE...: reports the given lines as output NAME.
+out_lines() {
+	name=$1
+	shift
+	printf '%s\n' "$@" | sed "s|^|@@OUT $SCENARIO/$name: |"
+	echo "@@OUTEND $SCENARIO/$name"
+}
+
+# rc NAME STATUS: reports the exit status of step NAME.
+rc() {
+	echo "@@RC $SCENARIO/$1 $2"
+}
+
+# run NAME COMMAND...: runs COMMAND, reports its stdout as NAME, its stderr as NAME.stderr and its
+# exit status as rc NAME; returns that status.
+run() {
+	name=$1
+	shift
+	"$@" > "/tmp/$SCENARIO.$name.out" 2> "/tmp/$SCENARIO.$name.err"
+	status=$?
+	out "$name" "/tmp/$SCENARIO.$name.out"
+	out "$name.stderr" "/tmp/$SCENARIO.$name.err"
+	rc "$name" "$status"
+	return $status
+}
+
+# write NAME VALUE FILE: run NAME for `echo VALUE > FILE` (a sysfs write).
+write() {
+	run "$1" sh -c "echo $2 > $3"
+}
+
+# host ACTION [k=v ...]: asks the host to act (QMP) and waits for its answer; 0 when it said ok.
+host() {
+	echo "@@HOST $*"
+	reply=
+	read -r -t 60 reply < /dev/ttyS1
+	if [ "$reply" = ok ]; then
+		return 0
+	fi
+	echo "host $1: ${reply:-no answer within 60 s}"
+	return 1
+}
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds; 1 after SECONDS.
+wait_until() {
+	tries=$(($1 * 10))
+	shift
+	while ! "$@"; do
+		tries=$((tries - 1))
+		if [ $tries -le 0 ]; then
+			return 1
+		fi
+		sleep 0.1
+	done
+	return 0
+}
+
+# die MESSAGE: prints MESSAGE and ends the section with status 1.
+die() {
+	echo "FAIL: $*"
+	exit 1
+}
+
+hp_loaded() {
+	grep -q '^hpnotify ' /proc/modules
+}
+
+# hp_load: loads /hp/hpnotify.ko unless loaded.
+hp_load() {
+	hp_loaded || insmod /hp/hpnotify.ko
+}
+
+# hp_unload: unloads hpnotify if loaded.
+hp_unload() {
+	! hp_loaded || rmmod hpnotify
+}
+
+# memory_blocks: the memory block numbers, one per line, sorted.
+memory_blocks() {
+	for block in "$MEM_SYS"/memory[0-9]*; do
+		echo "${block##*/memory}"
+	done | sort -n
+}
+
+# block_size: bytes per memory block (decimal).
+block_size() {
+	echo $((0x$(cat "$MEM_SYS/block_size_bytes")))
+}
+
+# block_node N: the node memory block N belongs to.
+block_node() {
+	for link in "$MEM_SYS/memory$1"/node[0-9]*; do
+		echo "${link##*/node}"
+		return
+	done
+}
+
+# netlink_subscribed PID: PID has exited, or owns a generic netlink socket that joined a multicast
+# group (a nonzero Groups word in /proc/net/netlink, which shows groups 0-31).
+netlink_subscribed() {
+	kill -0 "$1" 2>/dev/null || return 0
+	for fd in /proc/"$1"/fd/*; do
+		link=$(readlink "$fd")
+		case "$link" in
+		socket:*)
+			inode=${link#socket:[}
+			inode=${inode%]}
+			if awk -v inode="$inode" '$2 == 16 && $4 != "00000000" && $10 == inode { found = 1 }
+				END { exit !found }' /proc/net/netlink; then
+				return 0
+			fi
+			;;
+		esac
+	done
+	return 1
+}
+
+# watch_start NAME [hpctl args]: starts `hpctl watch --json` in the background (output in a file) and
+# waits until it has joined the events group (at most 5 s).
+watch_start() {
+	WATCH_NAME=$1
+	shift
+	WATCH_FILE=/tmp/$SCENARIO.$WATCH_NAME.json
+	hpctl watch --json "$@" > "$WATCH_FILE" 2> "$WATCH_FILE.err" &
+	WATCH_PID=$!
+	if ! wait_until 5 netlink_subscribed "$WATCH_PID"; then
+		echo "watch_start: hpctl watch (pid $WATCH_PID) joined no group 0-31 within 5 s; going on"
+	fi
+}
+
+# lines_at_least N FILE
+lines_at_least() {
+	[ "$(wc -l < "$2")" -ge "$1" ]
+}
+
+# watch_stop [N]: waits (at most 10 s) until the watcher printed N lines, gives it 0.3 s more, stops
+# it and reports its output as NAME, its stderr as NAME.stderr, rc NAME (143 when we stopped it) and
+# rc NAME.exited (1 when it had already exited on its own).
+watch_stop() {
+	wait_until 10 lines_at_least "${1:-0}" "$WATCH_FILE"
+	sleep 0.3
+	if kill -0 "$WATCH_PID" 2>/dev/null; then
+		kill "$WATCH_PID"
+		exited=0
+	else
+		exited=1
+	fi
+	wait "$WATCH_PID"
+	status=$?
+	out "$WATCH_NAME" "$WATCH_FILE"
+	out "$WATCH_NAME.stderr" "$WATCH_FILE.err"
+	rc "$WATCH_NAME" "$status"
+	rc "$WATCH_NAME.exited" "$exited"
+}

@@ -1,0 +1,839 @@
+"""vmlib: boot Debian's kernel under QEMU (TCG) with a busybox initramfs and talk to the guest.
+
+A small library for VM scenarios (kernel module, daemon, client library). Python 3.11 stdlib only.
+
+Pieces, in the order a test uses them:
+
+- ``find_kernel()`` picks the kernel the same way ``scripts/kdir.sh`` does and returns a ``Kernel``
+  (version, image, build tree, module tree).
+- ``Artifacts.from_env()`` locates what the project built: ``kmod/hpnotify.ko``, ``kmod/test/*.ko`` and
+  the binaries in ``$HPPLACE_BUILD_DIR/bin`` (default ``build/``).
+- ``Initramfs`` collects files (with the shared libraries of executables, found by ``ldd``, and Debian
+  kernel modules with their dependencies) and writes a gzip'd cpio "newc" archive in pure Python.
+  ``build_initramfs()`` assembles the standard guest: busybox, ``/init``, ``/hp/lib.sh``, our artifacts,
+  an unprivileged user and a guest script.
+- ``Vm`` boots QEMU in the two-node NUMA layout of ``/work/shared/design/VM.md``. Two serial ports:
+  ttyS0 carries the kernel console (saved to ``<name>.console.log``), ttyS1 the guest's user space
+  (``/init`` and the scenario scripts: ``<name>.guest.log``). User space therefore never interleaves
+  with kernel messages and marker lines stay whole. ``<name>.log`` merges both with host timestamps.
+- ``Vm.run()`` follows the guest's marker lines (see below) and returns a ``GuestRun``.
+- ``Qmp`` is a tiny QMP client; ``hotadd_cpu()`` and ``hotadd_dimm()`` are the hotplug helpers.
+
+Guest -> host markers (one per line on ttyS1, matched anywhere in the line):
+
+    @@BOOTED                       /init reached user space
+    @@BEGIN <section>              a scenario section starts
+    @@OUT <section>/<name>: <text> one line of output <name>
+    @@OUTEND <section>/<name>      output <name> is complete (may have had no lines)
+    @@RC <section>/<name> <int>    exit status of command <name>
+    @@HOST <action> [k=v ...]      ask the host to act (QMP); the host answers "ok" or "error: ..."
+                                   on ttyS1, which the guest reads (``host`` in lib.sh)
+    @@END <section> <int>          the section's exit status
+    @@EXIT <int>                   the guest script's exit status, then /init powers off
+
+The guest side of these markers lives in ``guest/lib.sh`` (installed as ``/hp/lib.sh``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import io
+import json
+import lzma
+import os
+import queue
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VM_DIR = Path(__file__).resolve().parent
+GUEST_DIR = VM_DIR / "guest"
+DEFAULT_OUT_DIR = VM_DIR / "out"
+
+#: Kernel log patterns that mean something went wrong in the kernel.
+KERNEL_TROUBLE_PATTERNS = ("WARNING:", "BUG:", "Oops", "general protection", "Call Trace", "Kernel panic")
+
+#: Block size of hot-added memory in the guest and of the DIMM helper's default.
+MiB = 1 << 20
+
+UNPRIVILEGED_USER = "user"
+UNPRIVILEGED_UID = 1000
+
+
+class VmError(Exception):
+    """Anything that keeps a VM from booting or the harness from talking to it."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Kernel and artifacts
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Kernel:
+    """A Debian kernel that can be booted: its image, its headers and its module tree."""
+
+    version: str
+    image: Path
+    build_dir: Path
+    modules_dir: Path
+
+    def boot_image(self, cache_dir: Path = DEFAULT_OUT_DIR) -> Path:
+        """What QEMU's -kernel gets. Under TCG the bzImage's own xz decompression costs 6-9 s per boot,
+        so when the kernel can boot as a PVH ELF (CONFIG_PVH=y) the decompressed vmlinux is extracted
+        once into ``cache_dir`` and booted directly. HPVM_BZIMAGE=1 forces the bzImage."""
+        config = Path("/boot") / f"config-{self.version}"
+        if os.environ.get("HPVM_BZIMAGE") == "1" or not config.is_file() \
+                or "CONFIG_PVH=y" not in config.read_text(errors="replace").splitlines():
+            return self.image
+        vmlinux = Path(cache_dir) / f"vmlinux-{self.version}"
+        if vmlinux.is_file() and vmlinux.stat().st_mtime >= self.image.stat().st_mtime:
+            return vmlinux
+        data = self.image.read_bytes()
+        start = data.find(b"\xfd7zXZ\x00")
+        if start < 0:
+            return self.image
+        try:
+            elf = lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(data[start:])
+        except lzma.LZMAError:
+            return self.image
+        if not elf.startswith(b"\x7fELF"):
+            return self.image
+        vmlinux.parent.mkdir(parents=True, exist_ok=True)
+        partial = vmlinux.with_suffix(".partial")
+        partial.write_bytes(elf)
+        partial.replace(vmlinux)
+        return vmlinux
+
+    def find_module(self, name: str) -> Path:
+        """Path of the Debian module ``name`` (``-`` and ``_`` are equivalent) under kernel/."""
+        wanted = {name.replace("-", "_") + suffix for suffix in (".ko", ".ko.xz", ".ko.zst", ".ko.gz")}
+        for path in sorted((self.modules_dir / "kernel").rglob("*.ko*")):
+            if path.name.replace("-", "_") in wanted:
+                return path
+        raise VmError(f"kernel module {name} not found under {self.modules_dir}/kernel")
+
+
+def find_kernel(release: str | None = None) -> Kernel:
+    """Pick the kernel like scripts/kdir.sh: the running one's build tree if present, else the newest
+    /lib/modules/<ver>/build that has a /boot/vmlinuz-<ver>. The VM boots it, so its image must exist."""
+    release = release or os.uname().release
+    running = Path("/lib/modules") / release
+    candidates = []
+    if (running / "build").is_dir():
+        candidates.append(release)
+    versions = sorted(
+        (p.parent.name for p in Path("/lib/modules").glob("*/build") if p.is_dir()),
+        key=_version_key,
+        reverse=True,
+    )
+    candidates += [v for v in versions if v not in candidates]
+    for version in candidates:
+        image = Path("/boot") / f"vmlinuz-{version}"
+        if image.is_file():
+            modules = Path("/lib/modules") / version
+            return Kernel(version, image, modules / "build", modules)
+    raise VmError("no kernel with both /lib/modules/<ver>/build and /boot/vmlinuz-<ver> "
+                  "(install linux-image-amd64 linux-headers-amd64)")
+
+
+def _version_key(version: str) -> list:
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"[.\-+~]", version)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Artifacts:
+    """Where the project's build products are. ``None``/empty when not built."""
+
+    build_dir: Path
+    kmod_dir: Path
+
+    @classmethod
+    def from_env(cls) -> "Artifacts":
+        """$HPPLACE_BUILD_DIR (default build/, relative to the repository) and kmod/."""
+        build = Path(os.environ.get("HPPLACE_BUILD_DIR", "build"))
+        if not build.is_absolute():
+            build = REPO_ROOT / build
+        return cls(build_dir=build, kmod_dir=REPO_ROOT / "kmod")
+
+    @property
+    def hpnotify_ko(self) -> Path | None:
+        path = self.kmod_dir / "hpnotify.ko"
+        return path if path.is_file() else None
+
+    @property
+    def test_modules(self) -> list[Path]:
+        return sorted((self.kmod_dir / "test").glob("*.ko"))
+
+    def binary(self, name: str) -> Path | None:
+        path = self.build_dir / "bin" / name
+        return path if path.is_file() and os.access(path, os.X_OK) else None
+
+
+# --------------------------------------------------------------------------------------------------
+# Initramfs
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Entry:
+    mode: int
+    data: bytes = b""
+    uid: int = 0
+    gid: int = 0
+    rdev: tuple[int, int] = (0, 0)
+
+
+class Initramfs:
+    """An initramfs under construction: guest path -> file. ``write()`` makes the .cpio.gz."""
+
+    def __init__(self, kernel: Kernel):
+        self.kernel = kernel
+        self._entries: dict[str, _Entry] = {}
+        self._module_deps: dict[str, list[str]] = {}  # guest relative path -> deps (modules.dep)
+
+    # -- plain entries --------------------------------------------------------------------------
+
+    def add_dir(self, path: str, mode: int = 0o755, uid: int = 0, gid: int = 0) -> None:
+        path = _normalize(path)
+        self._add_parents(path)
+        self._entries[path] = _Entry(stat.S_IFDIR | mode, uid=uid, gid=gid)
+
+    def add_bytes(self, path: str, data: bytes | str, mode: int = 0o644) -> None:
+        """A regular file with the given content."""
+        path = _normalize(path)
+        self._add_parents(path)
+        if isinstance(data, str):
+            data = data.encode()
+        self._entries[path] = _Entry(stat.S_IFREG | mode, data)
+
+    def add_file(self, path: str, host_path: Path, mode: int | None = None) -> None:
+        """A copy of a host file (symlinks followed), keeping its permission bits unless given."""
+        host_path = Path(host_path)
+        data = host_path.read_bytes()
+        self.add_bytes(path, data, mode if mode is not None else stat.S_IMODE(host_path.stat().st_mode))
+
+    def add_symlink(self, path: str, target: str) -> None:
+        path = _normalize(path)
+        self._add_parents(path)
+        self._entries[path] = _Entry(stat.S_IFLNK | 0o777, target.encode())
+
+    def add_char_device(self, path: str, major: int, minor: int, mode: int = 0o600) -> None:
+        path = _normalize(path)
+        self._add_parents(path)
+        self._entries[path] = _Entry(stat.S_IFCHR | mode, rdev=(major, minor))
+
+    def __contains__(self, path: str) -> bool:
+        return _normalize(path) in self._entries
+
+    # -- executables and modules ----------------------------------------------------------------
+
+    def add_executable(self, host_path: Path, path: str | None = None) -> str:
+        """An executable plus its shared libraries and ELF interpreter (from ``ldd``), at the paths
+        ldd names so the guest's loader finds them. Returns the guest path."""
+        host_path = Path(host_path)
+        path = path or f"/hp/bin/{host_path.name}"
+        self.add_file(path, host_path, 0o755)
+        for library in shared_libraries(host_path):
+            if library not in self:
+                self.add_file(library, Path(library), 0o755)
+        return path
+
+    def add_kernel_module(self, name: str) -> str:
+        """A Debian kernel module and, recursively, those it depends on (``modinfo -F depends``),
+        under /lib/modules/<ver>/kernel/, listed in modules.dep so busybox ``modprobe <name>`` works.
+        Compressed modules are stored decompressed. Returns the guest path."""
+        host_path = self.kernel.find_module(name)
+        relative = host_path.relative_to(self.kernel.modules_dir).as_posix()
+        data = _read_module(host_path)
+        for suffix in (".xz", ".zst", ".gz"):
+            relative = relative.removesuffix(suffix)
+        guest = f"/lib/modules/{self.kernel.version}/{relative}"
+        if guest in self:
+            return guest
+        self.add_bytes(guest, data, 0o644)
+        deps = []
+        for dep in _module_depends(host_path):
+            dep_guest = self.add_kernel_module(dep)
+            deps.append(dep_guest.split(f"/lib/modules/{self.kernel.version}/", 1)[1])
+        self._module_deps[relative] = deps
+        return guest
+
+    # -- output ---------------------------------------------------------------------------------
+
+    def write(self, out: Path) -> Path:
+        """Writes the gzip'd newc cpio archive; returns ``out``."""
+        if self._module_deps:
+            dep_lines = "".join(f"{m}: {' '.join(d)}\n" for m, d in sorted(self._module_deps.items()))
+            self.add_bytes(f"/lib/modules/{self.kernel.version}/modules.dep", dep_lines)
+        raw = io.BytesIO()
+        for inode, (path, entry) in enumerate(sorted(self._entries.items()), start=1):
+            _cpio_entry(raw, path.lstrip("/"), entry, inode)
+        _cpio_entry(raw, "TRAILER!!!", _Entry(0), 0)
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(out, "wb", compresslevel=1) as f:
+            f.write(raw.getvalue())
+        return out
+
+    def _add_parents(self, path: str) -> None:
+        parent = path.rsplit("/", 1)[0]
+        if parent and parent not in self._entries:
+            self._add_parents(parent)
+            self._entries[parent] = _Entry(stat.S_IFDIR | 0o755)
+
+
+def _normalize(path: str) -> str:
+    path = "/" + str(path).strip("/")
+    if "/../" in path + "/" or "/./" in path + "/":
+        raise VmError(f"initramfs path {path!r} must be normalized")
+    return path
+
+
+def _cpio_entry(out: io.BytesIO, name: str, entry: _Entry, inode: int) -> None:
+    name_bytes = name.encode() + b"\0"
+    fields = (inode, entry.mode, entry.uid, entry.gid, 1, 0, len(entry.data), 0, 0,
+              entry.rdev[0], entry.rdev[1], len(name_bytes), 0)
+    out.write(b"070701" + b"".join(b"%08X" % v for v in fields))
+    out.write(name_bytes)
+    out.write(b"\0" * (-(110 + len(name_bytes)) % 4))
+    out.write(entry.data)
+    out.write(b"\0" * (-len(entry.data) % 4))
+
+
+def shared_libraries(executable: Path) -> list[str]:
+    """The shared libraries and the ELF interpreter ``ldd`` lists for ``executable`` (empty for a
+    static one)."""
+    result = subprocess.run(["ldd", str(executable)], capture_output=True, text=True)
+    if result.returncode != 0:
+        if "not a dynamic executable" in result.stdout + result.stderr:
+            return []
+        raise VmError(f"ldd {executable}: {result.stderr.strip() or result.stdout.strip()}")
+    libraries = []
+    for line in result.stdout.splitlines():
+        line = line.strip()
+        if "=> not found" in line:
+            raise VmError(f"ldd {executable}: {line}")
+        match = re.match(r"\S+ => (/\S+)", line) or re.match(r"(/\S+) \(0x", line)
+        if match:
+            libraries.append(match.group(1))
+    return libraries
+
+
+def _read_module(path: Path) -> bytes:
+    data = path.read_bytes()
+    if path.name.endswith(".xz"):
+        return lzma.decompress(data)
+    if path.name.endswith(".gz"):
+        return gzip.decompress(data)
+    if path.name.endswith(".zst"):
+        return subprocess.run(["zstd", "-dc", str(path)], capture_output=True, check=True).stdout
+    return data
+
+
+def _module_depends(path: Path) -> list[str]:
+    result = subprocess.run(["modinfo", "-F", "depends", str(path)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise VmError(f"modinfo {path}: {result.stderr.strip()}")
+    return [d for d in result.stdout.strip().split(",") if d]
+
+
+def build_initramfs(
+    kernel: Kernel,
+    artifacts: Artifacts,
+    guest_script: str,
+    out: Path,
+    *,
+    extra_binaries: Iterable[Path] = (),
+    kernel_modules: Iterable[str] = (),
+    extra_files: dict[str, bytes | str] | None = None,
+) -> Path:
+    """The standard guest image:
+
+    - /bin/busybox (symlinks made at boot), /init (guest/init.sh), /hp/lib.sh (guest/lib.sh);
+    - /hp/hpnotify.ko and /hp/test/*.ko when built; /hp/bin/hpctl and /hp/bin/hpplaced when built,
+      plus ``extra_binaries``, each with its shared libraries;
+    - the Debian ``kernel_modules`` (and their dependencies, for modprobe);
+    - /etc/passwd, /etc/group with root and an unprivileged ``user`` (uid/gid 1000, home /home/user);
+    - ``guest_script`` as /hp/scenario.sh, run by /init; ``extra_files`` at their guest paths.
+    """
+    image = Initramfs(kernel)
+    for directory in ("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/proc", "/sys", "/dev", "/run",
+                      "/etc", "/root", "/lib", "/mnt"):
+        image.add_dir(directory)
+    image.add_dir("/tmp", 0o1777)
+    image.add_dir("/home/user", 0o755, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
+    image.add_char_device("/dev/console", 5, 1)
+    image.add_char_device("/dev/null", 1, 3, 0o666)
+    busybox = shutil.which("busybox", path="/bin:/usr/bin") or "/bin/busybox"
+    if shared_libraries(Path(busybox)):
+        raise VmError(f"{busybox} is not static: install busybox-static")
+    image.add_file("/bin/busybox", Path(busybox), 0o755)
+    image.add_file("/init", GUEST_DIR / "init.sh", 0o755)
+    image.add_file("/hp/lib.sh", GUEST_DIR / "lib.sh", 0o644)
+    image.add_bytes("/etc/passwd", f"root:x:0:0:root:/root:/bin/sh\n"
+                    f"{UNPRIVILEGED_USER}:x:{UNPRIVILEGED_UID}:{UNPRIVILEGED_UID}:"
+                    f"unprivileged:/home/user:/bin/sh\n")
+    image.add_bytes("/etc/group", f"root:x:0:\n{UNPRIVILEGED_USER}:x:{UNPRIVILEGED_UID}:\n")
+    if artifacts.hpnotify_ko:
+        image.add_file("/hp/hpnotify.ko", artifacts.hpnotify_ko, 0o644)
+    for module in artifacts.test_modules:
+        image.add_file(f"/hp/test/{module.name}", module, 0o644)
+    for name in ("hpctl", "hpplaced"):
+        if artifacts.binary(name):
+            image.add_executable(artifacts.binary(name))
+    for binary in extra_binaries:
+        image.add_executable(Path(binary))
+    for module in kernel_modules:
+        image.add_kernel_module(module)
+    for path, data in (extra_files or {}).items():
+        image.add_bytes(path, data, 0o755 if path.endswith(".sh") else 0o644)
+    image.add_bytes("/hp/scenario.sh", guest_script, 0o755)
+    return image.write(out)
+
+
+# --------------------------------------------------------------------------------------------------
+# QMP
+# --------------------------------------------------------------------------------------------------
+
+
+class QmpError(VmError):
+    """A QMP command answered with an error."""
+
+
+class Qmp:
+    """A minimal QMP client: the greeting and ``qmp_capabilities`` on connect, then ``execute()``.
+    Asynchronous events are not acted on; they are kept in ``events``."""
+
+    def __init__(self, path: Path, timeout: float = 10.0):
+        self.events: list[dict] = []
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._socket.settimeout(timeout)
+        self._socket.connect(str(path))
+        self._reader = self._socket.makefile("rb")
+        greeting = self._read_message()
+        if "QMP" not in greeting:
+            raise VmError(f"QMP: unexpected greeting {greeting}")
+        self.execute("qmp_capabilities")
+
+    def execute(self, command: str, arguments: dict | None = None, **kwargs) -> object:
+        """Runs ``command`` with ``arguments`` (and keyword arguments; use the dict for names with
+        hyphens such as ``socket-id``); returns the "return" value or raises QmpError."""
+        request: dict = {"execute": command}
+        args = {**(arguments or {}), **kwargs}
+        if args:
+            request["arguments"] = args
+        self._socket.sendall(json.dumps(request).encode() + b"\n")
+        while True:
+            reply = self._read_message()
+            if "event" in reply:
+                self.events.append(reply)
+                continue
+            if "error" in reply:
+                error = reply["error"]
+                raise QmpError(f"QMP {command}: {error.get('class')}: {error.get('desc')}")
+            return reply.get("return")
+
+    def close(self) -> None:
+        self._reader.close()
+        self._socket.close()
+
+    def _read_message(self) -> dict:
+        line = self._reader.readline()
+        if not line:
+            raise VmError("QMP: connection closed")
+        return json.loads(line)
+
+
+def hotadd_cpu(qmp: Qmp, socket_id: int, core_id: int = 0, thread_id: int = 0) -> str:
+    """Hot-adds the vCPU at (socket, core, thread), which must be a free slot of
+    ``query-hotpluggable-cpus``; returns the device id. Sockets 2 and 3 are node 1 in our layout."""
+    slots = qmp.execute("query-hotpluggable-cpus")
+    wanted = {"socket-id": socket_id, "core-id": core_id, "thread-id": thread_id}
+    for slot in slots:
+        props = slot.get("props", {})
+        if all(props.get(k) == v for k, v in wanted.items()):
+            if "qom-path" in slot:
+                raise VmError(f"vCPU slot {wanted} is already populated ({slot['qom-path']})")
+            device_id = f"cpu-s{socket_id}c{core_id}t{thread_id}"
+            qmp.execute("device_add", {"driver": slot["type"], "id": device_id, **props})
+            return device_id
+    raise VmError(f"no hotpluggable vCPU slot {wanted}")
+
+
+def hotadd_dimm(qmp: Qmp, size: int, node: int, device_id: str) -> str:
+    """Hot-adds a pc-dimm of ``size`` bytes into NUMA ``node`` backed by a new memory-backend-ram;
+    returns the device id."""
+    backend = f"{device_id}-ram"
+    qmp.execute("object-add", {"qom-type": "memory-backend-ram", "id": backend, "size": size})
+    qmp.execute("device_add", {"driver": "pc-dimm", "id": device_id, "memdev": backend, "node": node})
+    return device_id
+
+
+# --------------------------------------------------------------------------------------------------
+# The VM
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Section:
+    """What the guest reported between ``@@BEGIN <name>`` and ``@@END <name> <rc>``."""
+
+    name: str
+    rc: int | None = None  # None: never ended
+    outputs: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    rcs: dict[str, int] = dataclasses.field(default_factory=dict)
+    guest_lines: list[str] = dataclasses.field(default_factory=list)
+    host_errors: list[str] = dataclasses.field(default_factory=list)
+    seconds: float = 0.0
+
+    def output(self, name: str) -> list[str]:
+        """Lines of output ``name``; raises KeyError with a readable message if never reported."""
+        if name not in self.outputs:
+            raise KeyError(f"guest did not report output {name!r}")
+        return self.outputs[name]
+
+
+@dataclasses.dataclass
+class GuestRun:
+    """The outcome of ``Vm.run()``."""
+
+    exit_code: int | None  # None: no @@EXIT (timeout, crash, power-off)
+    sections: dict[str, Section]
+    failure: str | None  # why the run ended badly, if it did
+    console: list[str]  # kernel console lines (ttyS0)
+    seconds: float
+
+    def console_between(self, begin: str, end: str) -> list[str]:
+        """Kernel console lines after the first line containing ``begin`` up to the line containing
+        ``end`` (or to the end of the log)."""
+        lines, inside = [], False
+        for line in self.console:
+            if not inside and begin in line:
+                inside = True
+            elif inside and end in line:
+                break
+            elif inside:
+                lines.append(line)
+        return lines
+
+
+HostAction = Callable[["Vm", dict[str, str]], str | None]
+"""A handler for ``@@HOST <action> k=v ...``: gets the VM and the k=v pairs; returns a note for the log
+or raises to answer the guest with an error."""
+
+
+class Vm:
+    """One QEMU guest. Use as a context manager; ``start()`` boots, ``run()`` follows the guest script.
+
+    The layout is VM.md's: 1 GiB in two 512 MiB NUMA nodes, 2 of 4 vCPUs present (sockets 0,1 are
+    node 0; 2,3 are node 1), room for 4 DIMMs up to 4 GiB in total."""
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        initramfs: Path,
+        *,
+        name: str,
+        out_dir: Path = DEFAULT_OUT_DIR,
+        memhp_offline: bool = False,
+        cmdline: Iterable[str] = (),
+        actions: dict[str, HostAction] | None = None,
+    ):
+        self.kernel = kernel
+        self.initramfs = Path(initramfs)
+        self.name = name
+        self.out_dir = Path(out_dir)
+        self.memhp_offline = memhp_offline
+        self.extra_cmdline = list(cmdline)
+        self.actions = {**default_actions(), **(actions or {})}
+        self.qmp: Qmp | None = None
+        self.console: list[str] = []
+        self.dimms = 0
+        self._process: subprocess.Popen | None = None
+        self._tmp = tempfile.TemporaryDirectory(prefix="hpvm-")
+        self._guest_socket: socket.socket | None = None
+        self._guest_lines: queue.Queue[str | None] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._log_lock = threading.Lock()
+        self._t0 = time.monotonic()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.out_dir / f"{name}.log"
+        self.console_path = self.out_dir / f"{name}.console.log"
+        self.guest_path = self.out_dir / f"{name}.guest.log"
+        self._log = open(self.log_path, "w", encoding="utf-8")
+        self._console_log = open(self.console_path, "w", encoding="utf-8")
+        self._guest_log = open(self.guest_path, "w", encoding="utf-8")
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def __enter__(self) -> "Vm":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def kernel_cmdline(self) -> str:
+        # No oops=panic/panic_on_warn: a scenario should finish and report, and the harness greps the
+        # console for KERNEL_TROUBLE_PATTERNS. panic=-1 + -no-reboot ends QEMU on a panic.
+        args = ["console=ttyS0", "panic=-1", "rdinit=/init"]
+        if self.memhp_offline:
+            args.append("memhp_default_state=offline")
+        return " ".join(args + self.extra_cmdline)
+
+    def qemu_command(self) -> list[str]:
+        tmp = Path(self._tmp.name)
+        return [
+            "qemu-system-x86_64", "-accel", "tcg",
+            "-m", "1G,slots=4,maxmem=4G",
+            "-smp", "2,maxcpus=4,sockets=4,cores=1,threads=1",
+            "-object", "memory-backend-ram,id=r0,size=512M",
+            "-object", "memory-backend-ram,id=r1,size=512M",
+            "-numa", "node,nodeid=0,cpus=0-1,memdev=r0",
+            "-numa", "node,nodeid=1,cpus=2-3,memdev=r1",
+            "-kernel", str(self.kernel.boot_image(self.out_dir)), "-initrd", str(self.initramfs),
+            "-append", self.kernel_cmdline(),
+            "-nographic", "-no-reboot", "-monitor", "none", "-nic", "none",
+            "-qmp", f"unix:{tmp / 'qmp.sock'},server=on,wait=off",
+            "-serial", "stdio",
+            "-chardev", f"socket,id=guest,path={tmp / 'guest.sock'},server=on,wait=on",
+            "-serial", "chardev:guest",
+        ]
+
+    def start(self, timeout: float = 20.0) -> None:
+        """Starts QEMU, connects the guest channel (QEMU waits for it before running) and QMP."""
+        tmp = Path(self._tmp.name)
+        command = self.qemu_command()
+        self._note("qemu: " + " ".join(command))
+        self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT)
+        self._spawn(self._read_console)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._guest_socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self._guest_socket.connect(str(tmp / "guest.sock"))
+                break
+            except OSError:
+                self._guest_socket.close()
+                if self._process.poll() is not None or time.monotonic() > deadline:
+                    raise VmError(f"QEMU did not open its guest channel (exit {self._process.poll()}); "
+                                  f"see {self.log_path}")
+                time.sleep(0.05)
+        self._spawn(self._read_guest)
+        self.qmp = Qmp(tmp / "qmp.sock")
+
+    def close(self) -> None:
+        """Stops QEMU (if still running) and closes the logs."""
+        if self._process and self._process.poll() is None:
+            try:
+                if self.qmp:
+                    self.qmp.execute("quit")
+            except (OSError, VmError):
+                pass
+            try:
+                self._process.wait(5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        if self.qmp:
+            self.qmp.close()
+        if self._guest_socket:
+            self._guest_socket.close()
+        for thread in self._threads:
+            thread.join(5)
+        self._log.close()
+        self._console_log.close()
+        self._guest_log.close()
+        self._tmp.cleanup()
+
+    # -- following the guest --------------------------------------------------------------------
+
+    def run(self, timeout: float, section_timeout: float | None = None,
+            on_line: Callable[[str], None] | None = None) -> GuestRun:
+        """Follows the guest until ``@@EXIT`` (or QEMU ends, or ``timeout`` seconds pass, or one section
+        runs longer than ``section_timeout``), answering ``@@HOST`` requests with ``self.actions``."""
+        start = time.monotonic()
+        deadline = start + timeout
+        sections: dict[str, Section] = {}
+        current: Section | None = None
+        section_start = start
+        exit_code: int | None = None
+        failure: str | None = None
+        while True:
+            now = time.monotonic()
+            limit = deadline
+            if current and section_timeout:
+                limit = min(limit, section_start + section_timeout)
+            if now >= limit:
+                what = f"section {current.name}" if current and limit < deadline else "the guest"
+                failure = f"timeout: {what} did not finish within {limit - (section_start if current and limit < deadline else start):.0f} s"
+                break
+            try:
+                line = self._guest_lines.get(timeout=min(0.5, limit - now))
+            except queue.Empty:
+                continue
+            if line is None:
+                failure = f"QEMU exited (status {self._process.poll()}) before the guest script finished"
+                break
+            if on_line:
+                on_line(line)
+            marker = _parse_marker(line)
+            if marker is None:
+                if current:
+                    current.guest_lines.append(line)
+                continue
+            kind, rest = marker
+            if kind == "BEGIN":
+                current = sections.setdefault(rest, Section(rest))
+                section_start = time.monotonic()
+            elif kind == "END":
+                name, _, rc = rest.rpartition(" ")
+                section = sections.setdefault(name, Section(name))
+                section.rc = _int(rc)
+                section.seconds = time.monotonic() - section_start
+                current = None
+            elif kind in ("OUT", "OUTEND"):
+                key, _, text = rest.partition(": ") if kind == "OUT" else (rest, "", "")
+                section_name, _, name = key.partition("/")
+                section = sections.setdefault(section_name, Section(section_name))
+                lines = section.outputs.setdefault(name, [])
+                if kind == "OUT":
+                    lines.append(text)
+            elif kind == "RC":
+                key, _, rc = rest.rpartition(" ")
+                section_name, _, name = key.partition("/")
+                sections.setdefault(section_name, Section(section_name)).rcs[name] = _int(rc)
+            elif kind == "HOST":
+                error = self._host_action(rest)
+                if error and current:
+                    current.host_errors.append(error)
+            elif kind == "EXIT":
+                exit_code = _int(rest)
+                break
+        if exit_code is not None:
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        return GuestRun(exit_code, sections, failure, list(self.console), time.monotonic() - start)
+
+    def reply(self, text: str) -> None:
+        """One line to the guest on ttyS1 (the guest reads it in ``host``)."""
+        self._guest_socket.sendall(text.encode() + b"\n")
+
+    def _host_action(self, request: str) -> str | None:
+        words = request.split()
+        if not words:
+            self.reply("error: empty host request")
+            return "empty host request"
+        action, args = words[0], dict(w.partition("=")[::2] for w in words[1:])
+        handler = self.actions.get(action)
+        try:
+            if handler is None:
+                raise VmError(f"unknown host action {action!r}")
+            note = handler(self, args)
+            self._note(f"host: {request}: ok{': ' + note if note else ''}")
+            self.reply("ok")
+            return None
+        except Exception as error:  # reported to the guest and to the section, never fatal here
+            message = f"host action {request!r} failed: {error}"
+            self._note("host: " + message)
+            self.reply("error: " + str(error).replace("\n", " "))
+            return message
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _spawn(self, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _stamp(self) -> str:
+        return f"{time.monotonic() - self._t0:8.3f}"
+
+    def _note(self, text: str) -> None:
+        with self._log_lock:
+            self._log.write(f"{self._stamp()} H {text}\n")
+            self._log.flush()
+
+    def _read_console(self) -> None:
+        for raw in self._process.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            self.console.append(line)
+            with self._log_lock:
+                self._console_log.write(line + "\n")
+                self._console_log.flush()
+                self._log.write(f"{self._stamp()} K {line}\n")
+                self._log.flush()
+
+    def _read_guest(self) -> None:
+        buffer = b""
+        try:
+            while True:
+                chunk = self._guest_socket.recv(65536)
+                if not chunk:
+                    break
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for raw in lines:
+                    line = raw.decode("utf-8", "replace").rstrip("\r")
+                    with self._log_lock:
+                        self._guest_log.write(line + "\n")
+                        self._guest_log.flush()
+                        self._log.write(f"{self._stamp()} G {line}\n")
+                        self._log.flush()
+                    self._guest_lines.put(line)
+        except OSError:
+            pass
+        self._guest_lines.put(None)
+
+
+_MARKER = re.compile(r"@@(BOOTED|BEGIN|END|OUTEND|OUT|RC|HOST|EXIT)\b ?(.*)$")
+
+
+def _parse_marker(line: str) -> tuple[str, str] | None:
+    match = _MARKER.search(line)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Host actions the guest can ask for
+# --------------------------------------------------------------------------------------------------
+
+
+def _action_hotadd_cpu(vm: Vm, args: dict[str, str]) -> str:
+    return hotadd_cpu(vm.qmp, int(args.get("socket", 2)), int(args.get("core", 0)), int(args.get("thread", 0)))
+
+
+def _action_hotadd_dimm(vm: Vm, args: dict[str, str]) -> str:
+    vm.dimms += 1
+    size = int(args.get("mib", 128)) * MiB
+    return hotadd_dimm(vm.qmp, size, int(args.get("node", 1)), args.get("id", f"dimm{vm.dimms}"))
+
+
+def default_actions() -> dict[str, HostAction]:
+    """``hotadd_cpu socket=S [core=C thread=T]`` and ``hotadd_dimm [mib=128] [node=1] [id=ID]``."""
+    return {"hotadd_cpu": _action_hotadd_cpu, "hotadd_dimm": _action_hotadd_dimm}
+
+
+def kernel_trouble(lines: Iterable[str]) -> list[str]:
+    """The kernel log lines that match KERNEL_TROUBLE_PATTERNS."""
+    return [line for line in lines if any(p in line for p in KERNEL_TROUBLE_PATTERNS)]
