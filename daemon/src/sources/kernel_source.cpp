@@ -1,0 +1,129 @@
+#include "sources/kernel_source.hpp"
+
+#include <cerrno>
+#include <system_error>
+#include <type_traits>
+#include <variant>
+
+#include <boost/asio/post.hpp>
+
+namespace hpplace {
+
+KernelSource::KernelSource(boost::asio::io_context& io, std::optional<int> receive_buffer_bytes)
+    : channel_(io.get_executor(), kernel::EventChannel::Options{.receive_buffer_bytes = receive_buffer_bytes,
+                                                                .wait_for_module = false}) {}
+
+KernelSource::~KernelSource() {
+    stop();
+    *alive_ = false;
+}
+
+std::unique_ptr<HotplugSource> KernelSource::open_if_loaded(boost::asio::io_context& io,
+                                                            std::optional<int> receive_buffer_bytes) {
+    try {
+        return std::make_unique<KernelSource>(io, receive_buffer_bytes);
+    } catch (const std::system_error& error) {
+        if (error.code().value() == ENOENT) {
+            return nullptr;
+        }
+        throw;
+    }
+}
+
+void KernelSource::start(SourceListener& listener) {
+    listener_ = &listener;
+    receive();
+}
+
+void KernelSource::stop() noexcept {
+    listener_ = nullptr;
+    try {
+        channel_.cancel();
+    } catch (const std::exception&) {
+        // Nothing outstanding to cancel.
+    }
+}
+
+void KernelSource::receive() {
+    channel_.async_receive([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code error,
+                                                                       kernel::Notification note) {
+        const auto still = alive.lock();
+        if (!still || !*still || listener_ == nullptr || error == boost::asio::error::operation_aborted) {
+            return;
+        }
+        if (error) {
+            listener_->on_gone("hpnotify socket: " + error.message());
+            return;
+        }
+        std::visit(
+            [this](auto& item) {
+                using Item = std::decay_t<decltype(item)>;
+                if constexpr (std::is_same_v<Item, Event>) {
+                    listener_->on_event(item);
+                } else if constexpr (std::is_same_v<Item, kernel::Loss>) {
+                    if (item.cause != kernel::Loss::Cause::gap) {
+                        listener_->on_loss("hpnotify: " + item.detail);
+                    }
+                } else if constexpr (std::is_same_v<Item, kernel::FamilyGone>) {
+                    listener_->on_gone("hpnotify module unloaded");
+                } else {
+                    // FamilyBack: only reached if the owner kept us across an
+                    // unload; a new module instance: let the owner resync.
+                    listener_->on_loss("hpnotify module loaded again");
+                }
+            },
+            note);
+        if (listener_ != nullptr) {
+            receive();
+        }
+    });
+}
+
+KernelFamilyWatcher::KernelFamilyWatcher(boost::asio::io_context& io) : io_(io), watcher_(io.get_executor()) {}
+
+KernelFamilyWatcher::~KernelFamilyWatcher() {
+    stop();
+    *alive_ = false;
+}
+
+void KernelFamilyWatcher::start(FamilyWatcherListener& listener) {
+    listener_ = &listener;
+    // Loaded between the owner's first look and our subscription: say so (the
+    // owner ignores it when it already uses the family).
+    boost::asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_)] {
+        const auto still = alive.lock();
+        if (still && *still && listener_ != nullptr && watcher_.present()) {
+            listener_->on_family_appeared();
+        }
+    });
+    wait();
+}
+
+void KernelFamilyWatcher::stop() noexcept {
+    listener_ = nullptr;
+    try {
+        watcher_.cancel();
+    } catch (const std::exception&) {
+        // Nothing outstanding to cancel.
+    }
+}
+
+void KernelFamilyWatcher::wait() {
+    watcher_.async_wait_change([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code error,
+                                                                           kernel::FamilyChange change) {
+        const auto still = alive.lock();
+        if (!still || !*still || listener_ == nullptr || error) {
+            return;
+        }
+        if (change.kind == kernel::FamilyChange::Kind::appeared) {
+            listener_->on_family_appeared();
+        } else {
+            listener_->on_family_vanished();
+        }
+        if (listener_ != nullptr) {
+            wait();
+        }
+    });
+}
+
+}  // namespace hpplace
