@@ -137,14 +137,12 @@ bool add_memory(Topology& topology, const Event& event) {
     if (!event.size) {
         throw_missing(event, "size");
     }
-    if (*event.size == 0) {
-        return ensure_node(topology, event);
-    }
-    NumaNode& node = find_or_insert_node(topology, *event.node);
+    const bool created = ensure_node(topology, event);
+    NumaNode& node = *topology.find_node(*event.node);
     // Saturate rather than wrap: a sum past 2^64 bytes means a corrupted event.
-    const std::uint64_t room = UINT64_MAX - node.memory_bytes;
-    node.memory_bytes += std::min(room, *event.size);
-    return true;
+    const std::uint64_t added = std::min(UINT64_MAX - node.memory_bytes, *event.size);
+    node.memory_bytes += added;
+    return created || added != 0;
 }
 
 bool remove_memory(Topology& topology, const Event& event) {
