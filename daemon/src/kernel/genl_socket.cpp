@@ -77,12 +77,13 @@ void GenlSocket::send(ByteView message) {
     }
 }
 
-std::optional<Bytes> GenlSocket::receive_datagram(int flags) {
+std::optional<Bytes> receive_datagram(int fd, bool wait) {
+    const int flags = wait ? 0 : MSG_DONTWAIT;
     // Peek at the size first: netlink is datagram based and a short buffer
     // would silently cut the message (MSG_TRUNC tells the real size).
     ssize_t size = 0;
     do {
-        size = ::recv(fd_.get(), nullptr, 0, flags | MSG_PEEK | MSG_TRUNC);
+        size = ::recv(fd, nullptr, 0, flags | MSG_PEEK | MSG_TRUNC);
     } while (size < 0 && errno == EINTR);
     if (size < 0) {
         if (errno == ENOBUFS) {
@@ -96,7 +97,7 @@ std::optional<Bytes> GenlSocket::receive_datagram(int flags) {
     Bytes buffer(static_cast<std::size_t>(size));
     ssize_t received = 0;
     do {
-        received = ::recv(fd_.get(), buffer.data(), buffer.size(), flags | MSG_TRUNC);
+        received = ::recv(fd, buffer.data(), buffer.size(), flags | MSG_TRUNC);
     } while (received < 0 && errno == EINTR);
     if (received < 0) {
         if (errno == ENOBUFS) {
@@ -113,18 +114,20 @@ std::optional<Bytes> GenlSocket::receive_datagram(int flags) {
 }
 
 Bytes GenlSocket::receive() {
-    auto datagram = receive_datagram(0);
+    auto datagram = receive_datagram(fd_.get(), true);
     if (!datagram) {
         throw std::system_error(ETIMEDOUT, std::system_category(), "no answer from the kernel in time");
     }
     return std::move(*datagram);
 }
 
-std::optional<Bytes> GenlSocket::try_receive() { return receive_datagram(MSG_DONTWAIT); }
+std::optional<Bytes> GenlSocket::try_receive() { return receive_datagram(fd_.get(), false); }
 
-void GenlSocket::join_group(std::uint32_t group, std::string_view what) {
+void GenlSocket::join_group(std::uint32_t group, std::string_view what) { kernel::join_group(fd_.get(), group, what); }
+
+void join_group(int fd, std::uint32_t group, std::string_view what) {
     const unsigned int id = group;
-    if (::setsockopt(fd_.get(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &id, sizeof id) < 0) {
+    if (::setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &id, sizeof id) < 0) {
         const int error = errno;
         if (is_permission_error(error)) {
             throw_errno("joining the " + std::string(what) + " group needs CAP_NET_ADMIN", error);

@@ -66,12 +66,15 @@ public:
     FileDescriptor release() noexcept { return std::move(fd_); }
 
 private:
-    std::optional<Bytes> receive_datagram(int flags);
-
     FileDescriptor fd_;
     std::uint32_t port_id_ = 0;
     std::uint32_t seq_ = 0;
 };
+
+// The same on any netlink descriptor (an asio descriptor's native_handle()):
+// one datagram, nullopt when `wait` is false and nothing is queued.
+std::optional<Bytes> receive_datagram(int fd, bool wait);
+void join_group(int fd, std::uint32_t group, std::string_view what);
 
 // The text of "family not found" for the hpnotify family.
 std::string_view module_not_loaded_message() noexcept;

@@ -1,0 +1,201 @@
+#pragma once
+
+// Asynchronous hpnotify events on Boost.Asio.
+//
+// EventChannel: subscribes to the "events" group of the hpnotify family and to
+// nlctrl's "notify" group (to see the module go and come back) on one netlink
+// socket owned by a posix::stream_descriptor. Each async_receive completes with
+// one Notification:
+//
+//   Event         a parsed hotplug event (core/event.hpp, source kernel)
+//   Loss          events were lost: the receive buffer overran (ENOBUFS), the
+//                 sequence numbers jumped, or a message was malformed. The
+//                 state is unknown: resync (KernelClient::request_state()) and
+//                 call expect_after(state.last_seq).
+//   FamilyGone    the module was unloaded; the channel keeps waiting
+//   FamilyBack    the module was loaded again; the channel has re-joined its
+//                 events group, sequence numbers restart: resync
+//
+//     asio::io_context io;
+//     kernel::EventChannel channel(io.get_executor(), {});
+//     channel.expect_after(kernel::KernelClient().request_state().last_seq);
+//     std::function<void(boost::system::error_code, kernel::Notification)> on_note;
+//     on_note = [&](auto ec, kernel::Notification note) {
+//         if (ec) { return; }                      // operation_aborted after cancel()
+//         std::visit(..., note);
+//         channel.async_receive(on_note);          // one receive outstanding at a time
+//     };
+//     channel.async_receive(on_note);
+//     io.run();
+//
+// Any completion token works (callbacks, use_future, use_awaitable). The
+// handler never runs inside async_receive. Errors (other than those above,
+// which are notifications) are system errors of the socket.
+//
+// FamilyWatcher: the same nlctrl "notify" subscription alone, for code that
+// waits for the module to appear (or vanish) without receiving events.
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/compose.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/system/error_code.hpp>
+
+#include "core/event.hpp"
+#include "kernel/genl_socket.hpp"
+#include "kernel/protocol.hpp"
+
+namespace hpplace::kernel {
+
+struct Loss {
+    enum class Cause { overrun, gap, malformed };
+    Cause cause = Cause::overrun;
+    // For a gap: the sequence numbers that never arrived.
+    std::uint64_t first_lost = 0;
+    std::uint64_t last_lost = 0;
+    std::string detail;  // one line for a human
+
+    std::optional<std::uint64_t> count() const noexcept {
+        return cause == Cause::gap ? std::optional(last_lost - first_lost + 1) : std::nullopt;
+    }
+};
+
+struct FamilyGone {};
+
+struct FamilyBack {
+    FamilyInfo family;
+};
+
+using Notification = std::variant<Event, Loss, FamilyGone, FamilyBack>;
+
+namespace detail {
+
+// The composed operation shared by EventChannel and FamilyWatcher: wait until
+// the socket is readable, drain it into the owner's queue, complete with the
+// first queued item. Never completes inside the initiating call.
+template <typename Owner>
+struct DrainOperation {
+    Owner& owner;
+    bool dispatched = false;
+    boost::system::error_code saved;
+
+    template <typename Self>
+    void operator()(Self& self, boost::system::error_code ec = {}) {
+        if (dispatched && saved) {
+            self.complete(saved, typename Owner::Item{});
+            return;
+        }
+        if (!ec && owner.pending_.empty()) {
+            ec = owner.drain();
+            if (!ec && owner.pending_.empty()) {
+                dispatched = true;
+                owner.descriptor_.async_wait(boost::asio::posix::stream_descriptor::wait_read, std::move(self));
+                return;
+            }
+        }
+        if (!dispatched) {
+            dispatched = true;
+            saved = ec;
+            boost::asio::post(owner.descriptor_.get_executor(), std::move(self));
+            return;
+        }
+        if (ec) {
+            self.complete(ec, typename Owner::Item{});
+            return;
+        }
+        auto item = std::move(owner.pending_.front());
+        owner.pending_.pop_front();
+        self.complete(boost::system::error_code{}, std::move(item));
+    }
+};
+
+}  // namespace detail
+
+class EventChannel {
+public:
+    using Item = Notification;
+
+    struct Options {
+        // SO_RCVBUF for the events socket (small values provoke overruns in tests).
+        std::optional<int> receive_buffer_bytes;
+        // Start even when the module is not loaded (wait for FamilyBack)
+        // instead of throwing the "module is not loaded" error.
+        bool wait_for_module = false;
+    };
+
+    EventChannel(const boost::asio::any_io_executor& executor, const Options& options);
+
+    template <typename CompletionToken>
+    auto async_receive(CompletionToken&& token) {
+        return boost::asio::async_compose<CompletionToken, void(boost::system::error_code, Notification)>(
+            detail::DrainOperation<EventChannel>{*this, false, {}}, token, descriptor_);
+    }
+
+    // Cancels the outstanding receive (it completes with operation_aborted).
+    void cancel() { descriptor_.cancel(); }
+
+    // The sequence number the next event should follow (after a resync).
+    void expect_after(std::uint64_t last_seq) noexcept { last_seq_ = last_seq; }
+    bool module_loaded() const noexcept { return family_.has_value(); }
+    const std::optional<FamilyInfo>& family() const noexcept { return family_; }
+
+private:
+    template <typename>
+    friend struct detail::DrainOperation;
+
+    boost::system::error_code drain();
+    void handle_datagram(const Bytes& datagram);
+    void handle_control(const MessageView& message);
+    void handle_event(const MessageView& message);
+    void join_events(const FamilyInfo& family);
+
+    boost::asio::posix::stream_descriptor descriptor_;
+    std::optional<FamilyInfo> family_;
+    std::optional<std::uint64_t> last_seq_;
+    std::deque<Notification> pending_;
+};
+
+struct FamilyChange {
+    enum class Kind { appeared, vanished };
+    Kind kind = Kind::appeared;
+    FamilyInfo family;
+};
+
+class FamilyWatcher {
+public:
+    using Item = FamilyChange;
+
+    FamilyWatcher(const boost::asio::any_io_executor& executor, std::string family_name = "hpnotify");
+
+    // Whether the family is registered now (as far as the notifications told).
+    bool present() const noexcept { return family_.has_value(); }
+    const std::optional<FamilyInfo>& family() const noexcept { return family_; }
+
+    template <typename CompletionToken>
+    auto async_wait_change(CompletionToken&& token) {
+        return boost::asio::async_compose<CompletionToken, void(boost::system::error_code, FamilyChange)>(
+            detail::DrainOperation<FamilyWatcher>{*this, false, {}}, token, descriptor_);
+    }
+
+    void cancel() { descriptor_.cancel(); }
+
+private:
+    template <typename>
+    friend struct detail::DrainOperation;
+
+    boost::system::error_code drain();
+    void update(std::optional<FamilyInfo> now);
+
+    std::string name_;
+    boost::asio::posix::stream_descriptor descriptor_;
+    std::optional<FamilyInfo> family_;
+    std::deque<FamilyChange> pending_;
+};
+
+}  // namespace hpplace::kernel
