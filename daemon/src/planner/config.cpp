@@ -20,6 +20,9 @@ bool Workload::uses_node(unsigned node) const noexcept {
 
 namespace {
 
+// Keeps buffer_per_cpu x CPUs x workloads far from 64-bit overflow.
+constexpr std::uint64_t max_buffer_per_cpu = std::uint64_t{1} << 40;
+
 // Where errors point: the file and, per value, its line.
 struct Context {
     std::string_view path;
@@ -182,6 +185,9 @@ Workload parse_workload(const toml::node& node, std::size_t position, const Cont
             parse_workload_nodes(workload, value, ctx, name);
         } else if (key == "buffer_per_cpu") {
             workload.buffer_per_cpu = size_of(ctx, value, name);
+            if (workload.buffer_per_cpu > max_buffer_per_cpu) {
+                ctx.fail(value.source(), name, "at most 1TiB per CPU, got " + describe(value));
+            }
         } else if (key == "cgroup") {
             workload.cgroup = string_of(ctx, value, name);
             if (workload.cgroup->empty() || workload.cgroup->front() != '/') {
@@ -263,6 +269,10 @@ Config parse_config(std::string_view text, std::string_view path) {
 }
 
 Config load_config(const std::filesystem::path& path) {
+    std::error_code error;
+    if (std::filesystem::is_directory(path, error)) {
+        throw ConfigError(path.string() + ": cannot read: is a directory");
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         throw ConfigError(path.string() + ": cannot open: " + std::strerror(errno));

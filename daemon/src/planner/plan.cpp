@@ -195,12 +195,12 @@ std::string to_text(const Plan& plan) {
             out += line;
         }
         if (!workload.buffers.empty()) {
-            std::snprintf(line, sizeof line, "  %8s %14s %14s %s\n", "BUF NODE", "BYTES", "REQUESTED", "");
+            std::snprintf(line, sizeof line, "  %8s %14s %14s\n", "BUF NODE", "BYTES", "REQUESTED");
             out += line;
         }
         for (const auto& b : workload.buffers) {
-            std::snprintf(line, sizeof line, "  %8u %14s %14s %s\n", b.node, format_size(b.bytes).c_str(),
-                          format_size(b.requested_bytes).c_str(), b.clipped ? "clipped" : "");
+            std::snprintf(line, sizeof line, "  %8u %14s %14s%s\n", b.node, format_size(b.bytes).c_str(),
+                          format_size(b.requested_bytes).c_str(), b.clipped ? " clipped" : "");
             out += line;
         }
     }
