@@ -191,8 +191,10 @@ def check_cpu_offline_online(ctx: Context) -> str:
     expect_common(events)
     expect_consecutive(events)
     expect_fields(events, cpu=1, node=0)
+    # Online CPUs when each hook runs: cpu1 is still online while it is going offline, gone once it
+    # died, not yet online at the prepare step, online at the online step.
     counts = [e.get("online_cpus") for e in events]
-    expect(counts == [1, 1, 1, 2], f"online_cpus {counts}, expected [1, 1, 1, 2] (active CPUs after each event)")
+    expect(counts == [2, 1, 1, 2], f"online_cpus {counts}, expected [2, 1, 1, 2]")
     return f"seq {events[0]['seq']}..{events[-1]['seq']}"
 
 
@@ -204,7 +206,7 @@ def check_cpu_hotadd(ctx: Context) -> str:
     expect_consecutive(events)
     expect_fields(events, cpu=2, node=1)
     counts = [e.get("online_cpus") for e in events]
-    expect(counts == [2, 2, 3], f"online_cpus {counts}, expected [2, 2, 3] (active CPUs after each event)")
+    expect(counts == [2, 2, 3], f"online_cpus {counts}, expected [2, 2, 3] (cpu2 counts once online)")
     online = parse_cpu_list(ctx.output("cpus_online")[0])
     expect(online == {0, 1, 2}, f"online CPUs afterwards {sorted(online)}, expected 0-2")
     return f"seq {events[0]['seq']}..{events[-1]['seq']}"
@@ -243,7 +245,7 @@ def check_cpu_add_failed(ctx: Context) -> str:
     expect_common(events)
     expect_consecutive(events)
     expect_fields(events, cpu=1, node=0)
-    expect(parse_cpu_list(ctx.output("cpus_online_after")[0]) == {0, 1},
+    expect(1 in parse_cpu_list(ctx.output("cpus_online_after")[0]),
            f"cpu1 did not come back after unloading the fault injector: {ctx.output('cpus_online_after')}")
     return f"online write said: {' '.join(ctx.output('online.stderr'))[:80]}"
 
