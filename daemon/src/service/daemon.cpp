@@ -1,0 +1,177 @@
+#include "service/daemon.hpp"
+
+#include <chrono>
+#include <exception>
+#include <iostream>
+#include <system_error>
+
+#include "control/status.hpp"
+#include "sources/kernel_source.hpp"
+#include "sources/udev_source.hpp"
+
+namespace hpplace {
+
+Config load_daemon_config(const DaemonOptions& options) {
+    std::error_code error;
+    if (!options.config_explicit && !std::filesystem::exists(options.config_path, error)) {
+        return Config{};
+    }
+    return load_config(options.config_path);
+}
+
+TrackerEnvironment system_environment(boost::asio::io_context& io, const DaemonOptions& options) {
+    return TrackerEnvironment{
+        .read_topology = [root = options.sysfs_root] { return read_topology(root); },
+        .open_kernel_source = [&io, rcvbuf = options.receive_buffer_bytes] {
+            return KernelSource::open_if_loaded(io, rcvbuf);
+        },
+        .open_udev_source = [&io, options]() -> std::unique_ptr<HotplugSource> {
+            return std::make_unique<UdevSource>(
+                io, UdevSourceOptions{.kernel_uevents = true,
+                                      .receive_buffer_bytes = options.receive_buffer_bytes.value_or(0),
+                                      .sysfs_root = options.sysfs_root});
+        },
+        .open_family_watcher = [&io]() -> std::unique_ptr<FamilyWatcher> {
+            return std::make_unique<KernelFamilyWatcher>(io);
+        },
+    };
+}
+
+Daemon::Daemon(boost::asio::io_context& io, DaemonOptions options, Notify notify, LogLine log,
+               std::optional<TrackerEnvironment> environment, PlanFunction plan)
+    : io_(io)
+    , options_(std::move(options))
+    , notify_(std::move(notify))
+    , log_(std::move(log))
+    , replanner_(load_daemon_config(options_), std::move(plan))
+    , onliner_(replanner_.config().auto_online, options_.sysfs_root, [this](const std::string& line) { this->log(line); }) {
+    if (options_.metrics_file) {
+        metrics_file_.emplace(*options_.metrics_file, [this](const std::string& line) { this->log(line); });
+    }
+    replanner_.add_applier(std::make_unique<CgroupPlanApplier>(
+        CgroupApplier(options_.cgroup_root, [this](const std::string& line) { this->log(line); })));
+    TrackerHooks hooks{
+        .replan = [this](const Topology& topology) { on_replan(topology); },
+        .event_applied = [this](const Event& event) { on_event_applied(event); },
+        .resynced = [this](const Topology&) { heal_next_ = true; },
+        .log = [this](const std::string& line) { this->log(line); },
+    };
+    tracker_ = std::make_unique<TopologyTracker>(io_, environment ? std::move(*environment)
+                                                                  : system_environment(io_, options_),
+                                                 std::move(hooks));
+}
+
+Daemon::~Daemon() {
+    stop();
+}
+
+void Daemon::log(const std::string& line) const {
+    if (log_) {
+        log_(line);
+    } else {
+        std::cerr << "hpplaced: " << line << '\n';
+    }
+}
+
+void Daemon::start() {
+    const Config& config = replanner_.config();
+    log("config: " + std::to_string(config.workloads.size()) + " workload(s), auto_online " +
+        std::string(to_string(config.auto_online)));
+    server_ = std::make_unique<ControlServer>(io_, options_.socket_path, static_cast<ControlHandler&>(*this),
+                                              ControlServerLimits{},
+                                              [this](const std::string& line) { this->log(line); });
+    heal_next_ = true;  // make the cgroups match the first plan whatever they were
+    tracker_->start();
+}
+
+void Daemon::reload() {
+    if (notify_) {
+        notify_("RELOADING=1");
+    }
+    reloading_ = true;
+    try {
+        Config config = load_daemon_config(options_);
+        onliner_ = AutoOnliner(config.auto_online, options_.sysfs_root,
+                               [this](const std::string& line) { this->log(line); });
+        replanner_.set_config(std::move(config));
+        log("config reloaded from " + options_.config_path.string());
+    } catch (const std::exception& error) {
+        log(std::string("config reload failed, keeping the current one: ") + error.what());
+    }
+    heal_next_ = true;
+    tracker_->resync("reload");
+}
+
+void Daemon::stop() {
+    if (tracker_) {
+        tracker_->stop();
+    }
+    if (server_) {
+        server_->stop();
+        server_.reset();
+    }
+}
+
+void Daemon::on_event_applied(const Event& event) {
+    metrics_.count_event(event.type);
+    if (server_) {
+        server_->publish_event(event);
+    }
+    const AutoOnlineResult result = onliner_.on_event(event);
+    if (result.errors != 0) {
+        metrics_.count_apply_errors("auto_online", result.errors);
+    }
+}
+
+void Daemon::sync_counters() {
+    const auto& counters = tracker_->counters();
+    if (counters.lost > metrics_.lost()) {
+        metrics_.count_lost(counters.lost - metrics_.lost());
+    }
+    while (metrics_.resyncs() < counters.resyncs) {
+        metrics_.count_resync();
+    }
+}
+
+void Daemon::on_replan(const Topology& topology) {
+    sync_counters();
+    const auto started = std::chrono::steady_clock::now();
+    try {
+        const bool heal = std::exchange(heal_next_, false);
+        const auto outcome = replanner_.replan(topology, heal);
+        metrics_.observe_recompute(std::chrono::steady_clock::now() - started);
+        metrics_.set_plan_generation(replanner_.plan().generation);
+        if (outcome.apply_errors != 0) {
+            metrics_.count_apply_errors("cgroup", outcome.apply_errors);
+        }
+        if (outcome.new_generation) {
+            log("plan generation " + std::to_string(replanner_.plan().generation) + ": " +
+                std::to_string(outcome.actions.size()) + " action(s)");
+            if (server_) {
+                server_->publish_plan(plan_json());
+            }
+        }
+    } catch (const std::exception& error) {
+        log(std::string("planning failed, the previous plan stays: ") + error.what());
+    }
+    if (metrics_file_) {
+        metrics_file_->write(metrics_);
+    }
+    if (notify_ && (!ready_ || reloading_)) {
+        notify_("READY=1\nSTATUS=source " + std::string(to_string(tracker_->source())) + ", plan generation " +
+                std::to_string(replanner_.plan().generation));
+    }
+    ready_ = true;
+    reloading_ = false;
+}
+
+nlohmann::json Daemon::status_json() const {
+    return control::make_status(tracker_->source(), tracker_->topology(), tracker_->counters(),
+                                replanner_.plan().generation);
+}
+
+nlohmann::json Daemon::plan_json() const {
+    return to_json(replanner_.plan());
+}
+
+}  // namespace hpplace

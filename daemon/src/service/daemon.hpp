@@ -1,0 +1,103 @@
+#pragma once
+
+// hpplaced as a library class: the event sources and topology tracker, the
+// re-planning step with its appliers, the auto-online policy, metrics and the
+// control server, on one io_context thread. hpplaced_main.cpp only parses the
+// command line, handles signals and talks to systemd.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+
+#include "planner/config.hpp"
+#include "service/auto_online.hpp"
+#include "service/control_server.hpp"
+#include "service/metrics.hpp"
+#include "service/replanner.hpp"
+#include "service/topology_tracker.hpp"
+
+namespace hpplace {
+
+inline constexpr std::string_view default_config_path = "/etc/hpplaced/hpplaced.conf";
+
+struct DaemonOptions {
+    std::filesystem::path config_path{default_config_path};
+    // Given on the command line: then a missing file is an error.
+    bool config_explicit = false;
+    std::filesystem::path socket_path = "/run/hpplaced.sock";
+    // SO_RCVBUF of the event sockets (tests use a small one to provoke loss).
+    std::optional<int> receive_buffer_bytes;
+    std::optional<std::filesystem::path> metrics_file;
+    std::filesystem::path sysfs_root = "/sys";
+    std::filesystem::path cgroup_root = "/sys/fs/cgroup";
+};
+
+// The configuration the options name: the default file may be missing (no
+// workloads, auto_online off); an explicit one may not. Throws ConfigError.
+Config load_daemon_config(const DaemonOptions& options);
+
+// The real sources: hpnotify family, udev, nlctrl watcher, sysfs.
+TrackerEnvironment system_environment(boost::asio::io_context& io, const DaemonOptions& options);
+
+class Daemon final : private ControlHandler {
+public:
+    using LogLine = std::function<void(const std::string&)>;
+    // systemd notifications ("READY=1", "RELOADING=1", "STATUS=..."); may be empty.
+    using Notify = std::function<void(const std::string&)>;
+
+    // Loads the configuration (throws ConfigError). Nothing runs before start().
+    Daemon(boost::asio::io_context& io, DaemonOptions options, Notify notify = {}, LogLine log = {},
+           std::optional<TrackerEnvironment> environment = std::nullopt, PlanFunction plan = default_plan_function());
+    ~Daemon() override;
+    Daemon(const Daemon&) = delete;
+    Daemon& operator=(const Daemon&) = delete;
+
+    // Opens the control socket and the sources, reads the topology; READY=1
+    // follows the first plan. Throws when any of that fails.
+    void start();
+    // SIGHUP: reread the configuration (a bad one is logged and the old one
+    // kept), resync from sysfs, re-plan, heal the cgroups.
+    void reload();
+    // SIGTERM/SIGINT: stop sources and the control server; io.run() returns
+    // once what is in flight has finished.
+    void stop();
+
+    nlohmann::json status_json() const;
+    nlohmann::json plan_json() const;
+    const Plan& current_plan() const noexcept { return replanner_.plan(); }
+    const TopologyTracker& tracker() const noexcept { return *tracker_; }
+    const Metrics& metrics() const noexcept { return metrics_; }
+    bool ready() const noexcept { return ready_; }
+
+private:
+    nlohmann::json status() override { return status_json(); }
+    nlohmann::json plan() override { return plan_json(); }
+    std::string metrics_text() override { return metrics_.render(); }
+
+    void on_replan(const Topology& topology);
+    void on_event_applied(const Event& event);
+    void sync_counters();
+    void log(const std::string& line) const;
+
+    boost::asio::io_context& io_;
+    DaemonOptions options_;
+    Notify notify_;
+    LogLine log_;
+    Metrics metrics_;
+    std::optional<MetricsFile> metrics_file_;
+    Replanner replanner_;
+    AutoOnliner onliner_;
+    std::unique_ptr<TopologyTracker> tracker_;
+    std::unique_ptr<ControlServer> server_;
+    bool ready_ = false;
+    bool reloading_ = false;
+    bool heal_next_ = false;
+};
+
+}  // namespace hpplace

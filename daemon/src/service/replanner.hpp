@@ -1,0 +1,81 @@
+#pragma once
+
+// The re-planning step of the daemon: plan = planner(topology, config,
+// previous plan), the difference as actions, and the appliers that make the
+// machine follow (cgroup cpusets today). Holds the current plan and config.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "planner/config.hpp"
+#include "planner/plan.hpp"
+#include "planner/plan_diff.hpp"
+#include "service/cgroup_applier.hpp"
+#include "topology/topology.hpp"
+
+namespace hpplace {
+
+// Something that makes the machine follow the plan.
+class PlanApplier {
+public:
+    virtual ~PlanApplier() = default;
+    virtual std::string_view name() const noexcept = 0;
+    // A new plan with the actions from the previous one; also called with the
+    // same plan and no actions to heal drift (after a resync or a reload).
+    // Returns the number of errors (logged by the applier, never fatal).
+    virtual unsigned apply(const Plan& plan, const std::vector<PlanAction>& actions, const Config& config) = 0;
+};
+
+// Keeps each workload's cgroup cpuset.cpus/cpuset.mems equal to its plan.
+class CgroupPlanApplier final : public PlanApplier {
+public:
+    explicit CgroupPlanApplier(CgroupApplier applier) : applier_(std::move(applier)) {}
+    std::string_view name() const noexcept override { return "cgroup"; }
+    unsigned apply(const Plan& plan, const std::vector<PlanAction>& actions, const Config& config) override;
+
+private:
+    CgroupApplier applier_;
+};
+
+// The workloads' cgroup targets of a plan (workloads without a cgroup are left out).
+std::vector<CgroupTarget> cgroup_targets(const Plan& plan, const Config& config);
+
+// previous.generation == 0 means "no previous plan".
+using PlanFunction = std::function<Plan(const Topology&, const Config&, const Plan& previous)>;
+PlanFunction default_plan_function();
+
+struct ReplanOutcome {
+    bool new_generation = false;
+    std::vector<PlanAction> actions;
+    unsigned apply_errors = 0;
+};
+
+class Replanner {
+public:
+    explicit Replanner(Config config, PlanFunction plan = default_plan_function());
+
+    void add_applier(std::unique_ptr<PlanApplier> applier);
+    // Plans for the topology; applies when the placement changed or `heal`.
+    // A throwing planner leaves the current plan in force and rethrows.
+    ReplanOutcome replan(const Topology& topology, bool heal = false);
+
+    const Plan& plan() const noexcept { return plan_; }
+    const Config& config() const noexcept { return config_; }
+    // The next replan plans for the new workloads (from the current plan).
+    void set_config(Config config) { config_ = std::move(config); }
+    std::uint64_t replans() const noexcept { return replans_; }
+
+private:
+    Config config_;
+    PlanFunction plan_function_;
+    Plan plan_;
+    std::vector<std::unique_ptr<PlanApplier>> appliers_;
+    std::uint64_t replans_ = 0;
+};
+
+}  // namespace hpplace
