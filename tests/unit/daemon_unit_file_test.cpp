@@ -1,0 +1,91 @@
+// dist/hpplaced.service passes `systemd-analyze verify` without a single
+// complaint (unknown keys only warn, so any output is a failure here).
+#include <doctest/doctest.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace {
+
+const std::filesystem::path repo_root = std::filesystem::path(HPPLACE_FIXTURES).parent_path().parent_path();
+
+std::string read(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+struct CommandResult {
+    int status = -1;
+    std::string output;
+};
+
+CommandResult run(const std::string& command) {
+    CommandResult result;
+    FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    char buffer[512];
+    while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) {
+        result.output += buffer;
+    }
+    const int status = ::pclose(pipe);
+    result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return result;
+}
+
+// The unit with ExecStart pointing at an executable that exists here.
+std::filesystem::path staged_unit(const std::string& text, const std::filesystem::path& dir) {
+    std::string unit = text;
+    const std::string from = "ExecStart=/usr/bin/hpplaced";
+    const auto at = unit.find(from);
+    REQUIRE(at != std::string::npos);
+    unit.replace(at, from.size(), "ExecStart=" + std::filesystem::read_symlink("/proc/self/exe").string());
+    const auto path = dir / "hpplaced.service";
+    std::ofstream(path) << unit;
+    return path;
+}
+
+struct TempDir {
+    std::filesystem::path path;
+    TempDir() {
+        std::string pattern = (std::filesystem::temp_directory_path() / "hpplaced-unit-XXXXXX").string();
+        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+        path = pattern;
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path, ignored);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("dist/hpplaced.service: systemd-analyze verify is silent") {
+    const std::string unit = read(repo_root / "dist/hpplaced.service");
+    REQUIRE_FALSE(unit.empty());
+    CHECK(unit.find("Type=notify") != std::string::npos);
+    CHECK(unit.find("ExecReload=/bin/kill -HUP $MAINPID") != std::string::npos);
+    CHECK(unit.find("RestrictAddressFamilies=AF_UNIX AF_NETLINK") != std::string::npos);
+    TempDir dir;
+    const auto result = run("systemd-analyze verify " + staged_unit(unit, dir.path).string());
+    INFO("systemd-analyze said: " << result.output);
+    CHECK(result.status == 0);
+    CHECK(result.output.empty());
+}
+
+TEST_CASE("dist/hpplaced.service: the check notices a broken unit") {
+    // A misspelt key only warns: the silent-output check above is what catches it.
+    std::string unit = read(repo_root / "dist/hpplaced.service");
+    unit.replace(unit.find("NotifyAccess="), 13, "NotifyAcess=");
+    TempDir dir;
+    const auto result = run("systemd-analyze verify " + staged_unit(unit, dir.path).string());
+    CHECK(result.output.find("NotifyAcess") != std::string::npos);
+}
