@@ -54,6 +54,32 @@ demo-run: all
 bench: userspace
 	$(BUILD_DIR)/bin/placement_bench
 
+# make install [DESTDIR=/staging] [PREFIX=/usr/local]: binaries, libhpplace and
+# its headers, the systemd unit (ExecStart pointed at PREFIX), the example
+# config (an existing one is kept), hpnotify.ko for the kernel it was built
+# against and its DKMS source under /usr/src/hpnotify-<version>.
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+DKMS_VERSION = $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' kmod/dkms.conf)
+KERNEL_RELEASE = $(shell sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/hpplace
+	install -m 0755 $(BUILD_DIR)/bin/hpplaced $(BUILD_DIR)/bin/hpctl $(DESTDIR)$(PREFIX)/bin/
+	cp -P $(BUILD_DIR)/lib/libhpplace.so* $(DESTDIR)$(PREFIX)/lib/
+	-install -m 0644 $(BUILD_DIR)/lib/libhpplace.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 daemon/include/hpplace/*.hpp $(DESTDIR)$(PREFIX)/include/hpplace/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|^ExecStart=/usr/bin/|ExecStart=$(PREFIX)/bin/|' dist/hpplaced.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/hpplaced.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/hpplaced.service
+	install -d $(DESTDIR)$(SYSCONFDIR)/hpplaced
+	test -e $(DESTDIR)$(SYSCONFDIR)/hpplaced/hpplaced.conf || install -m 0644 dist/hpplaced.conf $(DESTDIR)$(SYSCONFDIR)/hpplaced/hpplaced.conf
+	install -D -m 0644 kmod/hpnotify.ko $(DESTDIR)/lib/modules/$(KERNEL_RELEASE)/extra/hpnotify.ko
+	install -d $(DESTDIR)/usr/src/hpnotify-$(DKMS_VERSION)/common
+	install -m 0644 kmod/Kbuild kmod/Makefile kmod/dkms.conf kmod/*.c kmod/*.h $(DESTDIR)/usr/src/hpnotify-$(DKMS_VERSION)/
+	install -m 0644 common/hpnotify.h $(DESTDIR)/usr/src/hpnotify-$(DKMS_VERSION)/common/
+	@echo "installed under $(DESTDIR)$(PREFIX); as root without DESTDIR: depmod -a $(KERNEL_RELEASE); systemctl daemon-reload"
+
 clean:
 	-$(MAKE) -C kmod KDIR=$(KDIR) clean
 	rm -rf $(BUILD_DIR)
