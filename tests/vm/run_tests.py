@@ -352,6 +352,12 @@ SCENARIOS = [
 ]
 
 
+# The daemon's scenarios (tests/vm/daemon_scenarios.py) add themselves to SCENARIOS and BOOTS.
+import daemon_scenarios  # noqa: E402
+
+daemon_scenarios.register(sys.modules[__name__])
+
+
 # --------------------------------------------------------------------------------------------------
 # Runner
 # --------------------------------------------------------------------------------------------------
@@ -372,6 +378,8 @@ def missing_needs(scenario: Scenario, artifacts: vmlib.Artifacts) -> list[str]:
             missing.append(f"{artifacts.kmod_dir}/hpnotify.ko (make kmod)")
         elif need == "hpctl" and not artifacts.binary("hpctl"):
             missing.append(f"{artifacts.build_dir}/bin/hpctl (make userspace or set HPPLACE_BUILD_DIR)")
+        elif need == "hpplaced" and not artifacts.binary("hpplaced"):
+            missing.append(f"{artifacts.build_dir}/bin/hpplaced (make userspace or set HPPLACE_BUILD_DIR)")
         elif need == "failonline" and not any(m.name == "hpnotify_failonline.ko" for m in artifacts.test_modules):
             missing.append(f"{artifacts.kmod_dir}/test/hpnotify_failonline.ko (make kmod)")
     return missing

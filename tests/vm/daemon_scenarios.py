@@ -1,0 +1,158 @@
+"""Daemon scenarios (issue 4 item 7): hpplaced in the two-node guest with a cgroup workload.
+
+``register(runner)`` adds them to ``run_tests.py``'s SCENARIOS and BOOTS (run_tests calls it); each
+guest part is ``scenarios/<name>.sh`` with ``daemon_guest.sh`` (helpers: daemon_up, status, cpuset_has
+...) put in front of it. They share one boot, "daemon", in the order below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+VM_DIR = Path(__file__).resolve().parent
+HELPERS = VM_DIR / "daemon_guest.sh"
+GENERATED = VM_DIR / "out" / "daemon_scripts"
+MiB = 1 << 20
+
+
+def parse_cpu_list(text: str) -> set[int]:
+    cpus: set[int] = set()
+    for part in text.strip().split(","):
+        if part:
+            low, _, high = part.partition("-")
+            cpus.update(range(int(low), int(high or low) + 1))
+    return cpus
+
+
+def register(runner) -> None:
+    Failure, expect = runner.Failure, runner.expect
+
+    @dataclasses.dataclass(frozen=True)
+    class DaemonScenario(runner.Scenario):
+        @property
+        def guest_script(self) -> Path:
+            GENERATED.mkdir(parents=True, exist_ok=True)
+            script = GENERATED / f"{self.name}.sh"
+            body = (runner.SCENARIO_DIR / f"{self.name}.sh").read_text()
+            script.write_text(HELPERS.read_text() + "\n" + body)
+            return script
+
+    def document(ctx, name: str) -> dict:
+        lines = ctx.output(name)
+        expect(len(lines) == 1, f"{name}: expected one JSON line, got {lines[:3]}")
+        try:
+            value = json.loads(lines[0])
+        except json.JSONDecodeError:
+            raise Failure(f"{name}: not JSON: {lines[0][:200]!r}") from None
+        expect(isinstance(value, dict), f"{name}: not a JSON object")
+        return value
+
+    def node(status: dict, node_id: int) -> dict:
+        for entry in status.get("nodes", []):
+            if entry.get("id") == node_id:
+                return entry
+        raise Failure(f"status has no node {node_id}: {json.dumps(status)[:300]}")
+
+    def cpuset(ctx, name: str) -> set[int]:
+        lines = ctx.output(name)
+        expect(len(lines) == 1, f"{name}: {lines}")
+        return parse_cpu_list(lines[0])
+
+    def check_cpu_hotadd(ctx) -> str:
+        before, after = document(ctx, "before"), document(ctx, "after")
+        expect(before.get("source") == "kernel", f"source {before.get('source')!r}, expected kernel")
+        expect(2 not in cpuset(ctx, "cpuset_before"), f"cpuset had cpu2 before: {ctx.output('cpuset_before')}")
+        expect(ctx.output("cpu2_online") == ["1"], f"cpu2/online: {ctx.output('cpu2_online')}")
+        expect(2 in cpuset(ctx, "cpuset_after"), f"cpuset after: {ctx.output('cpuset_after')}")
+        expect(2 in node(after, 1).get("cpus", []), f"status node 1 cpus {node(after, 1).get('cpus')}")
+        expect(2 in after["cpus"]["online"], f"status online {after['cpus']['online']}")
+        expect(after["plan_generation"] > before["plan_generation"],
+               f"plan generation {before['plan_generation']} -> {after['plan_generation']}")
+        return f"cpuset {ctx.output('cpuset_before')[0]} -> {ctx.output('cpuset_after')[0]}, " \
+               f"generation {after['plan_generation']}"
+
+    def check_mem_hotadd(ctx) -> str:
+        before, after = document(ctx, "before"), document(ctx, "after")
+        block_size = int(ctx.output("block_size_hex")[0], 16)
+        blocks = [line.split() for line in ctx.output("new_blocks")]
+        expect(len(blocks) == 2, f"a 256 MiB DIMM should add 2 blocks, saw {blocks}")
+        for number, state, node_id in blocks:
+            expect(state == "online", f"memory{number} is {state}")
+            expect(node_id == "1", f"memory{number} on node {node_id}")
+        grown = node(after, 1)["memory_bytes"] - node(before, 1)["memory_bytes"]
+        expect(grown == 2 * block_size, f"node 1 memory grew by {grown}, expected {2 * block_size}")
+        expect(node(after, 0)["memory_bytes"] == node(before, 0)["memory_bytes"], "node 0 memory changed")
+        return f"node 1: {node(before, 1)['memory_bytes'] // MiB} -> {node(after, 1)['memory_bytes'] // MiB} MiB"
+
+    def check_cpu_offline(ctx) -> str:
+        expect(ctx.rc("offline") == 0 and ctx.rc("online") == 0, "cpu1 offline/online writes failed")
+        expect(1 in cpuset(ctx, "cpuset_before"), f"cpuset before {ctx.output('cpuset_before')}")
+        expect(1 not in cpuset(ctx, "cpuset_offline"), f"cpuset offline {ctx.output('cpuset_offline')}")
+        expect(1 in cpuset(ctx, "cpuset_online"), f"cpuset online {ctx.output('cpuset_online')}")
+        status = document(ctx, "offline_status")
+        expect(1 not in status["cpus"]["online"], f"status online {status['cpus']['online']} while cpu1 offline")
+        return f"{ctx.output('cpuset_before')[0]} -> {ctx.output('cpuset_offline')[0]} -> " \
+               f"{ctx.output('cpuset_online')[0]}"
+
+    def check_module_switch(ctx) -> str:
+        expect(ctx.rc("rmmod") == 0, f"rmmod failed: {ctx.output('rmmod.stderr')}")
+        expect(ctx.rc("insmod") == 0, f"insmod failed: {ctx.output('insmod.stderr')}")
+        with_module, unloaded = document(ctx, "with_module"), document(ctx, "after_rmmod")
+        udev_events, reloaded = document(ctx, "udev_events"), document(ctx, "after_insmod")
+        expect(with_module["source"] == "kernel", f"source before rmmod {with_module['source']!r}")
+        expect(unloaded["source"] == "udev", f"source after rmmod {unloaded['source']!r}")
+        expect(udev_events["events"]["received"] > unloaded["events"]["received"],
+               "no event received from udev after rmmod")
+        expect(reloaded["source"] == "kernel", f"source after insmod {reloaded['source']!r}")
+        expect(reloaded["events"]["resyncs"] >= with_module["events"]["resyncs"] + 2,
+               f"resyncs {with_module['events']['resyncs']} -> {reloaded['events']['resyncs']}, "
+               "expected one per switch")
+        return f"kernel -> udev -> kernel, resyncs {reloaded['events']['resyncs']}, " \
+               f"last_seq {reloaded['events']['last_seq']}"
+
+    def check_storm(ctx) -> str:
+        toggles = dict(line.split(" ", 1) for line in ctx.output("toggles"))
+        after = document(ctx, "after")
+        events = after["events"]
+        expect(events["resyncs"] >= 1, f"no resync: {events}")
+        expect(events["lost"] >= 1, f"no loss detected: {events}")
+        online = parse_cpu_list(ctx.output("sysfs_online")[0])
+        present = parse_cpu_list(ctx.output("sysfs_present")[0])
+        expect(set(after["cpus"]["online"]) == online,
+               f"status online {after['cpus']['online']}, sysfs {sorted(online)}")
+        expect(set(after["cpus"]["present"]) == present,
+               f"status present {after['cpus']['present']}, sysfs {sorted(present)}")
+        for line in ctx.output("sysfs_nodes"):
+            node_id, _, cpulist = line.partition(" ")
+            status_cpus = set(node(after, int(node_id)).get("cpus", []))
+            expect(status_cpus == parse_cpu_list(cpulist) & online,
+                   f"node {node_id}: status cpus {sorted(status_cpus)}, sysfs online {sorted(parse_cpu_list(cpulist) & online)}")
+        return f"{toggles.get('ok')} toggles ({toggles.get('failed')} refused), received {events['received']}, " \
+               f"lost {events['lost']}, resyncs {events['resyncs']}; status == sysfs"
+
+    def check_restart(ctx) -> str:
+        before, after = document(ctx, "plan_before"), document(ctx, "plan_after")
+        expect(ctx.section.rcs.get("daemon_exit") == 0, f"hpplaced exit status {ctx.section.rcs.get('daemon_exit')}")
+        expect(before.get("workloads"), f"no workloads planned: {before}")
+        expect(before["workloads"] == after["workloads"],
+               f"plans differ: {json.dumps(before)[:200]} vs {json.dumps(after)[:200]}")
+        return f"{len(before['workloads'][0].get('threads', []))} threads, cpuset {before['workloads'][0].get('cpuset')}"
+
+    needs = ("hpnotify", "hpctl", "hpplaced")
+    runner.BOOTS["daemon"] = runner.Boot(memhp_offline=True, timeout=900.0)
+    runner.SCENARIOS += [
+        DaemonScenario("daemon_cpu_hotadd", "hpplaced onlines a QMP vCPU of node 1; the cgroup's cpuset gains it",
+                       check_cpu_hotadd, boot="daemon", needs=needs),
+        DaemonScenario("daemon_mem_hotadd", "hpplaced onlines a 256 MiB DIMM of node 1; node 1 memory grows",
+                       check_mem_hotadd, boot="daemon", needs=needs),
+        DaemonScenario("daemon_cpu_offline", "cpu1 offline shrinks the workload cpuset, online grows it back",
+                       check_cpu_offline, boot="daemon", needs=needs),
+        DaemonScenario("daemon_module_switch", "rmmod -> source udev, events still handled; insmod -> kernel",
+                       check_module_switch, boot="daemon", needs=needs),
+        DaemonScenario("daemon_storm", "a stopped daemon with a small rcvbuf misses a toggle storm: loss, resync, "
+                       "status == sysfs", check_storm, boot="daemon", needs=needs, timeout=300),
+        DaemonScenario("daemon_restart", "SIGTERM and a new start give the same plan",
+                       check_restart, boot="daemon", needs=needs),
+    ]
