@@ -308,9 +308,51 @@ def check_unprivileged(ctx: Context) -> str:
     return "; ".join(details)
 
 
+def follow_segments(lines: list[str]) -> tuple[list[list[dict]], int, list[str]]:
+    """Splits the output of `hpctl watch --json --follow` (stdout and stderr in one file) into loads of
+    the module: a new load begins after a note that the module went or came back, or where the seq
+    goes back without a note. Returns (segments, seq restarts without a note, other notes)."""
+    segments: list[list[dict]] = [[]]
+    unnoted = 0
+    notes = []
+    for line in lines:
+        if line.startswith("hpctl watch:"):
+            if "unloaded" in line or "is loaded" in line:
+                if segments[-1]:
+                    segments.append([])
+            else:
+                notes.append(line)
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            raise Failure(f"follow: neither an event nor a note: {line!r}") from None
+        if segments[-1] and isinstance(event.get("seq"), int) and event["seq"] <= segments[-1][-1].get("seq", 0):
+            unnoted += 1
+            segments.append([])
+        segments[-1].append(event)
+    return [s for s in segments if s], unnoted, notes
+
+
 def check_stress(ctx: Context) -> str:
     rounds = int(ctx.output("rounds")[0])
+    failures = key_values(ctx.output("failures"))
+    expect(int(failures.get("insmod", "0")) == 0, f"insmod failed {failures.get('insmod')} times")
     toggles = key_values(ctx.output("toggles"))
+    expect(int(toggles.get("ok", "0")) > 0, f"cpu1 never toggled: {toggles}")
+
+    # The --follow watcher: alive at the end, consecutive within each load, no losses reported.
+    expect(ctx.rc("follow.exited") == 0, f"hpctl watch --follow exited during the run: "
+                                         f"{[l for l in ctx.output('follow') if l.startswith('hpctl')][-3:]}")
+    segments, unnoted, notes = follow_segments(ctx.output("follow"))
+    if notes:
+        raise Failure(f"hpctl watch --follow: {notes[0]}")
+    for index, events in enumerate(segments):
+        expect_consecutive(events, f"--follow watcher, load #{index + 1} it saw")
+    follow_total = sum(len(s) for s in segments)
+    expect(follow_total > 0, "the --follow watcher saw no event at all: nothing was checked")
+
+    # The watchers restarted after an insmod: consecutive within their load.
     loads: dict[int, list[dict]] = {}
     for line in ctx.output("watch"):
         load, _, text = line.partition(" ")
@@ -319,15 +361,16 @@ def check_stress(ctx: Context) -> str:
         except ValueError:
             raise Failure(f"watch line is not '<load> <json>': {line!r}") from None
     for load, events in loads.items():
-        expect_consecutive(events, f"load {load}")
-    failures = key_values(ctx.output("failures"))
-    expect(int(failures.get("insmod", "0")) == 0, f"insmod failed {failures.get('insmod')} times")
+        expect_consecutive(events, f"watcher of load {load}")
     total = sum(len(e) for e in loads.values())
-    expect(total > 0, "no watcher saw any event in any load: nothing was checked")
-    exits = ctx.output("watcher_exits")
-    return (f"{rounds} loads, {toggles.get('ok', '?')} cpu1 toggles ({toggles.get('failed', '?')} refused), "
-            f"{total} events in {len(loads)} loads all consecutive; rmmod refused {failures.get('rmmod', '?')}x; "
-            f"watcher after rmmod: {' '.join(exits)[:120]}")
+    expect(total > 0, "no restarted watcher saw any event: nothing was checked")
+    exits = ", ".join(ctx.output("watcher_exits"))
+    said = sorted({line.partition(" ")[2] for line in ctx.output("watcher_stderr")})
+    return (f"{rounds} loads, {toggles.get('ok')} cpu1 toggles ({toggles.get('failed')} refused), "
+            f"rmmod refused {failures.get('rmmod')}x; --follow watcher: {follow_total} events in "
+            f"{len(segments)} loads ({unnoted} seen only by a seq restart), all consecutive; restarted "
+            f"watchers: {total} events in {len(loads)} loads, all consecutive; after rmmod they: {exits} "
+            f"{said[:2]}")
 
 
 SCENARIOS = [

@@ -129,20 +129,10 @@ block_node() {
 # group (a nonzero Groups word in /proc/net/netlink, which shows groups 0-31).
 netlink_subscribed() {
 	kill -0 "$1" 2>/dev/null || return 0
-	for fd in /proc/"$1"/fd/*; do
-		link=$(readlink "$fd")
-		case "$link" in
-		socket:*)
-			inode=${link#socket:[}
-			inode=${inode%]}
-			if awk -v inode="$inode" '$2 == 16 && $4 != "00000000" && $10 == inode { found = 1 }
-				END { exit !found }' /proc/net/netlink; then
-				return 0
-			fi
-			;;
-		esac
-	done
-	return 1
+	ls -l /proc/"$1"/fd 2>/dev/null | awk '
+		NR == FNR { if (match($0, /socket:\[[0-9]+\]/)) sockets[substr($0, RSTART + 8, RLENGTH - 9)] = 1; next }
+		$2 == 16 && $4 != "00000000" && $4 != "00008000" && ($10 in sockets) { found = 1 }
+		END { exit !found }' - /proc/net/netlink
 }
 
 # watch_start NAME [hpctl args]: starts `hpctl watch --json` in the background (output in a file) and
