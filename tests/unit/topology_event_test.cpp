@@ -250,3 +250,15 @@ TEST_CASE("topology_event: the same sequence from the same start gives the same 
     CHECK(once.nodes[5].memory_bytes == 3 * 256 * MiB);
     CHECK(once.nodes[7].memory_bytes == 256 * MiB);
 }
+
+TEST_CASE("topology_event: ids beyond any kernel are refused before anything is allocated") {
+    Topology topology = read_topology(sysfs_fixture("two_nodes"));
+    const Topology before = topology;
+    Event huge_cpu = cpu_event(EventType::cpu_online, 4000000000U, 0);
+    huge_cpu.seq = 3;
+    CHECK_THROWS_WITH_AS(apply_event(topology, huge_cpu),
+                         "cpu_online event #3: cpu 4000000000 is out of range (at most 1048575)", TopologyError);
+    CHECK_THROWS_WITH_AS(apply_event(topology, memory_event(EventType::mem_online, 70000, 128 * MiB)),
+                         "mem_online event #0: node 70000 is out of range (at most 1023)", TopologyError);
+    CHECK(topology == before);
+}

@@ -144,13 +144,26 @@ TEST_CASE("topology_sysfs: the cpu online list wins over a stale cpulist") {
     CHECK(read_topology(tree.root()) == read_topology(sysfs_fixture("two_nodes")));
 }
 
-TEST_CASE("topology_sysfs: without a memory directory nodes have no memory") {
+TEST_CASE("topology_sysfs: without memory block devices node memory is meminfo's MemTotal") {
     SysfsTree tree("two_nodes");
     tree.remove("memory");
-    const Topology topology = read_topology(tree.root());
+    Topology topology = read_topology(tree.root());
     CHECK(topology.nodes[0].memory_bytes == 0);
     CHECK(topology.nodes[1].memory_bytes == 0);
     CHECK(topology.present_cpus() == CpuSet::parse_list("0-3"));
+
+    tree.write("node/node0/meminfo", "Node 0 MemTotal:        1048576 kB\nNode 0 MemFree:          524288 kB");
+    tree.write("node/node1/meminfo", "Node 1 MemTotal:  2048 kB");
+    topology = read_topology(tree.root());
+    CHECK(topology.nodes[0].memory_bytes == 1024 * MiB);
+    CHECK(topology.nodes[1].memory_bytes == 2 * MiB);
+
+    tree.write("node/node1/meminfo", "Node 1 MemTotal:  lots kB");
+    std::string message = topology_error_of([&] { read_topology(tree.root()); });
+    CHECK(contains(message, "node/node1/meminfo: bad MemTotal \"lots kB\""));
+    tree.write("node/node1/meminfo", "Node 1 MemFree:  2048 kB");
+    message = topology_error_of([&] { read_topology(tree.root()); });
+    CHECK(contains(message, "node/node1/meminfo: no MemTotal line"));
 }
 
 TEST_CASE("topology_sysfs: malformed or unreadable files name the file and the problem") {
@@ -177,6 +190,7 @@ TEST_CASE("topology_sysfs: malformed or unreadable files name the file and the p
         {"CPU on two nodes", "node/node1/cpulist", "1-2", "CPUs 1 are already on another node"},
         {"node without directory", "node/online", "0-2", "node 2 is listed but has no directory node2"},
         {"bad node list", "node/online", "0,,", "bad CPU list"},
+        {"node id beyond any kernel", "node/online", "0-1,2000", "is listed but has no directory node2000"},
     };
     for (const Case& c : cases) {
         const std::string what = c.what;
@@ -210,4 +224,19 @@ TEST_CASE("topology_sysfs: a root without devices/system/cpu is not a sysfs tree
     const std::string message = topology_error_of([&] { read_topology(tree.root()); });
     CHECK(contains(message, "devices/system/cpu"));
     CHECK(contains(message, "cannot list"));
+}
+
+TEST_CASE("topology_sysfs: a node directory with an id no kernel has") {
+    SysfsTree tree("two_nodes");
+    tree.remove("node/online");
+    tree.remove("node/possible");
+    std::filesystem::create_directory(tree.system() / "node" / "node4096");
+    const std::string message = topology_error_of([&] { read_topology(tree.root()); });
+    CHECK(contains(message, "node/node4096: node id beyond 1023"));
+}
+
+TEST_CASE("topology_sysfs: a node directory not listed online is not read") {
+    SysfsTree tree("two_nodes");
+    std::filesystem::create_directory(tree.system() / "node" / "node2");  // no cpulist, no distance
+    CHECK(read_topology(tree.root()) == read_topology(sysfs_fixture("two_nodes")));
 }

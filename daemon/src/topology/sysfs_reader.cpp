@@ -13,6 +13,7 @@
 //   devices/system/memory/block_size_bytes     hex
 //   devices/system/memory/memoryM/state        "online", "offline" or "going-offline"
 //   devices/system/memory/memoryM/nodeK        node link of the block
+//   devices/system/node/nodeN/meminfo          MemTotal, only without memory/
 // Links may be real symlinks or plain directories/files: only names are used.
 
 #include <fcntl.h>
@@ -242,6 +243,35 @@ std::vector<unsigned> read_node_ids(const fs::path& node_dir) {
     return directories;
 }
 
+void check_node_ids(const fs::path& node_dir, const std::vector<unsigned>& ids) {
+    for (const unsigned id : ids) {
+        if (id > max_node_id) {
+            fail(node_dir / ("node" + std::to_string(id)), "node id beyond " + std::to_string(max_node_id));
+        }
+    }
+}
+
+// "Node 1 MemTotal:  524288 kB" from nodeN/meminfo, in bytes: the node's memory
+// when the kernel has no memory block devices (no CONFIG_MEMORY_HOTPLUG).
+std::uint64_t read_meminfo_total(const fs::path& path) {
+    const std::string text = read_file(path);
+    const auto key = text.find("MemTotal:");
+    if (key == std::string::npos) {
+        fail(path, "no MemTotal line");
+    }
+    const auto line_end = text.find('\n', key);
+    std::string_view value = trim(std::string_view(text).substr(key + 9, line_end == std::string::npos
+                                                                              ? std::string::npos
+                                                                              : line_end - key - 9));
+    std::uint64_t kib = 0;
+    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), kib);
+    if (error != std::errc{} || trim(std::string_view(end, value.data() + value.size() - end)) != "kB" ||
+        kib > UINT64_MAX / 1024) {
+        fail(path, "bad MemTotal \"" + std::string(value) + "\"");
+    }
+    return kib * 1024;
+}
+
 // Which node each memory block belongs to: nodeN/memoryM entries first, then
 // memoryM/nodeK links for blocks no node directory lists.
 std::map<unsigned, unsigned> memory_block_nodes(const fs::path& node_dir, const std::vector<unsigned>& node_ids,
@@ -297,6 +327,7 @@ Topology read_topology(const fs::path& sysfs_root) {
 
     const CpuState cpus = read_cpu_state(cpu_dir);
     const std::vector<unsigned> node_ids = path_exists(node_dir) ? read_node_ids(node_dir) : std::vector<unsigned>{};
+    check_node_ids(node_dir, node_ids);
     if (node_ids.empty()) {
         // A kernel without NUMA: one node 0 holding everything, as oneTBB's
         // tbbbind falls back to one node instead of failing.
@@ -359,6 +390,13 @@ Topology read_topology(const fs::path& sysfs_root) {
             if (node != nullptr && path_exists(memory_dir / ("memory" + std::to_string(block))) &&
                 block_is_online(memory_dir, block)) {
                 node->memory_bytes += block_size;
+            }
+        }
+    } else {
+        for (auto& node : topology.nodes) {
+            const fs::path meminfo = node_dir / ("node" + std::to_string(node.id)) / "meminfo";
+            if (path_exists(meminfo)) {
+                node.memory_bytes = read_meminfo_total(meminfo);
             }
         }
     }

@@ -70,6 +70,20 @@ unsigned required_cpu(const Event& event) {
     return *event.cpu;
 }
 
+// Rejects ids no kernel has before anything is allocated for them.
+void check_ids(const Event& event) {
+    if (event.cpu && *event.cpu > max_cpu_id) {
+        throw TopologyError(std::string(to_string(event.type)) + " event #" + std::to_string(event.seq) + ": cpu " +
+                            std::to_string(*event.cpu) + " is out of range (at most " + std::to_string(max_cpu_id) +
+                            ")");
+    }
+    if (event.node && *event.node > max_node_id) {
+        throw TopologyError(std::string(to_string(event.type)) + " event #" + std::to_string(event.seq) +
+                            ": node " + std::to_string(*event.node) + " is out of range (at most " +
+                            std::to_string(max_node_id) + ")");
+    }
+}
+
 // The node a CPU event puts the CPU on: the event's node, else the node the CPU
 // is on now, else the lowest node (node 0 of a non-NUMA machine; created if the
 // topology is empty).
@@ -200,6 +214,7 @@ std::optional<unsigned> Topology::node_of_cpu(unsigned cpu) const noexcept {
 }
 
 bool apply_event(Topology& topology, const Event& event) {
+    check_ids(event);
     switch (event.type) {
         case EventType::cpu_arrived: {
             // A hot-added CPU is present and offline. One we already know keeps

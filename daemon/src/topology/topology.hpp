@@ -14,6 +14,11 @@
 
 namespace hpplace {
 
+// Largest ids a topology holds: the kernel's MAX_NUMNODES is at most 1024
+// (NODES_SHIFT 10); CPU numbers stay below CpuSet::parse_list's limit.
+inline constexpr unsigned max_node_id = 1023;
+inline constexpr unsigned max_cpu_id = (1U << 20) - 1;
+
 // One NUMA node as the planner sees it.
 struct NumaNode {
     unsigned id = 0;
@@ -58,6 +63,11 @@ nlohmann::json to_json(const Topology& topology);
 
 // Applies one hotplug event in place (a CPU came online on node 1; 128 MiB went
 // online on node 1) without rereading sysfs. Returns true when the topology changed.
+// A node named by an event and not known yet is created (distance 20 to the
+// others until a reread knows better). Throws TopologyError, changing nothing,
+// for an event that lacks a field its type needs (a CPU event without cpu,
+// mem_online/mem_offline without node or size) or whose cpu or node is beyond
+// max_cpu_id / max_node_id. O(nodes) per event, plus O(nodes^2) once per new node.
 bool apply_event(Topology& topology, const Event& event);
 
 }  // namespace hpplace

@@ -16,8 +16,6 @@ namespace {
 
 constexpr unsigned local_distance = 10;
 constexpr unsigned max_distance = 255;  // SLIT entries are one byte
-constexpr unsigned max_cpu = (1U << 20) - 1;  // CpuSet's own limit
-constexpr unsigned max_node = (1U << 10) - 1;  // the kernel's MAX_NUMNODES is at most 1024
 
 [[noreturn]] void fail(const std::string& path, const std::string& problem) {
     throw TopologyError(path + ": " + problem);
@@ -65,7 +63,7 @@ CpuSet read_cpus(const nlohmann::json& array, const std::string& path, CpuSet& s
     CpuSet cpus;
     for (std::size_t i = 0; i < array.size(); ++i) {
         const std::string item_path = path + "[" + std::to_string(i) + "]";
-        const auto cpu = static_cast<unsigned>(read_unsigned(array[i], item_path, max_cpu));
+        const auto cpu = static_cast<unsigned>(read_unsigned(array[i], item_path, max_cpu_id));
         if (seen.test(cpu)) {
             fail(item_path, "CPU " + std::to_string(cpu) + " appears more than once");
         }
@@ -101,7 +99,7 @@ Topology topology_from_json(const nlohmann::json& json) {
             fail(path, "expected an object, got " + type_name(object));
         }
         NumaNode& node = read[i];
-        node.id = static_cast<unsigned>(read_unsigned(member(object, "id", path), path + ".id", max_node));
+        node.id = static_cast<unsigned>(read_unsigned(member(object, "id", path), path + ".id", max_node_id));
         for (std::size_t j = 0; j < i; ++j) {
             if (read[j].id == node.id) {
                 fail(path + ".id", "node " + std::to_string(node.id) + " already given as nodes[" +
