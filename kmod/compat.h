@@ -83,7 +83,10 @@ static inline void hpnotify_bitmap_to_arr64(u64 *buf,
  * load nor unloading later is safe (the callbacks would outlive the module
  * text), and there is no exported way to look the number up. Our choice:
  * keep working and pin the module (rmmod then answers EBUSY), with one
- * warning at load. HPNOTIFY_CPUHP_STATE_UNKNOWN marks that case.
+ * warning at load. HPNOTIFY_CPUHP_STATE_UNKNOWN marks that case. The
+ * prepare state is therefore set up last in hpnotify_cpuhp_init(); the init
+ * steps after it (bus and memory notifier registration) cannot fail in
+ * practice, which is the one residual risk of this choice.
  */
 #define HPNOTIFY_CPUHP_STATE_UNKNOWN	0
 

@@ -81,33 +81,35 @@ int hpnotify_cpuhp_init(void)
 	for_each_possible_cpu(cpu)
 		per_cpu(hpnotify_reached_online, cpu) = cpu_online(cpu);
 
-	ret = cpuhp_setup_state_nocalls_cpuslocked(CPUHP_BP_PREPARE_DYN,
-						   "hpnotify:prepare",
-						   hpnotify_cpu_prepare_startup,
-						   hpnotify_cpu_prepare_teardown);
-	if (ret < 0)
-		goto out_unlock;
-	hpnotify_prepare_state = ret;
-	if (hpnotify_prepare_state == HPNOTIFY_CPUHP_STATE_UNKNOWN) {
-		/* compat.h: installed, but we cannot name it to remove it. */
-		pr_warn("kernel did not return the CPUHP_BP_PREPARE_DYN state; module pinned, rmmod disabled\n");
-		__module_get(THIS_MODULE);
-	}
-
 	ret = cpuhp_setup_state_nocalls_cpuslocked(CPUHP_AP_ONLINE_DYN,
 						   "hpnotify:online",
 						   hpnotify_cpu_online_startup,
 						   hpnotify_cpu_online_teardown);
 	if (ret < 0)
-		goto out_remove_prepare;
+		goto out_unlock;
 	hpnotify_online_state = ret;
+
+	/*
+	 * Last, so that nothing here fails after it: see compat.h for why a
+	 * 0 ("installed, number unknown") cannot be undone.
+	 */
+	ret = cpuhp_setup_state_nocalls_cpuslocked(CPUHP_BP_PREPARE_DYN,
+						   "hpnotify:prepare",
+						   hpnotify_cpu_prepare_startup,
+						   hpnotify_cpu_prepare_teardown);
+	if (ret < 0)
+		goto out_remove_online;
+	hpnotify_prepare_state = ret;
+	if (hpnotify_prepare_state == HPNOTIFY_CPUHP_STATE_UNKNOWN) {
+		pr_warn("kernel did not return the CPUHP_BP_PREPARE_DYN state; module pinned, rmmod disabled\n");
+		__module_get(THIS_MODULE);
+	}
 
 	cpus_read_unlock();
 	return 0;
 
-out_remove_prepare:
-	if (hpnotify_prepare_state != HPNOTIFY_CPUHP_STATE_UNKNOWN)
-		cpuhp_remove_state_nocalls_cpuslocked(hpnotify_prepare_state);
+out_remove_online:
+	cpuhp_remove_state_nocalls_cpuslocked(hpnotify_online_state);
 out_unlock:
 	cpus_read_unlock();
 	return ret;
@@ -116,9 +118,9 @@ out_unlock:
 void hpnotify_cpuhp_exit(void)
 {
 	cpus_read_lock();
-	cpuhp_remove_state_nocalls_cpuslocked(hpnotify_online_state);
 	if (hpnotify_prepare_state != HPNOTIFY_CPUHP_STATE_UNKNOWN)
 		cpuhp_remove_state_nocalls_cpuslocked(hpnotify_prepare_state);
+	cpuhp_remove_state_nocalls_cpuslocked(hpnotify_online_state);
 	cpus_read_unlock();
 }
 
