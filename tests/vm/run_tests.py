@@ -44,6 +44,7 @@ class Boot:
     """How a VM that runs some scenarios is booted."""
 
     memhp_offline: bool = True
+    memoryless_nodes: int = 0
     kernel_modules: tuple[str, ...] = ()
     timeout: float = 600.0
 
@@ -53,6 +54,8 @@ BOOTS = {
     "main": Boot(memhp_offline=True, kernel_modules=("memory-notifier-error-inject",), timeout=600.0),
     # The stress scenario gets a VM of its own: whatever it breaks stays out of the others' logs.
     "stress": Boot(memhp_offline=True, timeout=420.0),
+    # VM.md's layout plus a node 2 with neither CPUs nor memory, which a DIMM gives its first memory.
+    "memoryless": Boot(memhp_offline=True, memoryless_nodes=1, timeout=180.0),
 }
 
 
@@ -308,6 +311,26 @@ def check_unprivileged(ctx: Context) -> str:
     return "; ".join(details)
 
 
+def check_node_mem(ctx: Context) -> str:
+    block_size = int(ctx.output("block_size")[0])
+    block = int(ctx.output("block")[0])
+    expect(ctx.output("has_memory_before") == ["0-1"], f"nodes with memory at boot {ctx.output('has_memory_before')}")
+    for step in ("online", "offline"):
+        expect(ctx.rc(step) == 0, f"{step} of memory{block} failed: {ctx.output(step + '.stderr')}")
+    events = ctx.events()
+    expect_types(events, ["mem_going_online", "mem_online", "node_mem_added",
+                          "mem_going_offline", "mem_offline", "node_mem_removed"])
+    expect_common(events)
+    expect_consecutive(events)
+    expect_fields(events, node=2)
+    for event in events:
+        if event["type"].startswith("mem_"):
+            expect(event.get("start") == block * block_size and event.get("size") == block_size,
+                   f"{event['type']}: start {event.get('start')} size {event.get('size')}, "
+                   f"expected memory{block} at {block * block_size:#x}, {block_size}")
+    return f"node 2 gained and lost memory{block}"
+
+
 def follow_segments(lines: list[str]) -> tuple[list[list[dict]], int, list[str]]:
     """Splits the output of `hpctl watch --json --follow` (stdout and stderr in one file) into loads of
     the module: a new load begins after a note that the module went or came back, or where the seq
@@ -390,6 +413,8 @@ SCENARIOS = [
              needs=("hpnotify", "hpctl")),
     Scenario("unprivileged", "an unprivileged user gets EPERM for watch and for the state request",
              check_unprivileged, needs=("hpnotify", "hpctl")),
+    Scenario("node_mem", "a DIMM gives memoryless node 2 its first memory, then takes it away",
+             check_node_mem, boot="memoryless", needs=("hpnotify", "hpctl")),
     Scenario("stress", "cpu1 toggling while hpnotify is unloaded and reloaded; no kernel warnings",
              check_stress, boot="stress", needs=("hpnotify", "hpctl"), timeout=300),
 ]
@@ -463,8 +488,9 @@ def run_boot(name: str, boot: Boot, scenarios: list[Scenario], kernel: vmlib.Ker
     initramfs = vmlib.build_initramfs(kernel, artifacts, guest_script(scenarios), out_dir / f"{name}.cpio.gz",
                                       kernel_modules=boot.kernel_modules, extra_files=extra_files)
     on_line = (lambda line: print(f"  | {line}", flush=True)) if verbose else None
-    with vmlib.Vm(kernel, initramfs, name=name, out_dir=out_dir, memhp_offline=boot.memhp_offline) as vm:
-        run = vm.run(timeout=boot.timeout, section_timeout=max(s.timeout for s in scenarios), on_line=on_line)
+    with vmlib.Vm(kernel, initramfs, name=name, out_dir=out_dir, memhp_offline=boot.memhp_offline,
+                  memoryless_nodes=boot.memoryless_nodes) as vm:
+        run = vm.run(timeout=boot.timeout, section_timeouts={s.name: s.timeout for s in scenarios}, on_line=on_line)
         logs = [vm.log_path, vm.console_path, vm.guest_path, initramfs]
     results = [evaluate(s, run) for s in scenarios]
     if run.exit_code is None and all(r.passed for r in results):

@@ -536,7 +536,9 @@ class Vm:
     """One QEMU guest. Use as a context manager; ``start()`` boots, ``run()`` follows the guest script.
 
     The layout is VM.md's: 1 GiB in two 512 MiB NUMA nodes, 2 of 4 vCPUs present (sockets 0,1 are
-    node 0; 2,3 are node 1), room for 4 DIMMs up to 4 GiB in total."""
+    node 0; 2,3 are node 1), room for 4 DIMMs up to 4 GiB in total. ``memoryless_nodes`` adds nodes
+    2, 3 ... with neither CPUs nor memory (a DIMM gives such a node its first memory).
+    ``memhp_offline`` puts memhp_default_state=offline on the kernel command line."""
 
     def __init__(
         self,
@@ -546,6 +548,7 @@ class Vm:
         name: str,
         out_dir: Path = DEFAULT_OUT_DIR,
         memhp_offline: bool = False,
+        memoryless_nodes: int = 0,
         cmdline: Iterable[str] = (),
         actions: dict[str, HostAction] | None = None,
     ):
@@ -554,6 +557,7 @@ class Vm:
         self.name = name
         self.out_dir = Path(out_dir)
         self.memhp_offline = memhp_offline
+        self.memoryless_nodes = memoryless_nodes
         self.extra_cmdline = list(cmdline)
         self.actions = {**default_actions(), **(actions or {})}
         self.qmp: Qmp | None = None
@@ -601,6 +605,7 @@ class Vm:
             "-object", "memory-backend-ram,id=r1,size=512M",
             "-numa", "node,nodeid=0,cpus=0-1,memdev=r0",
             "-numa", "node,nodeid=1,cpus=2-3,memdev=r1",
+            *(a for n in range(self.memoryless_nodes) for a in ("-numa", f"node,nodeid={2 + n}")),
             "-kernel", str(self.kernel.boot_image(self.out_dir)), "-initrd", str(self.initramfs),
             "-append", self.kernel_cmdline(),
             "-nographic", "-no-reboot", "-monitor", "none", "-nic", "none",
@@ -659,10 +664,11 @@ class Vm:
 
     # -- following the guest --------------------------------------------------------------------
 
-    def run(self, timeout: float, section_timeout: float | None = None,
+    def run(self, timeout: float, section_timeouts: dict[str, float] | None = None,
             on_line: Callable[[str], None] | None = None) -> GuestRun:
-        """Follows the guest until ``@@EXIT`` (or QEMU ends, or ``timeout`` seconds pass, or one section
-        runs longer than ``section_timeout``), answering ``@@HOST`` requests with ``self.actions``."""
+        """Follows the guest until ``@@EXIT`` (or QEMU ends, or ``timeout`` seconds pass, or a section
+        runs longer than its ``section_timeouts`` entry), answering ``@@HOST`` requests with
+        ``self.actions``. ``on_line`` sees every guest line as it arrives."""
         start = time.monotonic()
         deadline = start + timeout
         sections: dict[str, Section] = {}
@@ -673,11 +679,14 @@ class Vm:
         while True:
             now = time.monotonic()
             limit = deadline
-            if current and section_timeout:
+            section_timeout = (section_timeouts or {}).get(current.name) if current else None
+            if section_timeout:
                 limit = min(limit, section_start + section_timeout)
             if now >= limit:
-                what = f"section {current.name}" if current and limit < deadline else "the guest"
-                failure = f"timeout: {what} did not finish within {limit - (section_start if current and limit < deadline else start):.0f} s"
+                if limit < deadline:
+                    failure = f"timeout: section {current.name} did not end within {section_timeout:.0f} s"
+                else:
+                    failure = f"timeout: the guest did not finish within {timeout:.0f} s"
                 break
             try:
                 line = self._guest_lines.get(timeout=min(0.5, limit - now))
