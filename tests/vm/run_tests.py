@@ -481,6 +481,19 @@ def evaluate(scenario: Scenario, run: vmlib.GuestRun) -> Result:
     return Result(scenario, True, detail or "", section.seconds)
 
 
+def kernel_log_outside_sections(console: list[str]) -> list[str]:
+    """Kernel console lines not between a "hpvm: begin X" and its "hpvm: end X"."""
+    lines, inside = [], False
+    for line in console:
+        if "hpvm: begin " in line:
+            inside = True
+        elif "hpvm: end " in line:
+            inside = False
+        elif not inside:
+            lines.append(line)
+    return lines
+
+
 def run_boot(name: str, boot: Boot, scenarios: list[Scenario], kernel: vmlib.Kernel,
              artifacts: vmlib.Artifacts, out_dir: Path, verbose: bool) -> tuple[list[Result], list[Path]]:
     extra_files = {f"/hp/scenarios/{s.name}.sh": s.guest_script.read_text() for s in scenarios}
@@ -493,6 +506,9 @@ def run_boot(name: str, boot: Boot, scenarios: list[Scenario], kernel: vmlib.Ker
         run = vm.run(timeout=boot.timeout, section_timeouts={s.name: s.timeout for s in scenarios}, on_line=on_line)
         logs = [vm.log_path, vm.console_path, vm.guest_path, initramfs]
     results = [evaluate(s, run) for s in scenarios]
+    outside = vmlib.kernel_trouble(kernel_log_outside_sections(run.console))
+    if outside and all(r.passed for r in results):
+        results[-1] = Result(results[-1].scenario, False, f"kernel log outside any section: {outside[0].strip()}")
     if run.exit_code is None and all(r.passed for r in results):
         results[-1] = Result(results[-1].scenario, False, run.failure or "the guest did not exit")
     return results, logs
