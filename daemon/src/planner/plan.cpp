@@ -70,7 +70,9 @@ const nlohmann::json& array_at(const nlohmann::json& json, const std::string& pa
 }
 
 std::uint64_t unsigned_at(const nlohmann::json& json, const std::string& path, std::uint64_t max) {
-    if (!json.is_number_unsigned() || json.get<std::uint64_t>() > max) {
+    const bool non_negative =
+        json.is_number_unsigned() || (json.is_number_integer() && json.get<std::int64_t>() >= 0);
+    if (!non_negative || json.get<std::uint64_t>() > max) {
         fail(path, "expected an integer in 0.." + std::to_string(max) + ", got " + json.dump());
     }
     return json.get<std::uint64_t>();
