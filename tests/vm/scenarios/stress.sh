@@ -1,5 +1,5 @@
 # stress: one loop toggles cpu1 offline/online while the other unloads and reloads hpnotify
-# $HPVM_STRESS_ROUNDS times (default 300), pausing 0, 50 or 200 ms between insmod and rmmod.
+# $HPVM_STRESS_ROUNDS times (default 250: about 1.5-2.5 min under TCG on 2 busy cores), pausing 0, 50 or 200 ms between insmod and rmmod.
 # Two kinds of listener:
 #  - one `hpctl watch --json --follow` for the whole run (stdout and stderr into one file, so its
 #    "module unloaded" / "module is loaded" notes mark the loads among the events): output follow;
@@ -9,7 +9,7 @@
 # The host checks that each listener saw consecutive sequence numbers within each load, and greps
 # this section's kernel log for warnings and oopses.
 . /hp/params.sh
-rounds=${HPVM_STRESS_ROUNDS:-300}
+rounds=${HPVM_STRESS_ROUNDS:-250}
 out_lines rounds "$rounds"
 rm -f /tmp/stress.stop
 : > /tmp/stress.watch
