@@ -581,7 +581,11 @@ class Vm:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def __enter__(self) -> "Vm":
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,5 +1,6 @@
 # stress: one loop toggles cpu1 offline/online while the other unloads and reloads hpnotify
-# $HPVM_STRESS_ROUNDS times (default 250: about 1.5-2.5 min under TCG on 2 busy cores), pausing 0, 50 or 200 ms between insmod and rmmod.
+# $HPVM_STRESS_ROUNDS times (default 250: 0.45-0.6 s each under TCG on two busy cores), pausing
+# 0, 50 or 200 ms between insmod and rmmod.
 # Two kinds of listener:
 #  - one `hpctl watch --json --follow` for the whole run (stdout and stderr into one file, so its
 #    "module unloaded" / "module is loaded" notes mark the loads among the events): output follow;
