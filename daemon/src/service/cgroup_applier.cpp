@@ -72,6 +72,25 @@ bool subset(const CpuSet& a, const CpuSet& b) { return (a - b).empty(); }
 
 }  // namespace
 
+std::vector<CpusetWrite> cpuset_writes(const CpuSet& cpus, const CpuSet& mems, const CpuSet& want_cpus,
+                                       const CpuSet& want_mems) {
+    std::vector<CpusetWrite> writes;
+    const bool mems_change = mems != want_mems;
+    const bool cpus_change = cpus != want_cpus;
+    // Mems only shrinking: move the CPUs off the nodes first, then the memory.
+    const bool mems_shrink = mems_change && subset(want_mems, mems);
+    if (mems_change && !mems_shrink) {
+        writes.push_back({"cpuset.mems", want_mems.to_list()});
+    }
+    if (cpus_change) {
+        writes.push_back({"cpuset.cpus", want_cpus.to_list()});
+    }
+    if (mems_shrink) {
+        writes.push_back({"cpuset.mems", want_mems.to_list()});
+    }
+    return writes;
+}
+
 CgroupApplier::CgroupApplier(std::filesystem::path root, LogLine log) : root_(std::move(root)), log_(std::move(log)) {
     if (!log_) {
         log_ = [](const std::string& line) { std::cerr << "hpplaced: " << line << '\n'; };
@@ -150,34 +169,23 @@ CgroupApplyResult CgroupApplier::apply_one(const CgroupTarget& target) {
         return result;
     }
 
-    struct File {
-        const char* name;
-        const CpuSet& want;
-        std::optional<CpuSet> current;
-    };
-    File cpus{"cpuset.cpus", want_cpus, std::nullopt};
-    File mems{"cpuset.mems", want_mems, std::nullopt};
-    for (File* file : {&cpus, &mems}) {
+    // A file that cannot be read is left alone (and counted); the other one is
+    // still brought in line.
+    std::optional<CpuSet> current_cpus;
+    std::optional<CpuSet> current_mems;
+    for (auto [file, current] : {std::pair{"cpuset.cpus", &current_cpus}, std::pair{"cpuset.mems", &current_mems}}) {
         try {
-            file->current = CpuSet::parse_list(read_small_file(cgroup / file->name));
+            *current = CpuSet::parse_list(read_small_file(cgroup / file));
         } catch (const std::exception& e) {
             log_(who + e.what());
             ++result.errors;
         }
     }
-    // Widen before narrowing: mems first unless mems only shrinks.
-    const bool mems_shrink = mems.current && subset(want_mems, *mems.current) && want_mems != *mems.current;
-    File* order[2] = {&mems, &cpus};
-    if (mems_shrink) {
-        std::swap(order[0], order[1]);
-    }
-    for (File* file : order) {
-        if (!file->current || *file->current == file->want) {
-            continue;
-        }
-        const std::string value = file->want.to_list();
+    const auto writes = cpuset_writes(current_cpus.value_or(want_cpus), current_mems.value_or(want_mems), want_cpus,
+                                      want_mems);
+    for (const auto& write : writes) {
         try {
-            write_small_file(cgroup / file->name, value);
+            write_small_file(cgroup / write.file, write.value);
             ++result.writes;
         } catch (const std::exception& e) {
             log_(who + e.what() + " (retried at the next change)");

@@ -25,7 +25,22 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_set.hpp"
+
 namespace hpplace {
+
+// One write into a cgroup: file "cpuset.cpus" or "cpuset.mems", value a list.
+struct CpusetWrite {
+    std::string file;
+    std::string value;
+    friend bool operator==(const CpusetWrite&, const CpusetWrite&) = default;
+};
+
+// Pure: the writes that turn (cpus, mems) into (want_cpus, want_mems), only
+// what differs, in an order the kernel accepts (widening first: mems before
+// cpus unless mems only shrinks).
+std::vector<CpusetWrite> cpuset_writes(const CpuSet& cpus, const CpuSet& mems, const CpuSet& want_cpus,
+                                       const CpuSet& want_mems);
 
 struct CgroupTarget {
     std::string workload;            // for log lines
