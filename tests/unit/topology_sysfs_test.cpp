@@ -183,6 +183,8 @@ TEST_CASE("topology_sysfs: malformed or unreadable files name the file and the p
         {"long distance row", "node/node0/distance", "10 21 30", "expected 2 distances"},
         {"distance not a number", "node/node0/distance", "10 far", "bad distance \"far\""},
         {"distance to itself", "node/node1/distance", "21 12", "distance to itself is 12"},
+        {"remote distance local", "node/node1/distance", "10 10", "distance to node 0 is 10, expected 11..255"},
+        {"remote distance too far", "node/node0/distance", "10 300", "distance to node 1 is 300, expected 11..255"},
         {"block size not hex", "memory/block_size_bytes", "0x8g", "hexadecimal block size"},
         {"block size zero", "memory/block_size_bytes", "0", "non-zero"},
         {"unknown block state", "memory/memory2/state", "sideways", "unknown memory block state \"sideways\""},
@@ -239,4 +241,11 @@ TEST_CASE("topology_sysfs: a node directory not listed online is not read") {
     SysfsTree tree("two_nodes");
     std::filesystem::create_directory(tree.system() / "node" / "node2");  // no cpulist, no distance
     CHECK(read_topology(tree.root()) == read_topology(sysfs_fixture("two_nodes")));
+}
+
+TEST_CASE("topology_sysfs: a memory block under two nodes") {
+    SysfsTree tree("two_nodes");
+    tree.link("node/node1/memory0", "../../memory/memory0");
+    const std::string message = topology_error_of([&] { read_topology(tree.root()); });
+    CHECK(contains(message, "node/node1/memory0: memory block also belongs to node 0"));
 }

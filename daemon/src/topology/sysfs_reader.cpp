@@ -374,11 +374,18 @@ Topology read_topology(const fs::path& sysfs_root) {
         (cpus.online.test(cpu) ? node->cpus : node->offline_cpus).set(cpu);
     });
 
+    // The rules topology_from_json() applies, so that a read snapshot is valid JSON.
     for (std::size_t i = 0; i < topology.nodes.size(); ++i) {
-        const unsigned to_self = topology.nodes[i].distances[i];
-        if (to_self != local_distance) {
-            fail(node_dir / ("node" + std::to_string(topology.nodes[i].id)) / "distance",
-                 "distance to itself is " + std::to_string(to_self) + ", expected 10");
+        const fs::path path = node_dir / ("node" + std::to_string(topology.nodes[i].id)) / "distance";
+        const auto& row = topology.nodes[i].distances;
+        for (std::size_t j = 0; j < row.size(); ++j) {
+            if (j == i && row[j] != local_distance) {
+                fail(path, "distance to itself is " + std::to_string(row[j]) + ", expected 10");
+            }
+            if (j != i && (row[j] <= local_distance || row[j] > 255)) {
+                fail(path, "distance to node " + std::to_string(topology.nodes[j].id) + " is " +
+                               std::to_string(row[j]) + ", expected 11..255");
+            }
         }
     }
 
