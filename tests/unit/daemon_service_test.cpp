@@ -79,7 +79,7 @@ struct DaemonRig {
         write(dir / "cgroup/web/cpuset.mems", "\n");
         write(dir / "hpplaced.conf",
               "[[workload]]\nname = \"web\"\nthreads_per_cpu = 1\nnodes = \"all\"\nbuffer_per_cpu = \"1MiB\"\n"
-              "cgroup = \"web\"\n");
+              "cgroup = \"" + (dir / "cgroup/web").string() + "\"\n");
         options.config_path = dir / "hpplaced.conf";
         options.config_explicit = true;
         options.socket_path = dir / "hpplaced.sock";
@@ -190,8 +190,8 @@ TEST_CASE("daemon: SIGHUP reload takes a new config, a bad one keeps the old") {
     auto daemon = rig.make();
     daemon->start();
     rig.settle();
-    write(rig.dir / "hpplaced.conf",
-          "[[workload]]\nname = \"web\"\nthreads_per_cpu = 1\nnodes = [1]\nbuffer_per_cpu = 0\ncgroup = \"web\"\n");
+    write(rig.dir / "hpplaced.conf", "[[workload]]\nname = \"web\"\nthreads_per_cpu = 1\nnodes = [1]\nbuffer_per_cpu = 0\n"
+                                     "cgroup = \"" + (rig.dir / "cgroup/web").string() + "\"\n");
     daemon->reload();
     rig.settle();
     REQUIRE(rig.notifications.size() == 3);
