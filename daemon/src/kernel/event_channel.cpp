@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <iterator>
 
 #include "hpnotify.h"
 
@@ -44,31 +45,24 @@ void join_control_notify(GenlSocket& socket, GenlSocket& resolver) {
     socket.join_group(*notify, "nlctrl notify");
 }
 
-std::uint32_t events_group_of(const FamilyInfo& family) {
-    const auto group = family.group(HPNOTIFY_MCGRP_EVENTS);
-    if (!group) {
-        throw ProtocolError("the hpnotify family has no \"" HPNOTIFY_MCGRP_EVENTS "\" multicast group");
-    }
-    return *group;
-}
-
 }  // namespace
 
 // ---- EventChannel ----
 
 EventChannel::EventChannel(const boost::asio::any_io_executor& executor, const Options& options)
-    : descriptor_(executor) {
+    : descriptor_(executor), decoder_(std::nullopt) {
     GenlSocket socket(SocketOptions{.receive_buffer_bytes = options.receive_buffer_bytes, .receive_timeout = std::nullopt});
     GenlSocket resolver = make_resolver();
     // nlctrl first: a module loaded between the two steps still gets noticed.
     join_control_notify(socket, resolver);
-    family_ = find_family(resolver, HPNOTIFY_FAMILY_NAME);
-    if (!family_ && !options.wait_for_module) {
+    auto family = find_family(resolver, HPNOTIFY_FAMILY_NAME);
+    if (!family && !options.wait_for_module) {
         throw std::system_error(ENOENT, std::system_category(), std::string(module_not_loaded_message()));
     }
-    if (family_) {
-        socket.join_group(events_group_of(*family_), "hpnotify events");
+    if (family) {
+        socket.join_group(events_group_of(*family), "hpnotify events");
     }
+    decoder_ = NotificationDecoder(std::move(family));
     descriptor_.assign(socket.release().release());
 }
 
@@ -79,12 +73,13 @@ boost::system::error_code EventChannel::drain() {
             if (!datagram) {
                 return {};
             }
-            handle_datagram(*datagram);
+            auto decoded = decoder_.decode(*datagram);
+            if (decoded.group_to_join) {
+                join_group(descriptor_.native_handle(), *decoded.group_to_join, "hpnotify events");
+            }
+            std::move(decoded.notifications.begin(), decoded.notifications.end(), std::back_inserter(pending_));
         } catch (const ReceiveOverrun&) {
-            pending_.push_back(Loss{.cause = Loss::Cause::overrun,
-                                    .first_lost = 0,
-                                    .last_lost = 0,
-                                    .detail = "the receive buffer overran, the kernel dropped events"});
+            pending_.push_back(decoder_.overrun());
         } catch (const ProtocolError& e) {
             pending_.push_back(Loss{.cause = Loss::Cause::malformed, .first_lost = 0, .last_lost = 0, .detail = e.what()});
         } catch (const std::system_error& e) {
@@ -92,68 +87,6 @@ boost::system::error_code EventChannel::drain() {
         }
     }
     return {};
-}
-
-void EventChannel::handle_datagram(const Bytes& datagram) {
-    for (const auto& message : split_messages(datagram)) {
-        if (message.type == GENL_ID_CTRL) {
-            handle_control(message);
-        } else if (family_ && message.type == family_->id) {
-            handle_event(message);
-        }
-    }
-}
-
-void EventChannel::handle_control(const MessageView& message) {
-    ControlMessage control;
-    try {
-        control = parse_control_message(message.bytes);
-    } catch (const ProtocolError&) {
-        return;  // nlctrl news we cannot read is about someone else's family
-    }
-    if (control.family.name != HPNOTIFY_FAMILY_NAME) {
-        return;
-    }
-    if (control.command == CTRL_CMD_DELFAMILY) {
-        if (family_) {
-            family_.reset();
-            last_seq_.reset();
-            pending_.push_back(FamilyGone{});
-        }
-    } else if (control.command == CTRL_CMD_NEWFAMILY) {
-        if (!family_ || family_->id != control.family.id) {
-            join_events(control.family);
-            family_ = control.family;
-            last_seq_.reset();  // a new module instance numbers from 1 again
-            pending_.push_back(FamilyBack{control.family});
-        }
-    }
-}
-
-void EventChannel::join_events(const FamilyInfo& family) {
-    join_group(descriptor_.native_handle(), events_group_of(family), "hpnotify events");
-}
-
-void EventChannel::handle_event(const MessageView& message) {
-    Event event;
-    try {
-        event = parse_event(message.bytes);
-    } catch (const ProtocolError& e) {
-        pending_.push_back(Loss{.cause = Loss::Cause::malformed, .first_lost = 0, .last_lost = 0, .detail = e.what()});
-        return;
-    }
-    const SequenceCheck check = check_sequence(last_seq_, event.seq);
-    if (check.kind == SequenceCheck::Kind::gap) {
-        pending_.push_back(Loss{
-            .cause = Loss::Cause::gap,
-            .first_lost = check.first_lost,
-            .last_lost = check.last_lost,
-            .detail = std::to_string(check.lost()) + " events lost (seq " + std::to_string(check.first_lost) +
-                      (check.lost() > 1 ? ".." + std::to_string(check.last_lost) : std::string()) + ")",
-        });
-    }
-    last_seq_ = last_seq_ ? std::max(*last_seq_, event.seq) : event.seq;
-    pending_.push_back(std::move(event));
 }
 
 // ---- FamilyWatcher ----

@@ -49,30 +49,10 @@
 
 #include "core/event.hpp"
 #include "kernel/genl_socket.hpp"
+#include "kernel/notification_decoder.hpp"
 #include "kernel/protocol.hpp"
 
 namespace hpplace::kernel {
-
-struct Loss {
-    enum class Cause { overrun, gap, malformed };
-    Cause cause = Cause::overrun;
-    // For a gap: the sequence numbers that never arrived.
-    std::uint64_t first_lost = 0;
-    std::uint64_t last_lost = 0;
-    std::string detail;  // one line for a human
-
-    std::optional<std::uint64_t> count() const noexcept {
-        return cause == Cause::gap ? std::optional(last_lost - first_lost + 1) : std::nullopt;
-    }
-};
-
-struct FamilyGone {};
-
-struct FamilyBack {
-    FamilyInfo family;
-};
-
-using Notification = std::variant<Event, Loss, FamilyGone, FamilyBack>;
 
 namespace detail {
 
@@ -141,23 +121,18 @@ public:
     void cancel() { descriptor_.cancel(); }
 
     // The sequence number the next event should follow (after a resync).
-    void expect_after(std::uint64_t last_seq) noexcept { last_seq_ = last_seq; }
-    bool module_loaded() const noexcept { return family_.has_value(); }
-    const std::optional<FamilyInfo>& family() const noexcept { return family_; }
+    void expect_after(std::uint64_t last_seq) noexcept { decoder_.expect_after(last_seq); }
+    bool module_loaded() const noexcept { return decoder_.family().has_value(); }
+    const std::optional<FamilyInfo>& family() const noexcept { return decoder_.family(); }
 
 private:
     template <typename>
     friend struct detail::DrainOperation;
 
     boost::system::error_code drain();
-    void handle_datagram(const Bytes& datagram);
-    void handle_control(const MessageView& message);
-    void handle_event(const MessageView& message);
-    void join_events(const FamilyInfo& family);
 
     boost::asio::posix::stream_descriptor descriptor_;
-    std::optional<FamilyInfo> family_;
-    std::optional<std::uint64_t> last_seq_;
+    NotificationDecoder decoder_;
     std::deque<Notification> pending_;
 };
 
