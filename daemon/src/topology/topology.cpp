@@ -58,9 +58,13 @@ CpuPlace find_cpu(Topology& topology, unsigned cpu) noexcept {
     return {};
 }
 
+// "cpu_online event #7", the start of every error about an event.
+std::string event_name(const Event& event) {
+    return std::string(to_string(event.type)) + " event #" + std::to_string(event.seq);
+}
+
 [[noreturn]] void throw_missing(const Event& event, const char* field) {
-    throw TopologyError(std::string(to_string(event.type)) + " event #" + std::to_string(event.seq) +
-                        " has no " + field);
+    throw TopologyError(event_name(event) + " has no " + field);
 }
 
 unsigned required_cpu(const Event& event) {
@@ -73,14 +77,12 @@ unsigned required_cpu(const Event& event) {
 // Rejects ids no kernel has before anything is allocated for them.
 void check_ids(const Event& event) {
     if (event.cpu && *event.cpu > max_cpu_id) {
-        throw TopologyError(std::string(to_string(event.type)) + " event #" + std::to_string(event.seq) + ": cpu " +
-                            std::to_string(*event.cpu) + " is out of range (at most " + std::to_string(max_cpu_id) +
-                            ")");
+        throw TopologyError(event_name(event) + ": cpu " + std::to_string(*event.cpu) + " is out of range (at most " +
+                            std::to_string(max_cpu_id) + ")");
     }
     if (event.node && *event.node > max_node_id) {
-        throw TopologyError(std::string(to_string(event.type)) + " event #" + std::to_string(event.seq) +
-                            ": node " + std::to_string(*event.node) + " is out of range (at most " +
-                            std::to_string(max_node_id) + ")");
+        throw TopologyError(event_name(event) + ": node " + std::to_string(*event.node) +
+                            " is out of range (at most " + std::to_string(max_node_id) + ")");
     }
 }
 
