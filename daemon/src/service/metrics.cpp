@@ -4,8 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
+#include <charconv>
 #include <iostream>
 #include <numeric>
 #include <sstream>
@@ -59,19 +58,16 @@ namespace {
 
 double seconds(std::chrono::nanoseconds took) { return std::chrono::duration<double>(took).count(); }
 
-// Prometheus floats: shortest round-trip text, "+Inf" for infinity.
+// Prometheus floats: the shortest text that reads back exactly ("10", "0.0025").
+// Plain decimals where short, exponent form for the very large or small.
 std::string number_text(double value) {
-    char buffer[32];
-    std::snprintf(buffer, sizeof(buffer), "%.17g", value);
-    // Prefer the shortest form that reads back exactly.
-    for (int precision = 1; precision <= 17; ++precision) {
-        char shorter[32];
-        std::snprintf(shorter, sizeof(shorter), "%.*g", precision, value);
-        if (std::strtod(shorter, nullptr) == value) {
-            return shorter;
-        }
+    char buffer[512];
+    const auto fixed = std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::fixed);
+    if (fixed.ec == std::errc{} && fixed.ptr - buffer <= 24) {
+        return std::string(buffer, fixed.ptr);
     }
-    return buffer;
+    const auto general = std::to_chars(buffer, buffer + sizeof(buffer), value);
+    return general.ec == std::errc{} ? std::string(buffer, general.ptr) : std::string("NaN");
 }
 
 void header(std::ostringstream& out, std::string_view name, std::string_view type, std::string_view help) {

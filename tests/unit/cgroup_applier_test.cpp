@@ -1,0 +1,198 @@
+// The cgroup v2 applier against a temp directory standing in for /sys/fs/cgroup.
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "service/cgroup_applier.hpp"
+
+using namespace hpplace;
+
+namespace {
+
+struct FakeCgroupFs {
+    std::filesystem::path root;
+    std::vector<std::string> log;
+
+    FakeCgroupFs() {
+        std::string pattern = (std::filesystem::temp_directory_path() / "hpplace-cgroup-XXXXXX").string();
+        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+        root = pattern;
+        write(root / "cgroup.subtree_control", "memory pids\n");
+    }
+    ~FakeCgroupFs() {
+        std::error_code ec;
+        std::filesystem::remove_all(root, ec);
+    }
+
+    static void write(const std::filesystem::path& path, const std::string& text) { std::ofstream(path) << text; }
+    static std::string read(const std::filesystem::path& path) {
+        std::ifstream in(path);
+        return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    }
+
+    // A cgroup dir with cpuset files (as the kernel makes them once the
+    // controller is enabled in the parent).
+    std::filesystem::path make_cgroup(const std::string& relative, const std::string& cpus, const std::string& mems,
+                                      bool is_parent = false) {
+        const auto dir = root / relative;
+        std::filesystem::create_directories(dir);
+        write(dir / "cpuset.cpus", cpus);
+        write(dir / "cpuset.mems", mems);
+        if (is_parent) {
+            write(dir / "cgroup.subtree_control", "");
+        }
+        return dir;
+    }
+
+    CgroupApplier applier() {
+        return CgroupApplier(root, [this](const std::string& line) { log.push_back(line); });
+    }
+};
+
+}  // namespace
+
+TEST_CASE("cgroup applier writes what differs and enables cpuset up the tree") {
+    FakeCgroupFs fs;
+    fs.make_cgroup("apps", "", "", /*is_parent=*/true);
+    const auto web = fs.make_cgroup("apps/web", "", "");
+    auto applier = fs.applier();
+
+    const auto result = applier.apply({{"web", "apps/web", "0-3", "0"}});
+    CHECK(result.writes == 2);
+    CHECK(result.errors == 0);
+    CHECK(FakeCgroupFs::read(web / "cpuset.cpus") == "0-3\n");
+    CHECK(FakeCgroupFs::read(web / "cpuset.mems") == "0\n");
+    // "+cpuset" written to the root and to apps, and said so.
+    CHECK(FakeCgroupFs::read(fs.root / "cgroup.subtree_control") == "+cpuset\n");
+    CHECK(FakeCgroupFs::read(fs.root / "apps" / "cgroup.subtree_control") == "+cpuset\n");
+    REQUIRE(fs.log.size() == 2);
+    CHECK(fs.log[0] == "workload web: enabled the cpuset controller in " +
+                           (fs.root / "cgroup.subtree_control").string());
+    CHECK(fs.log[1].find("apps/cgroup.subtree_control") != std::string::npos);
+}
+
+TEST_CASE("cgroup applier: equal sets are not rewritten, whatever their spelling") {
+    FakeCgroupFs fs;
+    FakeCgroupFs::write(fs.root / "cgroup.subtree_control", "cpuset memory\n");
+    const auto db = fs.make_cgroup("db", "0,1,2,3\n", "0-1\n");
+    auto applier = fs.applier();
+    // Absolute paths work as well as relative ones.
+    const auto result = applier.apply({{"db", db, "0-3", "0,1"}});
+    CHECK(result.writes == 0);
+    CHECK(result.errors == 0);
+    CHECK(FakeCgroupFs::read(db / "cpuset.cpus") == "0,1,2,3\n");
+    CHECK(fs.log.empty());
+
+    const auto changed = applier.apply({{"db", db, "0-5", "0,1"}});
+    CHECK(changed.writes == 1);
+    CHECK(FakeCgroupFs::read(db / "cpuset.cpus") == "0-5\n");
+    CHECK(FakeCgroupFs::read(db / "cpuset.mems") == "0-1\n");
+}
+
+TEST_CASE("cgroup applier: a failing write is logged, counted, and retried at the next apply") {
+    FakeCgroupFs fs;
+    FakeCgroupFs::write(fs.root / "cgroup.subtree_control", "cpuset\n");
+    const auto web = fs.make_cgroup("web", "0-1", "0");
+    // Root ignores file modes: a directory in place of the file makes the
+    // write fail the way a refused cgroup write does.
+    std::filesystem::remove(web / "cpuset.cpus");
+    std::filesystem::create_directory(web / "cpuset.cpus");
+    FakeCgroupFs::write(web / "cpuset.cpus" / "x", "");
+    auto applier = fs.applier();
+
+    const auto failed = applier.apply({{"web", "web", "0-3", "0-1"}});
+    CHECK(failed.errors == 1);
+    CHECK(failed.writes == 1);  // mems still applied
+    CHECK(FakeCgroupFs::read(web / "cpuset.mems") == "0-1\n");
+    REQUIRE(fs.log.size() == 1);
+    CHECK(fs.log[0].starts_with("workload web: cannot read " + (web / "cpuset.cpus").string()));
+    CHECK(fs.log[0].find('\n') == std::string::npos);
+
+    // Fixed behind our back: the next apply catches up.
+    std::filesystem::remove_all(web / "cpuset.cpus");
+    FakeCgroupFs::write(web / "cpuset.cpus", "0-1\n");
+    const auto retried = applier.apply({{"web", "web", "0-3", "0-1"}});
+    CHECK(retried.errors == 0);
+    CHECK(retried.writes == 1);
+    CHECK(FakeCgroupFs::read(web / "cpuset.cpus") == "0-3\n");
+}
+
+TEST_CASE("cgroup applier: a read-only cpuset file fails the write, not the daemon") {
+    FakeCgroupFs fs;
+    FakeCgroupFs::write(fs.root / "cgroup.subtree_control", "cpuset\n");
+    const auto web = fs.make_cgroup("web", "0", "0");
+    std::string refused_value;
+    if (::geteuid() == 0) {
+        // root writes any mode-0444 file of a normal file system; a read-only
+        // sysfs attribute refuses even root (EACCES) and reads as a CPU list.
+        std::filesystem::remove(web / "cpuset.cpus");
+        std::filesystem::create_symlink("/sys/devices/system/cpu/possible", web / "cpuset.cpus");
+        refused_value = "0-4095";
+    } else {
+        std::filesystem::permissions(web / "cpuset.cpus", std::filesystem::perms::owner_read);
+        refused_value = "1";
+    }
+    auto applier = fs.applier();
+    const auto result = applier.apply({{"web", "web", refused_value, "0"}});
+    CHECK(result.errors == 1);
+    CHECK(result.writes == 0);
+    REQUIRE(fs.log.size() == 1);
+    CHECK(fs.log[0] == "workload web: cannot open " + (web / "cpuset.cpus").string() +
+                           " for writing: Permission denied (retried at the next change)");
+    // Counted again at the next apply: it is retried, never given up on.
+    CHECK(applier.apply({{"web", "web", refused_value, "0"}}).errors == 1);
+}
+
+TEST_CASE("cpuset_writes: only what differs, widening before narrowing") {
+    const auto set = [](const char* list) { return CpuSet::parse_list(list); };
+    using W = std::vector<CpusetWrite>;
+    // Nothing to do.
+    CHECK(cpuset_writes(set("0-3"), set("0"), set("0-3"), set("0")).empty());
+    // One file each.
+    CHECK(cpuset_writes(set("0-3"), set("0"), set("0-5"), set("0")) == W{{"cpuset.cpus", "0-5"}});
+    CHECK(cpuset_writes(set("0-3"), set("0"), set("0-3"), set("0-1")) == W{{"cpuset.mems", "0-1"}});
+    // Growing onto a new node: memory first, then the CPUs that use it.
+    CHECK(cpuset_writes(set("0-1"), set("0"), set("0-3"), set("0-1")) ==
+          W{{"cpuset.mems", "0-1"}, {"cpuset.cpus", "0-3"}});
+    // Leaving a node: CPUs first, then the memory.
+    CHECK(cpuset_writes(set("0-3"), set("0-1"), set("0-1"), set("0")) ==
+          W{{"cpuset.cpus", "0-1"}, {"cpuset.mems", "0"}});
+    // Moving from node 0 to node 1 (neither grows nor only shrinks): mems first.
+    CHECK(cpuset_writes(set("0-1"), set("0"), set("2-3"), set("1")) ==
+          W{{"cpuset.mems", "1"}, {"cpuset.cpus", "2-3"}});
+    // Empty current files (a fresh cgroup) are filled in.
+    CHECK(cpuset_writes({}, {}, set("0-3"), set("0")) == W{{"cpuset.mems", "0"}, {"cpuset.cpus", "0-3"}});
+}
+
+TEST_CASE("cgroup applier: both files change in the order of cpuset_writes") {
+    FakeCgroupFs fs;
+    FakeCgroupFs::write(fs.root / "cgroup.subtree_control", "cpuset\n");
+    const auto grow = fs.make_cgroup("grow", "0-1", "0");
+    const auto shrink = fs.make_cgroup("shrink", "0-3", "0-1");
+    auto applier = fs.applier();
+    CHECK(applier.apply({{"grow", "grow", "0-3", "0-1"}, {"shrink", "shrink", "0-1", "0"}}).writes == 4);
+    CHECK(FakeCgroupFs::read(grow / "cpuset.cpus") == "0-3\n");
+    CHECK(FakeCgroupFs::read(grow / "cpuset.mems") == "0-1\n");
+    CHECK(FakeCgroupFs::read(shrink / "cpuset.cpus") == "0-1\n");
+    CHECK(FakeCgroupFs::read(shrink / "cpuset.mems") == "0\n");
+}
+
+TEST_CASE("cgroup applier: bad targets are errors with a reason") {
+    FakeCgroupFs fs;
+    auto applier = fs.applier();
+    const auto missing = applier.apply({{"ghost", "no/such/group", "0", "0"}});
+    CHECK(missing.errors == 1);
+    REQUIRE(fs.log.size() == 1);
+    CHECK(fs.log[0].starts_with("workload ghost: cgroup " + (fs.root / "no/such/group").string() +
+                                " is not a directory"));
+    const auto bad_list = applier.apply({{"odd", "odd", "3-1", "0"}});
+    CHECK(bad_list.errors == 1);
+    CHECK(fs.log.back().find("goes backwards") != std::string::npos);
+}

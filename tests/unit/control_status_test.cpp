@@ -1,0 +1,71 @@
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "control/status.hpp"
+
+using namespace hpplace;
+
+namespace {
+
+Topology two_nodes() {
+    Topology topology;
+    NumaNode node0;
+    node0.id = 0;
+    node0.cpus = CpuSet::parse_list("0-1");
+    node0.memory_bytes = 512ULL << 20;
+    NumaNode node1;
+    node1.id = 1;
+    node1.cpus = CpuSet::parse_list("2");
+    node1.offline_cpus = CpuSet::parse_list("3");
+    node1.memory_bytes = 640ULL << 20;
+    topology.nodes = {node0, node1};
+    return topology;
+}
+
+}  // namespace
+
+TEST_CASE("make_status has exactly the CONTRACT.md shape") {
+    const control::EventCounters counters{.received = 7, .last_seq = 41, .lost = 2, .resyncs = 1};
+    const auto status = control::make_status(EventSource::kernel, two_nodes(), counters, 5);
+    const auto expected = nlohmann::json::parse(R"({
+        "source": "kernel",
+        "cpus": {"online": [0, 1, 2], "present": [0, 1, 2, 3]},
+        "nodes": [{"id": 0, "cpus": [0, 1], "memory_bytes": 536870912},
+                  {"id": 1, "cpus": [2], "memory_bytes": 671088640}],
+        "events": {"received": 7, "last_seq": 41, "lost": 2, "resyncs": 1},
+        "plan_generation": 5
+    })");
+    CHECK(status == expected);
+}
+
+TEST_CASE("make_status: udev and sysfs sources both report udev") {
+    CHECK(control::make_status(EventSource::udev, {}, {}, 0).at("source") == "udev");
+    CHECK(control::make_status(EventSource::sysfs, {}, {}, 0).at("source") == "udev");
+    CHECK(control::make_status(EventSource::udev, {}, {}, 0).at("nodes").is_array());
+}
+
+TEST_CASE("status_to_text reads the status document") {
+    const auto status = control::make_status(EventSource::udev, two_nodes(), {.received = 3}, 2);
+    const auto text = control::status_to_text(status);
+    CHECK(text.find("source:          udev\n") != std::string::npos);
+    CHECK(text.find("cpus online:     0-2 (3)\n") != std::string::npos);
+    CHECK(text.find("cpus present:    0-3 (4)\n") != std::string::npos);
+    CHECK(text.find("cpus 2, memory 640 MiB") != std::string::npos);
+    CHECK(text.find("3 received") != std::string::npos);
+    CHECK(text.find("plan generation: 2\n") != std::string::npos);
+}
+
+TEST_CASE("status_to_text names what is wrong in a malformed document") {
+    auto status = control::make_status(EventSource::kernel, two_nodes(), {}, 1);
+    status.erase("events");
+    CHECK_THROWS_WITH(control::status_to_text(status), "malformed status from hpplaced: no \"events\" in status");
+    status = control::make_status(EventSource::kernel, two_nodes(), {}, 1);
+    status["cpus"]["online"] = "0-3";
+    CHECK_THROWS_WITH(control::status_to_text(status), "malformed status from hpplaced: \"online\" is not a list");
+    status = control::make_status(EventSource::kernel, two_nodes(), {}, 1);
+    status["plan_generation"] = -1;
+    CHECK_THROWS_WITH(control::status_to_text(status),
+                      "malformed status from hpplaced: \"plan_generation\" is not a non-negative integer");
+    CHECK_THROWS(control::status_to_text(nlohmann::json::array()));
+}
