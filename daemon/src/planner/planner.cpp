@@ -1,6 +1,9 @@
 #include "planner/planner.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <stdexcept>
+#include <string_view>
 #include <cstdint>
 #include <limits>
 #include <numeric>
@@ -180,10 +183,23 @@ std::vector<unsigned> free_indices(const std::vector<bool>& used, std::size_t co
     return indices;
 }
 
-std::vector<PlannedThread> sorted_by_index(std::vector<PlannedThread> threads) {
-    std::sort(threads.begin(), threads.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
-    return threads;
+bool by_index(const PlannedThread& a, const PlannedThread& b) noexcept { return a.index < b.index; }
+
+// threads[0, middle) and threads[middle, end) are each sorted by index: merges them.
+void merge_by_index(std::vector<PlannedThread>& threads, std::size_t middle) {
+    std::inplace_merge(threads.begin(), threads.begin() + static_cast<std::ptrdiff_t>(middle), threads.end(), by_index);
 }
+
+// A CpuSet from CPU numbers below `end`, without growing it bit by bit.
+class CpuSetBuilder {
+public:
+    explicit CpuSetBuilder(unsigned end) : words_((end + 63) / 64, 0) {}
+    void set(unsigned cpu) noexcept { words_[cpu / 64] |= std::uint64_t{1} << (cpu % 64); }
+    CpuSet build() const { return CpuSet::from_words(words_); }
+
+private:
+    std::vector<std::uint64_t> words_;
+};
 
 // --- the full recompute ------------------------------------------------------------
 
@@ -241,14 +257,13 @@ std::vector<PlannedThread> plan_threads(const Machine& machine, const Workload& 
     if (!workload.fixed_thread_count()) {
         const unsigned per_cpu = workload.threads_per_cpu;
         std::vector<std::uint32_t> on_cpu(machine.cpu_end, 0);
-        if (previous != nullptr) {
+        if (previous != nullptr && !previous->threads.empty()) {
+            used.assign(previous->threads.back().index + 1, false);
+            threads.reserve(previous->threads.size());
             for (const auto& t : previous->threads) {
                 if (served_here(t.cpu) && on_cpu[t.cpu] < per_cpu) {
                     ++on_cpu[t.cpu];
                     threads.push_back({t.index, t.cpu, topology.nodes[machine.cpu_position[t.cpu]].id});
-                    if (t.index >= used.size()) {
-                        used.resize(t.index + 1, false);
-                    }
                     used[t.index] = true;
                 }
             }
@@ -262,7 +277,7 @@ std::vector<PlannedThread> plan_threads(const Machine& machine, const Workload& 
         if (missing != 0) {
             const std::vector<unsigned> indices = free_indices(used, missing);
             std::size_t next = 0;
-            const bool was_sorted = threads.empty();
+            const std::size_t kept = threads.size();
             for (unsigned cpu = 0; cpu < machine.cpu_end; ++cpu) {
                 if (!served_here(cpu)) {
                     continue;
@@ -271,9 +286,7 @@ std::vector<PlannedThread> plan_threads(const Machine& machine, const Workload& 
                     threads.push_back({indices[next++], cpu, topology.nodes[machine.cpu_position[cpu]].id});
                 }
             }
-            if (!was_sorted) {
-                threads = sorted_by_index(std::move(threads));
-            }
+            merge_by_index(threads, kept);
         }
         for (const auto& t : threads) {
             ++loads[t.cpu];
@@ -307,12 +320,11 @@ std::vector<PlannedThread> plan_threads(const Machine& machine, const Workload& 
             nodes.push_back({topology.nodes[p].id, &machine.served[p], kept_on_position[p]});
         }
     }
-    std::vector<PlannedThread> placed = place_fixed(total, nodes, unplaced, loads);
-    if (placed.empty()) {
-        return threads;
-    }
+    const std::vector<PlannedThread> placed = place_fixed(total, nodes, unplaced, loads);
+    const std::size_t kept = threads.size();
     threads.insert(threads.end(), placed.begin(), placed.end());
-    return sorted_by_index(std::move(threads));
+    merge_by_index(threads, kept);
+    return threads;
 }
 
 // Requested bytes per memory home position, increasing node id.
@@ -372,13 +384,13 @@ void clip_buffers(std::vector<WorkloadPlan>& workloads, const Topology& topology
 }
 
 std::string cpuset_of(const Machine& machine, std::span<const std::size_t> positions) {
-    CpuSet cpus;
+    CpuSetBuilder cpus(machine.cpu_end);
     for (const auto p : positions) {
         for (const unsigned cpu : machine.served[p]) {
             cpus.set(cpu);
         }
     }
-    return cpus.to_list();
+    return cpus.build().to_list();
 }
 
 std::string mems_of(const Machine& machine, std::span<const std::size_t> positions) {
@@ -430,6 +442,92 @@ Plan make_plan(const Topology& topology, const Config& config, const Plan& previ
 // --- the incremental path ----------------------------------------------------------
 
 namespace {
+
+// A cpulist ("0-3,8") as ranges, to add or remove one CPU without expanding
+// thousands of CPUs into a bitmap and back.
+using CpuRanges = std::vector<std::pair<unsigned, unsigned>>;
+
+CpuRanges parse_ranges(std::string_view text) {
+    CpuRanges ranges;
+    auto number = [&](std::string_view part) {
+        unsigned value = 0;
+        const auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
+        if (part.empty() || ec != std::errc{} || ptr != part.data() + part.size()) {
+            throw std::invalid_argument("bad CPU list \"" + std::string(text) + "\"");
+        }
+        return value;
+    };
+    while (!text.empty()) {
+        const auto comma = text.find(',');
+        const std::string_view part = text.substr(0, comma);
+        text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+        const auto dash = part.find('-');
+        const unsigned first = number(part.substr(0, dash));
+        const unsigned last = dash == std::string_view::npos ? first : number(part.substr(dash + 1));
+        ranges.emplace_back(first, std::max(first, last));
+    }
+    std::sort(ranges.begin(), ranges.end());
+    CpuRanges merged;
+    for (const auto& r : ranges) {
+        if (!merged.empty() && r.first <= merged.back().second + 1) {
+            merged.back().second = std::max(merged.back().second, r.second);
+        } else {
+            merged.push_back(r);
+        }
+    }
+    return merged;
+}
+
+bool ranges_contain(const CpuRanges& ranges, unsigned cpu) {
+    return std::any_of(ranges.begin(), ranges.end(), [&](const auto& r) { return r.first <= cpu && cpu <= r.second; });
+}
+
+void ranges_insert(CpuRanges& ranges, unsigned cpu) {
+    auto it = std::lower_bound(ranges.begin(), ranges.end(), std::make_pair(cpu, cpu));
+    it = ranges.insert(it, {cpu, cpu});
+    auto i = static_cast<std::size_t>(it - ranges.begin());
+    if (i + 1 < ranges.size() && ranges[i + 1].first == cpu + 1) {
+        ranges[i].second = ranges[i + 1].second;
+        ranges.erase(ranges.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+    }
+    if (i > 0 && ranges[i - 1].second + 1 == cpu) {
+        ranges[i - 1].second = ranges[i].second;
+        ranges.erase(ranges.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+}
+
+void ranges_erase(CpuRanges& ranges, unsigned cpu) {
+    for (std::size_t i = 0; i < ranges.size(); ++i) {
+        auto& [first, last] = ranges[i];
+        if (cpu < first || cpu > last) {
+            continue;
+        }
+        if (first == last) {
+            ranges.erase(ranges.begin() + static_cast<std::ptrdiff_t>(i));
+        } else if (cpu == first) {
+            ++first;
+        } else if (cpu == last) {
+            --last;
+        } else {
+            const unsigned end = last;
+            last = cpu - 1;
+            ranges.insert(ranges.begin() + static_cast<std::ptrdiff_t>(i) + 1, {cpu + 1, end});
+        }
+        return;
+    }
+}
+
+std::string format_ranges(const CpuRanges& ranges) {
+    std::string out;
+    for (const auto& [first, last] : ranges) {
+        out += out.empty() ? "" : ",";
+        out += std::to_string(first);
+        if (last != first) {
+            out += "-" + std::to_string(last);
+        }
+    }
+    return out;
+}
 
 struct CpuPlace {
     std::size_t position = no_position;  // node position in the topology
@@ -523,6 +621,9 @@ bool update_fixed_threads(std::vector<WorkloadPlan>& workloads, std::size_t whic
     if (nodes.empty()) {
         return threads.size() != old_size;
     }
+    // Loads as the full path sees them: the threads of the workloads before this
+    // one (a threads_per_cpu workload has exactly that many on each of its CPUs,
+    // no need to look at its threads) and this one's kept threads.
     std::vector<std::uint32_t> loads(cpu_end, 0);
     auto count = [&](const PlannedThread& t) {
         if (t.cpu < cpu_end) {
@@ -530,7 +631,18 @@ bool update_fixed_threads(std::vector<WorkloadPlan>& workloads, std::size_t whic
         }
     };
     for (std::size_t i = 0; i <= which; ++i) {
-        std::for_each(workloads[i].threads.begin(), workloads[i].threads.end(), count);
+        const Workload& earlier = config.workloads[i];
+        if (i == which || earlier.fixed_thread_count()) {
+            std::for_each(workloads[i].threads.begin(), workloads[i].threads.end(), count);
+            continue;
+        }
+        for (const auto& n : nodes) {
+            if (earlier.uses_node(n.id)) {
+                for (const unsigned c : *n.cpus) {
+                    loads[c] += earlier.threads_per_cpu;
+                }
+            }
+        }
     }
     std::vector<bool> used(total, false);
     for (const auto& t : threads) {
@@ -545,9 +657,10 @@ bool update_fixed_threads(std::vector<WorkloadPlan>& workloads, std::size_t whic
             unplaced.push_back(i);
         }
     }
-    std::vector<PlannedThread> placed = place_fixed(total, nodes, unplaced, loads);
+    const std::vector<PlannedThread> placed = place_fixed(total, nodes, unplaced, loads);
+    const std::size_t kept = threads.size();
     threads.insert(threads.end(), placed.begin(), placed.end());
-    threads = sorted_by_index(std::move(threads));
+    merge_by_index(threads, kept);
     return true;
 }
 
@@ -577,17 +690,17 @@ Plan replan_after_cpu_change(Plan previous, const Topology& topology, const Conf
         } else {
             changed |= update_per_cpu_threads(wp, workload, cpu, node.id, served);
         }
-        CpuSet cpus = CpuSet::parse_list(wp.cpuset);
-        if (cpus.test(cpu) == served) {
+        CpuRanges cpus = parse_ranges(wp.cpuset);
+        if (ranges_contain(cpus, cpu) == served) {
             continue;
         }
         changed = true;
         if (served) {
-            cpus.set(cpu);
+            ranges_insert(cpus, cpu);
         } else {
-            cpus.reset(cpu);
+            ranges_erase(cpus, cpu);
         }
-        wp.cpuset = cpus.to_list();
+        wp.cpuset = format_ranges(cpus);
         if (workload.buffer_per_cpu == 0 || home == no_position) {
             continue;
         }
