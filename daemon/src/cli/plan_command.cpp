@@ -82,7 +82,10 @@ int run_plan(Args args) {
         } else if (args[i] == "--json") {
             options.json = true;
         } else if (!offline && (args[i] == "--socket" || args[i].starts_with("--socket="))) {
-            continue;  // the daemon branch reads it
+            if (args[i] == "--socket") {
+                ++i;  // and its PATH; the daemon branch reads both
+            }
+            continue;
         } else {
             throw std::invalid_argument("unknown option \"" + std::string(args[i]) +
                                         "\" (options: --topology T.json --config C.toml [--previous P.json] "
