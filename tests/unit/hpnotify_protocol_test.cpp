@@ -419,6 +419,10 @@ TEST_CASE("request builders produce what the kernel expects") {
     CHECK(mnl_attr_get_type(name) == CTRL_ATTR_FAMILY_NAME);
     CHECK(std::string(mnl_attr_get_str(name)) == "hpnotify");
 
+    CHECK_THROWS_AS(build_get_family_request("", 1), std::invalid_argument);
+    CHECK_THROWS_AS(build_get_family_request("sixteen_chars_xx", 1), std::invalid_argument);
+    CHECK_NOTHROW(build_get_family_request("fifteen_chars_x", 1));
+
     const Bytes state = build_get_state_request(family_id, 5);
     const auto state_view = split_messages(state);
     REQUIRE(state_view.size() == 1);

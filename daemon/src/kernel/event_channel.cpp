@@ -57,7 +57,7 @@ EventChannel::EventChannel(const boost::asio::any_io_executor& executor, const O
     join_control_notify(socket, resolver);
     auto family = find_family(resolver, HPNOTIFY_FAMILY_NAME);
     if (!family && !options.wait_for_module) {
-        throw std::system_error(ENOENT, std::system_category(), std::string(module_not_loaded_message()));
+        throw FamilyNotFound(HPNOTIFY_FAMILY_NAME);
     }
     if (family) {
         socket.join_group(events_group_of(*family), "hpnotify events");

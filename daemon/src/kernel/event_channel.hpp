@@ -29,7 +29,8 @@
 //     io.run();
 //
 // Any completion token works (callbacks, use_future, use_awaitable). The
-// handler never runs inside async_receive. Errors (other than those above,
+// handler never runs inside async_receive. Destroying the channel with a
+// receive outstanding completes it with operation_aborted. Errors (other than those above,
 // which are notifications) are system errors of the socket.
 //
 // FamilyWatcher: the same nlctrl "notify" subscription alone, for code that
@@ -37,12 +38,14 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/compose.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/system/error_code.hpp>
@@ -62,11 +65,16 @@ namespace detail {
 template <typename Owner>
 struct DrainOperation {
     Owner& owner;
+    std::weak_ptr<int> lifetime;  // expired: the owner is gone, touch nothing of it
     bool dispatched = false;
     boost::system::error_code saved;
 
     template <typename Self>
     void operator()(Self& self, boost::system::error_code ec = {}) {
+        if (lifetime.expired()) {
+            self.complete(boost::asio::error::operation_aborted, typename Owner::Item{});
+            return;
+        }
         if (dispatched && saved) {
             self.complete(saved, typename Owner::Item{});
             return;
@@ -114,7 +122,7 @@ public:
     template <typename CompletionToken>
     auto async_receive(CompletionToken&& token) {
         return boost::asio::async_compose<CompletionToken, void(boost::system::error_code, Notification)>(
-            detail::DrainOperation<EventChannel>{*this, false, {}}, token, descriptor_);
+            detail::DrainOperation<EventChannel>{*this, lifetime_, false, {}}, token, descriptor_);
     }
 
     // Cancels the outstanding receive (it completes with operation_aborted).
@@ -131,6 +139,7 @@ private:
 
     boost::system::error_code drain();
 
+    std::shared_ptr<int> lifetime_ = std::make_shared<int>(0);
     boost::asio::posix::stream_descriptor descriptor_;
     NotificationDecoder decoder_;
     std::deque<Notification> pending_;
@@ -155,7 +164,7 @@ public:
     template <typename CompletionToken>
     auto async_wait_change(CompletionToken&& token) {
         return boost::asio::async_compose<CompletionToken, void(boost::system::error_code, FamilyChange)>(
-            detail::DrainOperation<FamilyWatcher>{*this, false, {}}, token, descriptor_);
+            detail::DrainOperation<FamilyWatcher>{*this, lifetime_, false, {}}, token, descriptor_);
     }
 
     void cancel() { descriptor_.cancel(); }
@@ -167,6 +176,7 @@ private:
     boost::system::error_code drain();
     void update(std::optional<FamilyInfo> now);
 
+    std::shared_ptr<int> lifetime_ = std::make_shared<int>(0);
     std::string name_;
     boost::asio::posix::stream_descriptor descriptor_;
     std::optional<FamilyInfo> family_;

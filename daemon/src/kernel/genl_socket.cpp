@@ -38,6 +38,12 @@ ReceiveOverrun::ReceiveOverrun()
     : std::system_error(ENOBUFS, std::system_category(),
                         "netlink receive buffer overran, the kernel dropped messages") {}
 
+FamilyNotFound::FamilyNotFound(std::string_view family_name)
+    : std::system_error(ENOENT, std::system_category()),
+      message_(family_name == HPNOTIFY_FAMILY_NAME
+                   ? std::string(module_not_loaded_message())
+                   : "generic netlink family \"" + std::string(family_name) + "\" not found") {}
+
 std::string_view module_not_loaded_message() noexcept {
     return "the hpnotify kernel module is not loaded (generic netlink family \"hpnotify\" not found)";
 }
@@ -169,11 +175,7 @@ FamilyInfo GenlSocket::resolve_family(std::string_view name) {
         return parse_control_message(reply).family;
     } catch (const std::system_error& e) {
         if (e.code().value() == ENOENT) {
-            if (name == HPNOTIFY_FAMILY_NAME) {
-                throw std::system_error(ENOENT, std::system_category(), std::string(module_not_loaded_message()));
-            }
-            throw std::system_error(ENOENT, std::system_category(),
-                                    "generic netlink family \"" + std::string(name) + "\" not found");
+            throw FamilyNotFound(name);
         }
         throw;
     }

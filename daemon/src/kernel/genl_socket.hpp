@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <system_error>
 
@@ -26,6 +27,17 @@ namespace hpplace::kernel {
 class ReceiveOverrun : public std::system_error {
 public:
     ReceiveOverrun();
+};
+
+// A generic netlink family is not registered (for hpnotify: the module is
+// not loaded). code() is ENOENT; what() is the one-line reason alone.
+class FamilyNotFound : public std::system_error {
+public:
+    explicit FamilyNotFound(std::string_view family_name);
+    const char* what() const noexcept override { return message_.c_str(); }
+
+private:
+    std::string message_;
 };
 
 struct SocketOptions {

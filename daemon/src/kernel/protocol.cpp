@@ -533,6 +533,10 @@ Bytes build_genl_request(std::uint16_t type, std::uint16_t flags, std::uint8_t c
 }  // namespace
 
 Bytes build_get_family_request(std::string_view family_name, std::uint32_t seq) {
+    if (family_name.empty() || family_name.size() >= GENL_NAMSIZ) {
+        throw std::invalid_argument("bad generic netlink family name \"" + std::string(family_name) + "\" (1 to " +
+                                    std::to_string(GENL_NAMSIZ - 1) + " characters)");
+    }
     return build_genl_request(GENL_ID_CTRL, NLM_F_REQUEST, CTRL_CMD_GETFAMILY, 1, seq, family_name);
 }
 
