@@ -173,6 +173,11 @@ TEST_CASE("control server: a handler error is an error answer, the connection st
     auto client = control::ControlClient::connect(running.socket, 2s);
     CHECK_THROWS_WITH_AS(client.request(control::Op::plan), "hpplaced: plan: no plan yet", control::ControlError);
     CHECK(client.request(control::Op::status).at("source") == "kernel");
+    // register/unregister: defined on the wire, not served by a handler without them.
+    CHECK_THROWS_WITH_AS(client.request({{"op", "register"}, {"workload", {{"name", "db"}}}}),
+                         "hpplaced: register: not supported by this hpplaced yet", control::ControlError);
+    CHECK_THROWS_WITH_AS(client.request({{"op", "register"}}),
+                         "hpplaced: \"register\" needs a \"workload\" object", control::ControlError);
 }
 
 TEST_CASE("control server: bad lines get error lines, the connection stays") {

@@ -24,11 +24,11 @@ namespace hpplace {
 using boost::asio::local::stream_protocol;
 
 nlohmann::json ControlHandler::register_workload(const nlohmann::json&) {
-    throw control::ProtocolError("\"register\" is not supported by this hpplaced yet");
+    throw control::ProtocolError("not supported by this hpplaced yet");
 }
 
 void ControlHandler::unregister_workload(const std::string&) {
-    throw control::ProtocolError("\"unregister\" is not supported by this hpplaced yet");
+    throw control::ProtocolError("not supported by this hpplaced yet");
 }
 
 namespace {
