@@ -340,6 +340,21 @@ TEST_CASE("control client: clear errors when the daemon is not there or silent")
                              .c_str(),
                          control::ControlError);
 
+    // A listener whose backlog is full: connect gives up at the timeout.
+    std::vector<FileDescriptor> fillers;
+    for (int i = 0; i < 64; ++i) {
+        FileDescriptor filler(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0));
+        if (::connect(filler.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+            REQUIRE(errno == EAGAIN);
+            break;
+        }
+        fillers.push_back(std::move(filler));
+    }
+    REQUIRE(fillers.size() < 64);
+    CHECK_THROWS_WITH_AS(control::ControlClient::connect(silent_path, 200ms),
+                         ("hpplaced at " + silent_path.string() + " did not accept within 200 ms").c_str(),
+                         control::ControlError);
+
     // A socket file nobody listens on.
     silent.reset();
     CHECK_THROWS_WITH_AS(control::ControlClient::connect(silent_path),

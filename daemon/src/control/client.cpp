@@ -64,23 +64,21 @@ ControlClient ControlClient::connect(const std::filesystem::path& socket_path, s
     if (!fd) {
         throw ControlError(std::string("cannot create a socket: ") + std::strerror(errno));
     }
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+    // A full listen backlog makes a non-blocking AF_UNIX connect fail with
+    // EAGAIN (nothing is in progress): try again until the timeout.
+    const auto deadline = Clock::now() + timeout;
+    while (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
         const int error = errno;
-        if (error != EINPROGRESS && error != EAGAIN) {
+        if (error == EINTR) {
+            continue;
+        }
+        if (error != EAGAIN) {
             throw ControlError(connect_error(socket_path, error));
         }
-        // The listen backlog is full: wait for room.
-        pollfd pfd{.fd = fd.get(), .events = POLLOUT, .revents = 0};
-        const int ready = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
-        if (ready == 0) {
+        if (Clock::now() >= deadline) {
             throw ControlError("hpplaced at " + path + " did not accept within " + seconds_text(timeout));
         }
-        int so_error = 0;
-        socklen_t length = sizeof(so_error);
-        ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &so_error, &length);
-        if (ready < 0 || so_error != 0) {
-            throw ControlError(connect_error(socket_path, ready < 0 ? errno : so_error));
-        }
+        ::poll(nullptr, 0, 10);
     }
     return ControlClient(std::move(fd), socket_path, timeout);
 }

@@ -1,5 +1,6 @@
 #include "control/status.hpp"
 
+#include <algorithm>
 #include <sstream>
 #include <stdexcept>
 
@@ -92,7 +93,9 @@ std::string status_to_text(const nlohmann::json& status) {
     }
     for (const auto& node : nodes) {
         const CpuSet node_cpus = cpus_of(field(node, "cpus", "node"), "cpus");
-        out << "node " << number(field(node, "id", "node"), "id") << ":          cpus "
+        std::string label = "node " + std::to_string(number(field(node, "id", "node"), "id")) + ":";
+        label.resize(std::max<std::size_t>(label.size() + 1, 17), ' ');
+        out << label << "cpus "
             << (node_cpus.empty() ? "-" : node_cpus.to_list()) << ", memory "
             << mebibytes(number(field(node, "memory_bytes", "node"), "memory_bytes")) << '\n';
     }
