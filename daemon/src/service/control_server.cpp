@@ -263,12 +263,14 @@ private:
 
 // Another daemon answers on path?
 bool someone_listens(const std::filesystem::path& path) {
-    FileDescriptor fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    // Non-blocking: a live daemon with a full backlog answers EAGAIN at once.
+    FileDescriptor fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     throw_system_error_on(!fd, "socket");
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     std::memcpy(address.sun_path, path.c_str(), path.string().size() + 1);
-    return ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0;
+    return ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0 ||
+           errno == EAGAIN;
 }
 
 void remove_stale_socket(const std::filesystem::path& path, const ControlServer::LogLine& log) {
