@@ -287,8 +287,8 @@ TEST_CASE("a truncated multipart dump is an error") {
 }
 
 TEST_CASE("NLM_F_DUMP_INTR on any message asks for a retry") {
-    const Bytes stream = concat({state_globals().bytes(), state_node(0, 1, 1, NLM_F_MULTI | NLM_F_DUMP_INTR).bytes(),
-                                 dump_done()});
+    const Bytes stream =
+        concat({state_globals().bytes(), state_node(0, 1, 1, NLM_F_MULTI | NLM_F_DUMP_INTR).bytes(), dump_done()});
     CHECK_THROWS_AS(parse_state_messages(stream), DumpInterrupted);
 }
 
@@ -360,8 +360,8 @@ TEST_CASE("stats: missing or mis-sized attributes are protocol errors") {
         .u64(HPNOTIFY_A_STATS_SEND_FAILURES, 0)
         .u64(HPNOTIFY_A_STATS_NO_LISTENER, 0)
         .u32(HPNOTIFY_A_STATS_LISTENERS, 0);
-    CHECK_THROWS_WITH_AS(parse_stats(narrow.bytes()), "hpnotify stats: counter of cpu_online has 4 bytes, expected a u64",
-                         ProtocolError);
+    CHECK_THROWS_WITH_AS(parse_stats(narrow.bytes()),
+                         "hpnotify stats: counter of cpu_online has 4 bytes, expected a u64", ProtocolError);
     CHECK_THROWS_AS(parse_stats(MessageBuilder::control(NLMSG_ERROR, -EACCES).bytes()), std::system_error);
 }
 

@@ -18,7 +18,8 @@ int run_kernel_state(Args args) {
         if (arg == "--json") {
             json = true;
         } else {
-            throw std::invalid_argument("unknown option \"" + std::string(arg) + "\" (usage: hpctl kernel-state [--json])");
+            throw std::invalid_argument("unknown option \"" + std::string(arg) +
+                                        "\" (usage: hpctl kernel-state [--json])");
         }
     }
     kernel::KernelClient client;

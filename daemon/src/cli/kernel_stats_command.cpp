@@ -18,7 +18,8 @@ int run_kernel_stats(Args args) {
         if (arg == "--json") {
             json = true;
         } else {
-            throw std::invalid_argument("unknown option \"" + std::string(arg) + "\" (usage: hpctl kernel-stats [--json])");
+            throw std::invalid_argument("unknown option \"" + std::string(arg) +
+                                        "\" (usage: hpctl kernel-stats [--json])");
         }
     }
     kernel::KernelClient client;

@@ -84,8 +84,9 @@ class Watch {
 public:
     Watch(asio::io_context& io, const WatchOptions& options)
         : options_(options),
-          channel_(io.get_executor(), kernel::EventChannel::Options{.receive_buffer_bytes = options.receive_buffer_bytes,
-                                                                     .wait_for_module = options.follow}),
+          channel_(io.get_executor(),
+                   kernel::EventChannel::Options{.receive_buffer_bytes = options.receive_buffer_bytes,
+                                                 .wait_for_module = options.follow}),
           signals_(io, SIGINT, SIGTERM) {}
 
     void start() {

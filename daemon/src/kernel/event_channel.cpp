@@ -23,7 +23,9 @@ boost::system::error_code to_error_code(const std::system_error& e) {
 }
 
 // A short-lived request socket: nlctrl answers never mix with multicasts.
-GenlSocket make_resolver() { return GenlSocket(SocketOptions{.receive_buffer_bytes = std::nullopt, .receive_timeout = resolve_timeout}); }
+GenlSocket make_resolver() {
+    return GenlSocket(SocketOptions{.receive_buffer_bytes = std::nullopt, .receive_timeout = resolve_timeout});
+}
 
 std::optional<FamilyInfo> find_family(GenlSocket& resolver, std::string_view name) {
     try {
@@ -51,7 +53,8 @@ void join_control_notify(GenlSocket& socket, GenlSocket& resolver) {
 
 EventChannel::EventChannel(const boost::asio::any_io_executor& executor, const Options& options)
     : descriptor_(executor), decoder_(std::nullopt) {
-    GenlSocket socket(SocketOptions{.receive_buffer_bytes = options.receive_buffer_bytes, .receive_timeout = std::nullopt});
+    GenlSocket socket(
+        SocketOptions{.receive_buffer_bytes = options.receive_buffer_bytes, .receive_timeout = std::nullopt});
     GenlSocket resolver = make_resolver();
     // nlctrl first: a module loaded between the two steps still gets noticed.
     join_control_notify(socket, resolver);
@@ -81,7 +84,8 @@ boost::system::error_code EventChannel::drain() {
         } catch (const ReceiveOverrun&) {
             pending_.push_back(decoder_.overrun());
         } catch (const ProtocolError& e) {
-            pending_.push_back(Loss{.cause = Loss::Cause::malformed, .first_lost = 0, .last_lost = 0, .detail = e.what()});
+            pending_.push_back(
+                Loss{.cause = Loss::Cause::malformed, .first_lost = 0, .last_lost = 0, .detail = e.what()});
         } catch (const std::system_error& e) {
             return to_error_code(e);
         }

@@ -58,7 +58,8 @@ GenlSocket::GenlSocket(const SocketOptions& options)
     }
     if (options.receive_timeout) {
         const auto ms = options.receive_timeout->count();
-        const timeval tv{.tv_sec = static_cast<time_t>(ms / 1000), .tv_usec = static_cast<suseconds_t>(ms % 1000 * 1000)};
+        const timeval tv{.tv_sec = static_cast<time_t>(ms / 1000),
+                         .tv_usec = static_cast<suseconds_t>(ms % 1000 * 1000)};
         throw_system_error_on(::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0,
                               "cannot set the netlink receive timeout");
     }
@@ -196,8 +197,8 @@ auto as_request(std::string_view what, F&& f) {
             throw std::system_error(e.code(), "hpnotify " + std::string(what) + " requests need CAP_NET_ADMIN");
         }
         if (e.code().value() == ETIMEDOUT || e.code().value() == EAGAIN) {
-            throw std::system_error(e.code(), "the hpnotify module did not answer the " + std::string(what) +
-                                                  " request in time");
+            throw std::system_error(e.code(),
+                                    "the hpnotify module did not answer the " + std::string(what) + " request in time");
         }
         throw;
     }

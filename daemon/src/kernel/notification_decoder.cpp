@@ -68,11 +68,11 @@ void NotificationDecoder::decode_control(const MessageView& message, Decoded& de
         }
         const auto group = control.family.group(HPNOTIFY_MCGRP_EVENTS);
         if (!group) {
-            decoded.notifications.push_back(Loss{.cause = Loss::Cause::malformed,
-                                                 .first_lost = 0,
-                                                 .last_lost = 0,
-                                                 .detail = "the hpnotify family has no \"" HPNOTIFY_MCGRP_EVENTS
-                                                           "\" multicast group"});
+            decoded.notifications.push_back(
+                Loss{.cause = Loss::Cause::malformed,
+                     .first_lost = 0,
+                     .last_lost = 0,
+                     .detail = "the hpnotify family has no \"" HPNOTIFY_MCGRP_EVENTS "\" multicast group"});
             family_.reset();
             return;
         }

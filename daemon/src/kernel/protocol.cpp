@@ -100,8 +100,8 @@ void walk_attributes(const void* payload, std::size_t length, std::string_view w
     } walk{static_cast<const char*>(payload), 0, &visit, nullptr};
     const auto callback = [](const nlattr* attr, void* data) -> int {
         auto& w = *static_cast<Walk*>(data);
-        w.end_of_last = static_cast<std::size_t>(reinterpret_cast<const char*>(attr) - w.base) +
-                        MNL_ALIGN(attr->nla_len);
+        w.end_of_last =
+            static_cast<std::size_t>(reinterpret_cast<const char*>(attr) - w.base) + MNL_ALIGN(attr->nla_len);
         try {
             (*w.visit)(attr);
         } catch (...) {
@@ -133,8 +133,7 @@ class AttributeSet {
 public:
     static constexpr std::size_t max_type = 16;
 
-    AttributeSet(const void* payload, std::size_t length, std::span<const AttributeRule> rules,
-                 std::string_view where)
+    AttributeSet(const void* payload, std::size_t length, std::span<const AttributeRule> rules, std::string_view where)
         : rules_(rules), where_(where) {
         walk_attributes(payload, length, where, [&](const nlattr* attr) {
             const auto type = mnl_attr_get_type(attr);
@@ -201,8 +200,7 @@ private:
     std::array<const nlattr*, max_type> by_type_{};
 };
 
-AttributeSet genl_attributes(const MessageView& message, std::span<const AttributeRule> rules,
-                             std::string_view where) {
+AttributeSet genl_attributes(const MessageView& message, std::span<const AttributeRule> rules, std::string_view where) {
     const auto* nlh = header_of(message);
     const auto* payload = static_cast<const char*>(mnl_nlmsg_get_payload(nlh)) + GENL_HDRLEN;
     const std::size_t length = message.bytes.size() - NLMSG_HDRLEN - GENL_HDRLEN;
@@ -284,6 +282,10 @@ void collect_nodes(const MessageView& message, std::vector<KernelNode>& nodes) {
 }
 
 void expect_command(const MessageView& message, std::uint8_t command, std::string_view what) {
+    if (message.type < NLMSG_MIN_TYPE) {
+        throw ProtocolError(std::string(what) + ": got netlink control message type " + std::to_string(message.type) +
+                            " instead of a reply");
+    }
     const auto& genl = genl_header(message, what);
     if (genl.cmd != command) {
         throw ProtocolError(std::string(what) + ": unexpected generic netlink command " + std::to_string(genl.cmd) +
@@ -301,8 +303,8 @@ std::vector<MessageView> split_messages(ByteView buffer) {
     while (offset < buffer.size()) {
         const std::size_t left = buffer.size() - offset;
         if (left < sizeof(nlmsghdr)) {
-            throw ProtocolError("netlink message too short: " + std::to_string(left) +
-                                " bytes, a header needs " + std::to_string(sizeof(nlmsghdr)));
+            throw ProtocolError("netlink message too short: " + std::to_string(left) + " bytes, a header needs " +
+                                std::to_string(sizeof(nlmsghdr)));
         }
         nlmsghdr header;
         std::memcpy(&header, buffer.data() + offset, sizeof header);
@@ -311,8 +313,8 @@ std::vector<MessageView> split_messages(ByteView buffer) {
                                 " is smaller than its header");
         }
         if (header.nlmsg_len > left) {
-            throw ProtocolError("bad netlink message: nlmsg_len " + std::to_string(header.nlmsg_len) +
-                                " exceeds the " + std::to_string(left) + " bytes received");
+            throw ProtocolError("bad netlink message: nlmsg_len " + std::to_string(header.nlmsg_len) + " exceeds the " +
+                                std::to_string(left) + " bytes received");
         }
         messages.push_back(MessageView{
             .type = header.nlmsg_type,
@@ -454,20 +456,18 @@ KernelStats parse_stats(ByteView buffer) {
     stats.no_listener = attrs.required_u64(HPNOTIFY_A_STATS_NO_LISTENER);
     stats.listeners = attrs.required_u32(HPNOTIFY_A_STATS_LISTENERS) != 0;
     const nlattr* sent = attrs.required(HPNOTIFY_A_STATS_SENT);
-    walk_attributes(mnl_attr_get_payload(sent), mnl_attr_get_payload_len(sent), "hpnotify stats sent",
-                    [&](const nlattr* counter) {
-                        const auto type = event_type_from_kernel(mnl_attr_get_type(counter));
-                        if (!type) {
-                            return;  // a type this program does not know yet
-                        }
-                        if (mnl_attr_get_payload_len(counter) != sizeof(std::uint64_t)) {
-                            throw ProtocolError(std::string(what) + ": counter of " +
-                                                std::string(to_string(*type)) + " has " +
-                                                std::to_string(mnl_attr_get_payload_len(counter)) +
-                                                " bytes, expected a u64");
-                        }
-                        stats.sent[*type] = AttributeSet::read_u64(counter);
-                    });
+    walk_attributes(
+        mnl_attr_get_payload(sent), mnl_attr_get_payload_len(sent), "hpnotify stats sent", [&](const nlattr* counter) {
+            const auto type = event_type_from_kernel(mnl_attr_get_type(counter));
+            if (!type) {
+                return;  // a type this program does not know yet
+            }
+            if (mnl_attr_get_payload_len(counter) != sizeof(std::uint64_t)) {
+                throw ProtocolError(std::string(what) + ": counter of " + std::string(to_string(*type)) + " has " +
+                                    std::to_string(mnl_attr_get_payload_len(counter)) + " bytes, expected a u64");
+            }
+            stats.sent[*type] = AttributeSet::read_u64(counter);
+        });
     return stats;
 }
 
@@ -493,15 +493,16 @@ ControlMessage parse_control_message(ByteView buffer) {
     control.family.name = mnl_attr_get_str(attrs.required(CTRL_ATTR_FAMILY_NAME));
     control.family.version = attrs.u32(CTRL_ATTR_VERSION).value_or(0);
     if (const nlattr* groups = attrs.find(CTRL_ATTR_MCAST_GROUPS)) {
-        walk_attributes(mnl_attr_get_payload(groups), mnl_attr_get_payload_len(groups), "nlctrl multicast groups",
-                        [&](const nlattr* group) {
-                            if (mnl_attr_validate(group, MNL_TYPE_NESTED) != 0) {
-                                throw ProtocolError("nlctrl: multicast group entry is not a nest");
-                            }
-                            const AttributeSet entry = nested_attributes(group, group_rules, "nlctrl multicast group");
-                            control.family.multicast_groups[mnl_attr_get_str(entry.required(CTRL_ATTR_MCAST_GRP_NAME))] =
-                                entry.required_u32(CTRL_ATTR_MCAST_GRP_ID);
-                        });
+        walk_attributes(
+            mnl_attr_get_payload(groups), mnl_attr_get_payload_len(groups), "nlctrl multicast groups",
+            [&](const nlattr* group) {
+                if (mnl_attr_validate(group, MNL_TYPE_NESTED) != 0) {
+                    throw ProtocolError("nlctrl: multicast group entry is not a nest");
+                }
+                const AttributeSet entry = nested_attributes(group, group_rules, "nlctrl multicast group");
+                control.family.multicast_groups[mnl_attr_get_str(entry.required(CTRL_ATTR_MCAST_GRP_NAME))] =
+                    entry.required_u32(CTRL_ATTR_MCAST_GRP_ID);
+            });
     }
     return control;
 }
@@ -541,8 +542,8 @@ Bytes build_get_family_request(std::string_view family_name, std::uint32_t seq) 
 }
 
 Bytes build_get_state_request(std::uint16_t family_id, std::uint32_t seq) {
-    return build_genl_request(family_id, NLM_F_REQUEST | NLM_F_DUMP, HPNOTIFY_CMD_GET_STATE,
-                              HPNOTIFY_FAMILY_VERSION, seq);
+    return build_genl_request(family_id, NLM_F_REQUEST | NLM_F_DUMP, HPNOTIFY_CMD_GET_STATE, HPNOTIFY_FAMILY_VERSION,
+                              seq);
 }
 
 Bytes build_get_stats_request(std::uint16_t family_id, std::uint32_t seq) {

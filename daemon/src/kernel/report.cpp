@@ -33,11 +33,8 @@ nlohmann::json to_json(const KernelStats& stats) {
         }
     }
     return {
-        {"last_seq", stats.last_seq},
-        {"sent", std::move(sent)},
-        {"send_failures", stats.send_failures},
-        {"no_listener", stats.no_listener},
-        {"listeners", stats.listeners},
+        {"last_seq", stats.last_seq},       {"sent", std::move(sent)},      {"send_failures", stats.send_failures},
+        {"no_listener", stats.no_listener}, {"listeners", stats.listeners},
     };
 }
 
