@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <linux/genetlink.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <string>
@@ -35,5 +36,9 @@ TEST_CASE("an unknown family is FamilyNotFound: ENOENT and a one-line reason") {
 
 TEST_CASE("SO_RCVBUF is applied and nothing queued means no datagram") {
     GenlSocket socket(SocketOptions{.receive_buffer_bytes = 4096, .receive_timeout = std::nullopt});
+    int bytes = 0;
+    socklen_t length = sizeof bytes;
+    REQUIRE(::getsockopt(socket.fd(), SOL_SOCKET, SO_RCVBUF, &bytes, &length) == 0);
+    CHECK(bytes == 2 * 4096);  // the kernel doubles it for its bookkeeping
     CHECK_FALSE(socket.try_receive().has_value());
 }

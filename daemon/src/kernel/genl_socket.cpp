@@ -52,9 +52,13 @@ GenlSocket::GenlSocket(const SocketOptions& options)
     : fd_(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC)) {
     throw_system_error_on(!fd_, "cannot open a generic netlink socket");
     if (options.receive_buffer_bytes) {
+        // SO_RCVBUFFORCE passes net.core.rmem_max when we may (CAP_NET_ADMIN);
+        // otherwise SO_RCVBUF, which the kernel caps at rmem_max.
         const int bytes = *options.receive_buffer_bytes;
-        throw_system_error_on(::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes) < 0,
-                              "cannot set the netlink receive buffer to " + std::to_string(bytes) + " bytes");
+        if (::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) < 0) {
+            throw_system_error_on(::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes) < 0,
+                                  "cannot set the netlink receive buffer to " + std::to_string(bytes) + " bytes");
+        }
     }
     if (options.receive_timeout) {
         const auto ms = options.receive_timeout->count();

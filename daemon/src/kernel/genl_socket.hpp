@@ -41,7 +41,8 @@ private:
 };
 
 struct SocketOptions {
-    // SO_RCVBUF in bytes (the kernel doubles it); unset keeps the default.
+    // SO_RCVBUF in bytes (the kernel doubles it; beyond net.core.rmem_max only
+    // with CAP_NET_ADMIN); unset keeps the default.
     std::optional<int> receive_buffer_bytes;
     // SO_RCVTIMEO for blocking receives; unset blocks forever.
     std::optional<std::chrono::milliseconds> receive_timeout;
