@@ -28,10 +28,13 @@
 //     channel.async_receive(on_note);
 //     io.run();
 //
+// Options{.wait_for_module = true} starts without the module (the first
+// notification is then FamilyBack) instead of throwing FamilyNotFound.
+//
 // Any completion token works (callbacks, use_future, use_awaitable). The
 // handler never runs inside async_receive. Destroying the channel with a
-// receive outstanding completes it with operation_aborted. Errors (other than those above,
-// which are notifications) are system errors of the socket.
+// receive outstanding completes it with operation_aborted. Errors other than
+// the notifications above are system errors of the socket.
 //
 // FamilyWatcher: the same nlctrl "notify" subscription alone, for code that
 // waits for the module to appear (or vanish) without receiving events.
