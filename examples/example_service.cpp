@@ -67,7 +67,10 @@ std::string mebibytes(std::uint64_t bytes) { return std::to_string(bytes >> 20) 
 int main(int argc, char** argv) {
     const char* program = argv[0];
     hpplace::ClientOptions options;
-    hpplace::WorkloadSpec workload{.name = "example", .threads_per_cpu = 1, .buffer_per_cpu = 16ULL << 20};
+    hpplace::WorkloadSpec workload;
+    workload.name = "example";
+    workload.threads_per_cpu = 1;
+    workload.buffer_per_cpu = 16ULL << 20;
     unsigned interval = 0;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];

@@ -1,0 +1,387 @@
+// hpplace::Client against a fake hpplaced: a unix socket server in the test that
+// speaks control/protocol.md. Callbacks run off the socket's read path, a
+// Registration waits for its running callback, bad lines are skipped, an
+// oversized line drops the connection, and the client reconnects, registers
+// again and resyncs after the daemon restarts.
+
+#include <doctest/doctest.h>
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "control/protocol.hpp"
+#include "core/file_descriptor.hpp"
+#include "core/system_error.hpp"
+#include "hpplace/client.hpp"
+
+using namespace hpplace;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+json status_with(const std::vector<unsigned>& online, std::uint64_t node0_memory) {
+    return json{{"source", "kernel"},
+                {"cpus", {{"online", online}, {"present", {0, 1, 2}}}},
+                {"nodes", json::array({json{{"id", 0}, {"cpus", {0, 1}}, {"memory_bytes", node0_memory}},
+                                       json{{"id", 1}, {"cpus", {2}}, {"memory_bytes", 0}}})},
+                {"events", {{"received", 0}, {"last_seq", 100}, {"lost", 0}, {"resyncs", 0}}},
+                {"plan_generation", 1}};
+}
+
+json plan_with(std::uint64_t generation, const std::vector<unsigned>& cpus) {
+    json threads = json::array();
+    for (unsigned i = 0; i < cpus.size(); ++i) {
+        threads.push_back({{"index", i}, {"cpu", cpus[i]}, {"node", 0}});
+    }
+    return json{{"generation", generation},
+                {"workloads", json::array({json{{"name", "svc"},
+                                                {"threads", threads},
+                                                {"buffers", json::array({json{{"node", 0}, {"bytes", 1048576}}})},
+                                                {"cpuset", "0-1"},
+                                                {"mems", "0"}}})}};
+}
+
+std::string event_line(std::uint64_t seq, std::string_view type, unsigned cpu) {
+    return json{{"event", {{"seq", seq}, {"type", type}, {"source", "kernel"}, {"time_ns", 1}, {"cpu", cpu},
+                           {"node", cpu < 2 ? 0 : 1}}}}
+               .dump() +
+           "\n";
+}
+
+// One connection at a time; answers register/subscribe/status/plan, records requests.
+class FakeDaemon {
+public:
+    FakeDaemon(std::filesystem::path path, json status, json plan)
+        : path_(std::move(path)), status_(std::move(status)), plan_(std::move(plan)) {
+        listener_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        throw_system_error_on(!listener_, "socket");
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::filesystem::remove(path_);
+        path_.native().copy(address.sun_path, sizeof(address.sun_path) - 1);
+        throw_system_error_on(::bind(listener_.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0,
+                              "bind");
+        throw_system_error_on(::listen(listener_.get(), 4) != 0, "listen");
+        thread_ = std::jthread([this](std::stop_token stop) { serve(stop); });
+    }
+    ~FakeDaemon() {
+        thread_.request_stop();
+        thread_.join();
+        std::filesystem::remove(path_);
+    }
+
+    void send(const std::string& bytes) {
+        std::lock_guard lock(mutex_);
+        REQUIRE(connection_);
+        REQUIRE(::write(connection_.get(), bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    }
+    bool wait_requests(std::size_t count) {
+        std::unique_lock lock(mutex_);
+        return changed_.wait_for(lock, 5s, [&] { return requests_.size() >= count; });
+    }
+    std::vector<json> requests() {
+        std::lock_guard lock(mutex_);
+        return requests_;
+    }
+    int connections() {
+        std::lock_guard lock(mutex_);
+        return connections_;
+    }
+
+private:
+    void serve(std::stop_token stop) {
+        control::LineSplitter splitter;
+        while (!stop.stop_requested()) {
+            pollfd fds[2] = {{listener_.get(), POLLIN, 0}, {-1, POLLIN, 0}};
+            {
+                std::lock_guard lock(mutex_);
+                fds[1].fd = connection_ ? connection_.get() : -1;
+            }
+            if (::poll(fds, 2, 10) <= 0) {
+                continue;
+            }
+            if (fds[0].revents & POLLIN) {
+                std::lock_guard lock(mutex_);
+                connection_.reset(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+                splitter = control::LineSplitter();
+                ++connections_;
+                continue;
+            }
+            if (fds[1].revents & (POLLIN | POLLHUP)) {
+                char buffer[4096];
+                const ssize_t n = ::read(fds[1].fd, buffer, sizeof(buffer));
+                std::lock_guard lock(mutex_);
+                if (n <= 0) {
+                    connection_.reset();
+                    continue;
+                }
+                for (const auto& line : splitter.feed(std::string_view(buffer, static_cast<std::size_t>(n)))) {
+                    const auto request = json::parse(line);
+                    requests_.push_back(request);
+                    const std::string op = request.at("op");
+                    json result = json::object();
+                    if (op == "status") {
+                        result = status_;
+                    } else if (op == "plan") {
+                        result = plan_;
+                    } else if (op == "register") {
+                        result = {{"workload", request.at("workload").at("name")}};
+                    }
+                    const auto reply = control::render_result(result, request.value("id", json()));
+                    REQUIRE(::write(connection_.get(), reply.data(), reply.size()) ==
+                            static_cast<ssize_t>(reply.size()));
+                }
+                changed_.notify_all();
+            }
+        }
+    }
+
+    std::filesystem::path path_;
+    json status_;
+    json plan_;
+    FileDescriptor listener_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    FileDescriptor connection_;
+    std::vector<json> requests_;
+    int connections_ = 0;
+    std::jthread thread_;
+};
+
+std::filesystem::path socket_path(std::string_view name) {
+    return std::filesystem::temp_directory_path() /
+           ("hpplace-client-test-" + std::to_string(::getpid()) + "-" + std::string(name) + ".sock");
+}
+
+// Collects deliveries; waits for them.
+template <typename T>
+struct Inbox {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::vector<T> items;
+    void push(const T& item) {
+        std::lock_guard lock(mutex);
+        items.push_back(item);
+        changed.notify_all();
+    }
+    bool wait_size(std::size_t count) {
+        std::unique_lock lock(mutex);
+        return changed.wait_for(lock, 5s, [&] { return items.size() >= count; });
+    }
+    std::vector<T> get() {
+        std::lock_guard lock(mutex);
+        return items;
+    }
+};
+
+ClientOptions options_for(const std::filesystem::path& path, std::vector<std::string>* log) {
+    ClientOptions options;
+    options.socket_path = path.string();
+    WorkloadSpec workload;
+    workload.name = "svc";
+    workload.threads_per_cpu = 1;
+    workload.buffer_per_cpu = 1048576;
+    options.workload = workload;
+    options.reconnect_min = 10ms;
+    options.reconnect_max = 50ms;
+    options.max_message_bytes = 4096;
+    options.log = [log](std::string_view line) {
+        if (log != nullptr) {
+            log->emplace_back(line);
+        }
+    };
+    return options;
+}
+
+}  // namespace
+
+TEST_CASE("client: registers, subscribes, replays what exists, reports events") {
+    const auto path = socket_path("basic");
+    FakeDaemon daemon(path, status_with({0, 1}, 1 << 30), plan_with(1, {0, 1}));
+    Client client(options_for(path, nullptr));
+    REQUIRE(client.wait_connected(5s));
+    REQUIRE(client.wait_assignment(5s));
+    CHECK(client.assignment()->threads.size() == 2);
+    CHECK(client.active_processor_count() == 2);
+
+    const auto requests = daemon.requests();
+    REQUIRE(requests.size() == 4);
+    CHECK(requests[0]["op"] == "register");
+    CHECK(requests[0]["workload"]["name"] == "svc");
+    CHECK(requests[0]["workload"]["threads_per_cpu"] == 1);
+    CHECK(requests[1]["op"] == "subscribe");
+    CHECK(requests[2]["op"] == "status");
+    CHECK(requests[3]["op"] == "plan");
+
+    Inbox<ProcessorChange> cpus;
+    Inbox<MemoryChange> memory;
+    auto cpu_registration =
+        client.on_processor_change([&](const ProcessorChange& c) { cpus.push(c); }, Replay::existing);
+    auto memory_registration = client.on_memory_change([&](const MemoryChange& m) { memory.push(m); },
+                                                       Replay::existing);
+    REQUIRE(cpus.wait_size(2));
+    REQUIRE(memory.wait_size(1));
+    CHECK(cpus.get()[0].state == ProcessorState::add_complete);
+    CHECK(cpus.get()[0].synthesized);
+    CHECK(cpus.get()[1].cpu == 1);
+    CHECK(memory.get()[0].size == 1u << 30);
+
+    daemon.send(event_line(101, "cpu_add_start", 2) + event_line(102, "cpu_online", 2));
+    REQUIRE(cpus.wait_size(4));
+    const auto got = cpus.get();
+    CHECK(got[2].state == ProcessorState::add_start);
+    CHECK(got[3].state == ProcessorState::add_complete);
+    CHECK(got[3].cpu == 2);
+    CHECK(got[3].node == 1u);
+    CHECK(got[3].active_cpus == std::vector<unsigned>{0, 1, 2});
+    CHECK(got[3].seq == 102);
+    CHECK_FALSE(got[3].synthesized);
+    CHECK(client.active_processor_count() == 3);
+}
+
+TEST_CASE("client: callbacks run on the library's thread, never on the read path") {
+    const auto path = socket_path("offpath");
+    FakeDaemon daemon(path, status_with({0, 1}, 1 << 30), plan_with(1, {0, 1}));
+    Client client(options_for(path, nullptr));
+    REQUIRE(client.wait_connected(5s));
+
+    std::mutex mutex;
+    std::condition_variable released_cv;
+    bool released = false;
+    std::atomic<int> calls{0};
+    std::thread::id callback_thread;
+    auto registration = client.on_processor_change([&](const ProcessorChange&) {
+        std::unique_lock lock(mutex);
+        callback_thread = std::this_thread::get_id();
+        ++calls;
+        released_cv.wait(lock, [&] { return released; });
+    });
+    const auto events_before = client.stats().events;
+    daemon.send(event_line(101, "cpu_online", 2));
+    for (int i = 0; i < 500 && calls == 0; ++i) {
+        std::this_thread::sleep_for(1ms);
+    }
+    REQUIRE(calls == 1);
+    // The first callback is blocked; the connection still reads what follows.
+    daemon.send(event_line(102, "cpu_going_offline", 2) + event_line(103, "cpu_offline", 2));
+    for (int i = 0; i < 500 && client.stats().events < events_before + 3; ++i) {
+        std::this_thread::sleep_for(1ms);
+    }
+    CHECK(client.stats().events == events_before + 3);
+    CHECK(client.active_processor_count() == 2);
+    CHECK(calls == 1);
+
+    // Unregistering from another thread waits for the running call to return.
+    std::atomic<bool> reset_returned{false};
+    std::thread resetter([&] {
+        registration.reset();
+        reset_returned = true;
+    });
+    std::this_thread::sleep_for(100ms);
+    CHECK_FALSE(reset_returned);
+    {
+        std::lock_guard lock(mutex);
+        released = true;
+        CHECK(callback_thread != std::this_thread::get_id());
+    }
+    released_cv.notify_all();
+    resetter.join();
+    CHECK(reset_returned);
+    // The two queued calls were dropped by the unregistration.
+    std::this_thread::sleep_for(50ms);
+    CHECK(calls == 1);
+}
+
+TEST_CASE("client: bad lines are skipped, an oversized one drops the connection and it comes back") {
+    const auto path = socket_path("bad");
+    FakeDaemon daemon(path, status_with({0, 1}, 1 << 30), plan_with(1, {0, 1}));
+    std::vector<std::string> log;
+    Client client(options_for(path, &log));
+    REQUIRE(client.wait_connected(5s));
+    Inbox<ProcessorChange> cpus;
+    auto registration = client.on_processor_change([&](const ProcessorChange& c) { cpus.push(c); });
+
+    daemon.send("not json\n{\"event\": {\"type\": \"cpu_exploded\"}}\n{\"who\": 1}\n" +
+                event_line(101, "cpu_online", 2));
+    REQUIRE(cpus.wait_size(1));
+    CHECK(cpus.get()[0].cpu == 2);
+    CHECK(client.stats().bad_messages == 3);
+    CHECK(client.stats().connects == 1);
+
+    daemon.send(std::string(5000, 'x') + "\n");  // over max_message_bytes (4096)
+    for (int i = 0; i < 2000 && daemon.connections() < 2; ++i) {
+        std::this_thread::sleep_for(1ms);
+    }
+    CHECK(daemon.connections() == 2);
+    REQUIRE(daemon.wait_requests(8));
+    CHECK(client.wait_connected(5s));
+    CHECK(client.stats().dropped_connections == 1);
+}
+
+TEST_CASE("client: reconnects after the daemon restarts, registers again and resyncs") {
+    const auto path = socket_path("restart");
+    std::vector<std::string> log;
+    Inbox<ProcessorChange> cpus;
+    Inbox<MemoryChange> memory;
+    Inbox<Assignment> assignments;
+    Inbox<bool> connections;
+    auto daemon = std::make_unique<FakeDaemon>(path, status_with({0, 1}, 1 << 30), plan_with(1, {0, 1}));
+    Client client(options_for(path, &log));
+    auto r1 = client.on_processor_change([&](const ProcessorChange& c) { cpus.push(c); });
+    auto r2 = client.on_memory_change([&](const MemoryChange& m) { memory.push(m); });
+    auto r3 = client.on_assignment([&](const Assignment& a) { assignments.push(a); });
+    auto r4 = client.on_connection([&](bool up) { connections.push(up); });
+    REQUIRE(assignments.wait_size(1));
+    REQUIRE(connections.wait_size(1));
+
+    daemon.reset();  // hpplaced stops
+    REQUIRE(connections.wait_size(2));
+    CHECK_FALSE(connections.get()[1]);
+    CHECK_FALSE(client.connected());
+    std::this_thread::sleep_for(100ms);  // a few failed attempts with backoff
+
+    // It comes back with CPU 1 gone, 128 MiB more memory and a new plan.
+    daemon = std::make_unique<FakeDaemon>(path, status_with({0}, (1 << 30) + (128 << 20)), plan_with(2, {0}));
+    REQUIRE(connections.wait_size(3));
+    CHECK(connections.get()[2]);
+    REQUIRE(daemon->wait_requests(4));
+    CHECK(daemon->requests()[0]["op"] == "register");
+
+    REQUIRE(cpus.wait_size(1));
+    CHECK(cpus.get()[0].state == ProcessorState::offline);
+    CHECK(cpus.get()[0].cpu == 1);
+    CHECK(cpus.get()[0].synthesized);
+    REQUIRE(memory.wait_size(1));
+    CHECK(memory.get()[0].state == MemoryState::online);
+    CHECK(memory.get()[0].size == 128u << 20);
+    REQUIRE(assignments.wait_size(2));
+    CHECK(assignments.get()[1].generation == 2);
+    CHECK(assignments.get()[1].threads.size() == 1);
+    CHECK(client.stats().connects == 2);
+    CHECK(client.active_processors() == std::vector<unsigned>{0});
+}
+
+TEST_CASE("client: bad options are refused; no daemon is not an error") {
+    ClientOptions no_path;
+    no_path.socket_path.clear();
+    CHECK_THROWS_AS(Client{no_path}, std::invalid_argument);
+    ClientOptions unnamed;
+    unnamed.workload = WorkloadSpec{};
+    CHECK_THROWS_AS(Client{unnamed}, std::invalid_argument);
+    std::vector<std::string> log;
+    Client client(options_for(socket_path("nobody"), &log));
+    CHECK_FALSE(client.wait_connected(50ms));
+    CHECK(active_processor_count() >= 1);
+}
