@@ -145,10 +145,9 @@ private:
                 break;
             case kernel::Loss::Cause::gap:
                 if (resynced_through_ && loss.last_lost <= *resynced_through_) {
-                    note("events were lost: " + loss.detail + ", all covered by the resync at seq " +
-                         std::to_string(*resynced_through_));
+                    note(loss.detail + ", all covered by the resync at seq " + std::to_string(*resynced_through_));
                 } else {
-                    note("events were lost: " + loss.detail);
+                    note(loss.detail);
                     resync();
                 }
                 break;
