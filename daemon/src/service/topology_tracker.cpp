@@ -103,6 +103,7 @@ bool TopologyTracker::open_kernel() {
     }
     // A newly loaded module numbers its events from 1 again.
     previous_kernel_seq_.reset();
+    overrun_counted_ = false;
     kernel_->start(*kernel_slot_);
     return true;
 }
@@ -149,7 +150,8 @@ void TopologyTracker::take_event(EventSource from, const Event& event) {
         previous_kernel_seq_ = event.seq;
         counters_.last_seq = event.seq;
         if (check.kind == kernel::SequenceCheck::Kind::gap) {
-            counters_.lost += check.lost();
+            // An overrun reported before the gap already counted one of them.
+            counters_.lost += check.lost() - (std::exchange(overrun_counted_, false) ? 1 : 0);
             // The event is applied after the resync: sysfs may or may not show
             // it yet, and applying it again is harmless for the picture.
             resync("sequence gap: events " + std::to_string(check.first_lost) + ".." +
@@ -174,9 +176,15 @@ void TopologyTracker::take_loss(EventSource from, const std::string& reason) {
     if (from == EventSource::udev && kernel_) {
         log("udev: " + reason + " (memory block arrivals may be missed; resyncing)");
     }
-    // A kernel overrun shows as a sequence gap, counted exactly when the next
-    // event arrives; udev has no sequence to tell: count at least one.
-    if (from == EventSource::udev) {
+    // At least one event is gone. For the kernel the next event's sequence
+    // gap tells exactly how many (the one counted here included); udev has no
+    // sequence numbers to tell.
+    if (from == EventSource::kernel) {
+        if (!overrun_counted_) {
+            ++counters_.lost;
+            overrun_counted_ = true;
+        }
+    } else {
         ++counters_.lost;
     }
     resync(reason);

@@ -106,6 +106,7 @@ private:
     Topology topology_;
     control::EventCounters counters_;
     std::optional<std::uint64_t> previous_kernel_seq_;
+    bool overrun_counted_ = false;  // a kernel overrun counted one lost event ahead of its gap
     std::uint64_t replans_ = 0;
     bool replan_posted_ = false;
     bool activity_ = false;  // an event or a loss since the last replan step
