@@ -67,7 +67,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/hpplace
 	install -m 0755 $(BUILD_DIR)/bin/hpplaced $(BUILD_DIR)/bin/hpctl $(DESTDIR)$(PREFIX)/bin/
 	cp -P $(BUILD_DIR)/lib/libhpplace.so* $(DESTDIR)$(PREFIX)/lib/
-	-install -m 0644 $(BUILD_DIR)/lib/libhpplace.a $(DESTDIR)$(PREFIX)/lib/
+	if [ -e $(BUILD_DIR)/lib/libhpplace.a ]; then install -m 0644 $(BUILD_DIR)/lib/libhpplace.a $(DESTDIR)$(PREFIX)/lib/; fi
 	install -m 0644 daemon/include/hpplace/*.hpp $(DESTDIR)$(PREFIX)/include/hpplace/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	sed 's|^ExecStart=/usr/bin/|ExecStart=$(PREFIX)/bin/|' dist/hpplaced.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/hpplaced.service
@@ -76,7 +76,7 @@ install: all
 	test -e $(DESTDIR)$(SYSCONFDIR)/hpplaced/hpplaced.conf || install -m 0644 dist/hpplaced.conf $(DESTDIR)$(SYSCONFDIR)/hpplaced/hpplaced.conf
 	install -D -m 0644 kmod/hpnotify.ko $(DESTDIR)/lib/modules/$(KERNEL_RELEASE)/extra/hpnotify.ko
 	install -d $(DESTDIR)/usr/src/hpnotify-$(DKMS_VERSION)/common
-	install -m 0644 kmod/Kbuild kmod/Makefile kmod/dkms.conf kmod/*.c kmod/*.h $(DESTDIR)/usr/src/hpnotify-$(DKMS_VERSION)/
+	install -m 0644 kmod/Kbuild kmod/Makefile kmod/dkms.conf $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/*.h $(DESTDIR)/usr/src/hpnotify-$(DKMS_VERSION)/
 	install -m 0644 common/hpnotify.h $(DESTDIR)/usr/src/hpnotify-$(DKMS_VERSION)/common/
 	@echo "installed under $(DESTDIR)$(PREFIX); as root without DESTDIR: depmod -a $(KERNEL_RELEASE); systemctl daemon-reload"
 
