@@ -135,3 +135,26 @@ TEST_CASE("client protocol: the register request carries the [[workload]] keys")
     spec.nodes.clear();
     CHECK(client::workload_to_json(spec)["nodes"] == "all");
 }
+
+TEST_CASE("client protocol: the daemon reads a registered workload back") {
+    WorkloadSpec spec;
+    spec.name = "db";
+    spec.threads = 3;
+    spec.nodes = {1};
+    spec.buffer_per_cpu = 4096;
+    const Workload workload = client::workload_from_json(client::workload_to_json(spec));
+    CHECK(workload.name == "db");
+    CHECK(workload.threads == 3u);
+    CHECK(workload.nodes == std::vector<unsigned>{1});
+    CHECK(workload.buffer_per_cpu == 4096);
+    CHECK_FALSE(workload.cgroup);
+    CHECK(client::workload_from_json(json::parse(R"({"name": "x", "buffer_per_cpu": "64MiB"})")).buffer_per_cpu ==
+          64u << 20);
+    for (const std::string bad : {R"({})", R"({"name": ""})", R"({"name": "x", "colour": "red"})",
+                                  R"({"name": "x", "threads_per_cpu": 0})", R"({"name": "x", "nodes": "some"})",
+                                  R"({"name": "x", "buffer_per_cpu": "lots"})", R"({"name": "x", "cgroup": 1})",
+                                  R"({"name": "x", "threads": 2, "threads_per_cpu": 1})", R"([])"}) {
+        CAPTURE(bad);
+        CHECK_THROWS_AS(client::workload_from_json(json::parse(bad)), std::invalid_argument);
+    }
+}

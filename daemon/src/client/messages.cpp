@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "planner/plan.hpp"
+#include "planner/size.hpp"
 
 namespace hpplace::client {
 
@@ -177,6 +178,64 @@ nlohmann::json workload_to_json(const WorkloadSpec& workload) {
         json["cgroup"] = workload.cgroup;
     }
     return json;
+}
+
+Workload workload_from_json(const nlohmann::json& json) {
+    if (!json.is_object()) {
+        bad("workload", "not an object");
+    }
+    Workload workload;
+    const auto& name = field(json, "name", "workload");
+    if (!name.is_string() || name.get_ref<const std::string&>().empty()) {
+        bad("workload.name", "must be a non-empty string");
+    }
+    workload.name = name.get<std::string>();
+    for (const auto& [key, value] : json.items()) {
+        const std::string where = "workload." + key;
+        if (key == "name") {
+            continue;
+        } else if (key == "threads_per_cpu") {
+            workload.threads_per_cpu = small_value(value, where);
+            if (workload.threads_per_cpu == 0) {
+                bad(where, "must be at least 1");
+            }
+        } else if (key == "threads") {
+            workload.threads = small_value(value, where);
+        } else if (key == "nodes") {
+            if (value == "all") {
+                workload.nodes.reset();
+            } else if (value.is_array()) {
+                std::vector<unsigned> nodes;
+                for (const auto& node : value) {
+                    nodes.push_back(small_value(node, where));
+                }
+                workload.nodes = std::move(nodes);
+            } else {
+                bad(where, "must be \"all\" or a list of node ids");
+            }
+        } else if (key == "buffer_per_cpu") {
+            if (value.is_string()) {
+                try {
+                    workload.buffer_per_cpu = parse_size(value.get_ref<const std::string&>());
+                } catch (const std::exception& e) {
+                    bad(where, e.what());
+                }
+            } else {
+                workload.buffer_per_cpu = unsigned_value(value, where);
+            }
+        } else if (key == "cgroup") {
+            if (!value.is_string()) {
+                bad(where, "must be a string");
+            }
+            workload.cgroup = value.get<std::string>();
+        } else {
+            bad(where, "unknown key");
+        }
+    }
+    if (json.contains("threads") && json.contains("threads_per_cpu")) {
+        bad("workload", "has both \"threads\" and \"threads_per_cpu\"");
+    }
+    return workload;
 }
 
 }  // namespace hpplace::client

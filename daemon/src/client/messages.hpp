@@ -16,6 +16,7 @@
 #include "core/event.hpp"
 #include "hpplace/assignment.hpp"
 #include "hpplace/client.hpp"
+#include "planner/config.hpp"
 
 namespace hpplace::client {
 
@@ -37,5 +38,9 @@ Snapshot snapshot_from_status(const nlohmann::json& status);
 std::optional<Assignment> assignment_from_plan(const nlohmann::json& plan, std::string_view workload);
 // The register request's "workload" object: the keys of the config's [[workload]].
 nlohmann::json workload_to_json(const WorkloadSpec& workload);
+// The daemon's reading of that object (a [[workload]] table as JSON: sizes as
+// integers or "64MiB" strings, nodes "all" or a list). Unknown keys and bad
+// values throw std::invalid_argument naming the key.
+Workload workload_from_json(const nlohmann::json& json);
 
 }  // namespace hpplace::client
