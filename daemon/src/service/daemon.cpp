@@ -1,10 +1,13 @@
 #include "service/daemon.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <iostream>
 #include <system_error>
 
+#include "client/messages.hpp"
+#include "control/protocol.hpp"
 #include "control/status.hpp"
 #include "sources/kernel_source.hpp"
 #include "sources/udev_source.hpp"
@@ -93,13 +96,70 @@ void Daemon::reload() {
         Config config = load_daemon_config(options_);
         onliner_ = AutoOnliner(config.auto_online, options_.sysfs_root,
                                [this](const std::string& line) { this->log(line); });
-        replanner_.set_config(std::move(config));
+        replanner_.set_config(with_registered(std::move(config)));
         log("config reloaded from " + options_.config_path.string());
     } catch (const std::exception& error) {
         log(std::string("config reload failed, keeping the current one: ") + error.what());
     }
     heal_next_ = true;
     tracker_->resync("reload");
+}
+
+namespace {
+
+bool has_workload(const Config& config, const std::string& name) {
+    return std::any_of(config.workloads.begin(), config.workloads.end(),
+                       [&](const Workload& w) { return w.name == name; });
+}
+
+}  // namespace
+
+Config Daemon::with_registered(Config config) const {
+    for (const auto& workload : registered_) {
+        if (!has_workload(config, workload.name)) {
+            config.workloads.push_back(workload);
+        }
+    }
+    return config;
+}
+
+nlohmann::json Daemon::register_workload(const nlohmann::json& json) {
+    Workload workload;
+    try {
+        workload = client::workload_from_json(json);
+    } catch (const std::invalid_argument& error) {
+        throw control::ProtocolError(std::string("register: ") + error.what());
+    }
+    Config config = replanner_.config();
+    std::erase_if(config.workloads, [&](const Workload& w) {
+        return std::any_of(registered_.begin(), registered_.end(),
+                           [&](const Workload& r) { return r.name == w.name; });
+    });
+    if (has_workload(config, workload.name)) {
+        return {{"workload", workload.name}, {"configured", true}};
+    }
+    std::erase_if(registered_, [&](const Workload& w) { return w.name == workload.name; });
+    registered_.push_back(workload);
+    replanner_.set_config(with_registered(std::move(config)));
+    log("workload \"" + workload.name + "\" registered");
+    if (tracker_) {
+        tracker_->request_replan();
+    }
+    return {{"workload", workload.name}, {"configured", false}};
+}
+
+void Daemon::unregister_workload(const std::string& name) {
+    const auto removed = std::erase_if(registered_, [&](const Workload& w) { return w.name == name; });
+    if (removed == 0) {
+        throw control::ProtocolError("unregister: no registered workload \"" + name + "\"");
+    }
+    Config config = replanner_.config();
+    std::erase_if(config.workloads, [&](const Workload& w) { return w.name == name; });
+    replanner_.set_config(std::move(config));
+    log("workload \"" + name + "\" unregistered");
+    if (tracker_) {
+        tracker_->request_replan();
+    }
 }
 
 void Daemon::stop() {

@@ -79,6 +79,12 @@ private:
     nlohmann::json status() override { return status_json(); }
     nlohmann::json plan() override { return plan_json(); }
     std::string metrics_text() override { return metrics_.render(); }
+    // {"op":"register"} / {"op":"unregister"} from libhpplace: workloads kept
+    // beside the config file's (a name the file has stays the file's) and
+    // planned with them; they survive reloads, not restarts.
+    nlohmann::json register_workload(const nlohmann::json& workload) override;
+    void unregister_workload(const std::string& name) override;
+    Config with_registered(Config config) const;
 
     void on_replan(const Topology& topology);
     void on_event_applied(const Event& event);
@@ -98,6 +104,7 @@ private:
     bool ready_ = false;
     bool reloading_ = false;
     bool heal_next_ = false;
+    std::vector<Workload> registered_;
 };
 
 }  // namespace hpplace
