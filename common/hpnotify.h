@@ -132,7 +132,10 @@ enum {
 	HPNOTIFY_A_STATS_LAST_SEQ = 1,
 	/* nest: one __u64 per event type, attribute type = event type */
 	HPNOTIFY_A_STATS_SENT,
-	/* __u64: events built but not delivered (allocation or multicast error) */
+	/*
+	 * __u64: events built but delivered to no listener: allocation or
+	 * multicast error, or every listener's receive queue was full
+	 */
 	HPNOTIFY_A_STATS_SEND_FAILURES,
 	/* __u64: events not built because nobody listened */
 	HPNOTIFY_A_STATS_NO_LISTENER,

@@ -144,8 +144,13 @@ static int hpnotify_put_node(struct sk_buff *msg, int nid)
 }
 
 /*
- * Ends the message and multicasts it; consumes @msg. -ESRCH means the last
- * listener left after hpnotify_event_begin(): that is no loss.
+ * Ends the message and multicasts it; consumes @msg.
+ *
+ * netlink_broadcast() says -ESRCH both when the last listener left after
+ * hpnotify_event_begin() (no loss) and when every listener's receive queue
+ * was full (each of them lost the event and sees ENOBUFS). Only the group's
+ * membership tells them apart: with listeners still there, it is a failure.
+ * Listeners that set NETLINK_BROADCAST_ERROR turn the latter into -ENOBUFS.
  */
 static void hpnotify_event_multicast(struct sk_buff *msg, void *hdr,
 				     enum hpnotify_event_type type)
@@ -157,7 +162,9 @@ static void hpnotify_event_multicast(struct sk_buff *msg, void *hdr,
 				HPNOTIFY_NLGRP_EVENTS, GFP_KERNEL);
 	if (!ret)
 		atomic64_inc(&hpnotify_sent[type]);
-	else if (ret == -ESRCH)
+	else if (ret == -ESRCH &&
+		 !genl_has_listeners(&hpnotify_genl_family, &init_net,
+				     HPNOTIFY_NLGRP_EVENTS))
 		atomic64_inc(&hpnotify_no_listener);
 	else
 		atomic64_inc(&hpnotify_send_failures);

@@ -311,6 +311,27 @@ def check_unprivileged(ctx: Context) -> str:
     return "; ".join(details)
 
 
+def check_overrun(ctx: Context) -> str:
+    def stats(name: str) -> dict:
+        text = "\n".join(ctx.output(name))
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise Failure(f"{name}: hpctl kernel-stats --json printed no JSON: {text[:200]!r}") from None
+
+    before, after = stats("stats_before"), stats("stats_after")
+    failures = after["send_failures"] - before["send_failures"]
+    unheard = after["no_listener"] - before["no_listener"]
+    expect(after["listeners"], "the stopped watcher no longer counts as a listener")
+    expect(failures > 0, f"80 events into a stopped listener's full queue, yet send_failures rose by "
+                         f"{failures} (no_listener by {unheard})")
+    expect(unheard == 0, f"events refused by a full queue were counted as no_listener (+{unheard})")
+    stderr = " ".join(ctx.output("watch.stderr")).lower()
+    expect("lost" in stderr or "overrun" in stderr or "enobufs" in stderr,
+           f"the resumed watcher did not report the loss: {ctx.output('watch.stderr')[:3]}")
+    return f"send_failures +{failures}, no_listener +{unheard}; watcher said {ctx.output('watch.stderr')[:1]}"
+
+
 def check_node_mem(ctx: Context) -> str:
     block_size = int(ctx.output("block_size")[0])
     block = int(ctx.output("block")[0])
@@ -413,6 +434,8 @@ SCENARIOS = [
              needs=("hpnotify", "hpctl")),
     Scenario("unprivileged", "an unprivileged user gets EPERM for watch and for the state request",
              check_unprivileged, needs=("hpnotify", "hpctl")),
+    Scenario("overrun", "a stopped listener's full queue: send_failures, not no_listener; it reports the loss",
+             check_overrun, needs=("hpnotify", "hpctl")),
     Scenario("node_mem", "a DIMM gives memoryless node 2 its first memory, then takes it away",
              check_node_mem, boot="memoryless", needs=("hpnotify", "hpctl")),
     Scenario("stress", "cpu1 toggling while hpnotify is unloaded and reloaded; no kernel warnings",
