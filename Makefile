@@ -64,11 +64,7 @@ DKMS_VERSION = $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' kmod/dkms.conf)
 KERNEL_RELEASE = $(shell sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/hpplace
-	install -m 0755 $(BUILD_DIR)/bin/hpplaced $(BUILD_DIR)/bin/hpctl $(DESTDIR)$(PREFIX)/bin/
-	cp -P $(BUILD_DIR)/lib/libhpplace.so* $(DESTDIR)$(PREFIX)/lib/
-	if [ -e $(BUILD_DIR)/lib/libhpplace.a ]; then install -m 0644 $(BUILD_DIR)/lib/libhpplace.a $(DESTDIR)$(PREFIX)/lib/; fi
-	install -m 0644 daemon/include/hpplace/*.hpp $(DESTDIR)$(PREFIX)/include/hpplace/
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	sed 's|^ExecStart=/usr/bin/|ExecStart=$(PREFIX)/bin/|' dist/hpplaced.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/hpplaced.service
 	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/hpplaced.service
