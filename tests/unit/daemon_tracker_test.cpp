@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
@@ -315,4 +316,38 @@ TEST_CASE("tracker: a failing resync keeps the previous picture") {
     CHECK(rig.tracker->topology() == before);
     CHECK(rig.tracker->counters().resyncs == 1);
     CHECK(rig.log.back().find("resync failed") != std::string::npos);
+}
+
+TEST_CASE("tracker: an event the topology rejects is counted, logged once and resynced, never thrown") {
+    Rig rig;
+    rig.tracker->start();
+    rig.run();
+    // Meanwhile sysfs knows better: node 1 has 640 MiB.
+    rig.sysfs.find_node(1)->memory_bytes = 640ull << 20;
+    Event no_size;  // mem_offline without its size: apply_event throws TopologyError
+    no_size.type = EventType::mem_offline;
+    no_size.source = EventSource::kernel;
+    no_size.seq = 1;
+    no_size.node = 1;
+    CHECK_NOTHROW(rig.kernel->on_event(no_size));
+    // A CPU id no kernel has, in the same burst: one resync for both.
+    CHECK_NOTHROW(rig.kernel->on_event(cpu_event(EventType::cpu_online, 1u << 30, 1, 2)));
+    CHECK_NOTHROW(rig.run());
+    CHECK(rig.tracker->counters().rejected == 2);
+    CHECK(rig.tracker->counters().received == 2);
+    CHECK(rig.tracker->counters().lost == 0);
+    CHECK(rig.tracker->counters().resyncs == 1);
+    CHECK(rig.sysfs_reads == 2);
+    CHECK(rig.tracker->topology() == rig.sysfs);
+    CHECK(rig.plans.back() == rig.sysfs);
+    CHECK(rig.applied.empty());  // nothing downstream sees a rejected event
+    const auto rejected_lines = std::count_if(rig.log.begin(), rig.log.end(), [](const std::string& line) {
+        return line.starts_with("event rejected, resyncing from sysfs: mem_offline event #1 has no size");
+    });
+    CHECK(rejected_lines == 1);
+    // The tracker goes on taking events.
+    rig.kernel->on_event(cpu_event(EventType::cpu_online, 3, 1, 3));
+    rig.run();
+    CHECK(rig.tracker->topology().find_node(1)->cpus.test(3));
+    CHECK(rig.applied.size() == 1);
 }

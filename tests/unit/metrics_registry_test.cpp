@@ -113,6 +113,7 @@ TEST_CASE("Metrics: counts render and parse back") {
     metrics.count_event(EventType::mem_block_added);
     metrics.count_lost(5);
     metrics.count_resync();
+    metrics.count_rejected(2);
     metrics.observe_recompute(2ms);
     metrics.observe_recompute(300ms);
     metrics.observe_recompute(20s);
@@ -129,6 +130,7 @@ TEST_CASE("Metrics: counts render and parse back") {
     CHECK(parsed.samples.at("hpplaced_events_total{type=\"cpu_arrived\"}") == 0);
     CHECK(parsed.samples.at("hpplaced_events_lost_total") == 5);
     CHECK(parsed.samples.at("hpplaced_resyncs_total") == 1);
+    CHECK(parsed.samples.at("hpplaced_events_rejected_total") == 2);
     CHECK(parsed.samples.at("hpplaced_recomputes_total") == 3);
     CHECK(parsed.samples.at("hpplaced_plan_generation") == 42);
     CHECK(parsed.samples.at("hpplaced_apply_errors_total{applier=\"cgroup\"}") == 2);

@@ -188,6 +188,9 @@ void Daemon::sync_counters() {
     if (counters.lost > metrics_.lost()) {
         metrics_.count_lost(counters.lost - metrics_.lost());
     }
+    if (counters.rejected > metrics_.rejected()) {
+        metrics_.count_rejected(counters.rejected - metrics_.rejected());
+    }
     while (metrics_.resyncs() < counters.resyncs) {
         metrics_.count_resync();
     }

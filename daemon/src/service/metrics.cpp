@@ -54,6 +54,8 @@ void Metrics::count_lost(std::uint64_t events) { lost_ += events; }
 
 void Metrics::count_resync() { ++resyncs_; }
 
+void Metrics::count_rejected(std::uint64_t events) { rejected_ += events; }
+
 namespace {
 
 double seconds(std::chrono::nanoseconds took) { return std::chrono::duration<double>(took).count(); }
@@ -139,6 +141,9 @@ std::string Metrics::render() const {
     }
     header(out, "hpplaced_events_lost_total", "counter", "Events known lost (sequence gaps, socket overruns).");
     out << "hpplaced_events_lost_total " << lost_ << '\n';
+    header(out, "hpplaced_events_rejected_total", "counter",
+           "Events inconsistent with the daemon's topology, each answered by a resync.");
+    out << "hpplaced_events_rejected_total " << rejected_ << '\n';
     header(out, "hpplaced_resyncs_total", "counter", "Full state reloads after a loss or a source switch.");
     out << "hpplaced_resyncs_total " << resyncs_ << '\n';
     header(out, "hpplaced_recomputes_total", "counter", "Plan recomputations.");

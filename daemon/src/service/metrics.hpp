@@ -4,6 +4,7 @@
 // format (names prefixed hpplaced_):
 //   hpplaced_events_total{type="cpu_online"}         counter, one series per type
 //   hpplaced_events_lost_total                       counter
+//   hpplaced_events_rejected_total                   counter
 //   hpplaced_resyncs_total                           counter
 //   hpplaced_recomputes_total                        counter
 //   hpplaced_plan_generation                         gauge
@@ -62,6 +63,7 @@ public:
     void count_event(EventType type);
     void count_lost(std::uint64_t events);
     void count_resync();
+    void count_rejected(std::uint64_t events);
     void observe_recompute(std::chrono::nanoseconds took);
     void set_plan_generation(std::uint64_t generation);
     // applier: "cgroup" or "auto_online".
@@ -72,6 +74,7 @@ public:
     std::uint64_t events_received() const noexcept;
     std::uint64_t lost() const noexcept { return lost_; }
     std::uint64_t resyncs() const noexcept { return resyncs_; }
+    std::uint64_t rejected() const noexcept { return rejected_; }
     std::uint64_t recomputes() const noexcept { return recompute_.count(); }
     std::uint64_t plan_generation() const noexcept { return plan_generation_; }
     std::uint64_t apply_errors() const noexcept;
@@ -83,6 +86,7 @@ private:
     std::array<std::uint64_t, event_type_count> events_{};
     std::uint64_t lost_ = 0;
     std::uint64_t resyncs_ = 0;
+    std::uint64_t rejected_ = 0;
     std::uint64_t plan_generation_ = 0;
     std::map<std::string, std::uint64_t> apply_errors_;
     Histogram recompute_;

@@ -161,8 +161,18 @@ void TopologyTracker::take_event(EventSource from, const Event& event) {
         }
     }
     activity_ = true;
-    if (apply_event(topology_, event)) {
-        schedule_replan();
+    try {
+        if (apply_event(topology_, event)) {
+            schedule_replan();
+        }
+    } catch (const TopologyError& error) {
+        // The event does not fit our picture (a field missing, an id out of
+        // range): the picture or the event is wrong, sysfs tells which. The
+        // event is not passed on: nothing downstream sees what was not applied.
+        ++counters_.rejected;
+        log(std::string("event rejected, resyncing from sysfs: ") + error.what());
+        resync("rejected " + std::string(to_string(event.type)) + " event #" + std::to_string(event.seq));
+        return;
     }
     if (hooks_.event_applied) {
         hooks_.event_applied(event);

@@ -9,7 +9,8 @@
 //   - the family watcher switches on the fly: module loaded -> kernel source,
 //     module unloaded (or its source gone) -> udev; each switch resyncs;
 //   - any detected loss (sequence gap, ENOBUFS) resyncs, so the topology is
-//     never silently wrong;
+//     never silently wrong; so does an event apply_event rejects (counted in
+//     counters().rejected, logged, never thrown out of the event loop);
 //   - re-planning is coalesced: events only mark the picture dirty and post
 //     one replan step, which runs after every handler already queued and
 //     steps back behind new ones while events keep arriving (bounded by
@@ -48,7 +49,8 @@ struct TrackerEnvironment {
 struct TrackerHooks {
     // The coalesced re-planning step: called once per batch of changes.
     std::function<void(const Topology&)> replan;
-    // Every event taken in, after it was applied to the topology.
+    // Every event taken in, after it was applied to the topology (not for
+    // events the topology rejected: those resync instead).
     std::function<void(const Event&)> event_applied;
     // After each resync from sysfs (switch or loss).
     std::function<void(const Topology&)> resynced;
