@@ -112,6 +112,23 @@ memory_blocks() {
 	done | sort -n
 }
 
+# hotadd_dimm MIB NODE ID: asks the host to hot-add a MIB MiB pc-dimm with id ID into NODE, waits (20 s)
+# until all its memory blocks appear and sets DIMM_BLOCKS to their numbers (sorted); dies otherwise.
+hotadd_dimm() {
+	memory_blocks > "/tmp/dimm.$3.before"
+	dimm_want=$(( ($1 << 20) / $(block_size) ))
+	host hotadd_dimm "mib=$1" "node=$2" "id=$3" || die "DIMM $3 hot-add refused"
+	wait_until 20 dimm_blocks_appeared "$3" "$dimm_want" ||
+		die "DIMM $3: $dimm_want new memory blocks expected within 20 s, got: $(dimm_new_blocks "$3")"
+	DIMM_BLOCKS=$(dimm_new_blocks "$3")
+}
+dimm_new_blocks() {
+	memory_blocks | grep -vxF -f "/tmp/dimm.$1.before"
+}
+dimm_blocks_appeared() {
+	[ "$(dimm_new_blocks "$1" | wc -l)" -ge "$2" ]
+}
+
 # block_size: bytes per memory block (decimal).
 block_size() {
 	echo $((0x$(cat "$MEM_SYS/block_size_bytes")))

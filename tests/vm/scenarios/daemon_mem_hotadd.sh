@@ -3,20 +3,14 @@
 hp_load || die "insmod hpnotify.ko failed"
 daemon_up
 status before
-memory_blocks > /tmp/blocks_before
-host hotadd_dimm mib=256 node=1 id=dimm_daemon || die "DIMM hot-add refused"
-new_blocks() {
-	memory_blocks | grep -vxF -f /tmp/blocks_before
-}
-wait_until 30 sh -c '[ "$(ls -d /sys/devices/system/memory/memory[0-9]* | wc -l)" -ge $(( $(wc -l < /tmp/blocks_before) + 2 )) ]' \
-	|| die "the DIMM's blocks did not appear within 30 s"
+hotadd_dimm 256 1 dimm_daemon
 all_online() {
-	for block in $(new_blocks); do
+	for block in $DIMM_BLOCKS; do
 		grep -qx online "$MEM_SYS/memory$block/state" || return 1
 	done
 }
 wait_until 30 all_online || die "the daemon did not online the new blocks within 30 s"
-for block in $(new_blocks); do
+for block in $DIMM_BLOCKS; do
 	echo "$block $(cat "$MEM_SYS/memory$block/state") $(block_node "$block")"
 done > /tmp/new_blocks
 out new_blocks /tmp/new_blocks

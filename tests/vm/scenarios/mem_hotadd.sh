@@ -3,20 +3,12 @@
 # offlining it cannot be refused because of unmovable kernel allocations.
 hp_load || die "insmod hpnotify.ko failed"
 out_lines block_size "$(block_size)"
-memory_blocks > /tmp/mem_hotadd.before
-new_blocks() {
-	memory_blocks | grep -vxF -f /tmp/mem_hotadd.before
-}
-two_new_blocks() {
-	[ "$(new_blocks | wc -l)" -ge 2 ]
-}
-host hotadd_dimm mib=256 node=1 id=mem_hotadd || die "DIMM hot-add refused"
-wait_until 20 two_new_blocks || die "fewer than 2 new memory blocks within 20 s"
-for block in $(new_blocks); do
+hotadd_dimm 256 1 mem_hotadd
+for block in $DIMM_BLOCKS; do
 	echo "$block $(cat "$MEM_SYS/memory$block/phys_index") $(block_node "$block")"
 done > /tmp/mem_hotadd.new
 out new_blocks /tmp/mem_hotadd.new
-set -- $(new_blocks)
+set -- $DIMM_BLOCKS
 watch_start watch
 write online_first online "$MEM_SYS/memory$1/state"
 write online_second online_movable "$MEM_SYS/memory$2/state"
