@@ -124,8 +124,12 @@ class Kernel:
 
 
 def find_kernel(release: str | None = None) -> Kernel:
-    """Pick the kernel like scripts/kdir.sh: the running one's build tree if present, else the newest
+    """Pick the kernel like scripts/kdir.sh: $KDIR's when set (the Makefile exports it, so the VM boots
+    the kernel the module was built for), else the running one's build tree if present, else the newest
     /lib/modules/<ver>/build that has a /boot/vmlinuz-<ver>. The VM boots it, so its image must exist."""
+    kdir = os.environ.get("KDIR")
+    if release is None and kdir:
+        return _kernel_of_build_tree(Path(kdir))
     release = release or os.uname().release
     running = Path("/lib/modules") / release
     candidates = []
@@ -144,6 +148,19 @@ def find_kernel(release: str | None = None) -> Kernel:
             return Kernel(version, image, modules / "build", modules)
     raise VmError("no kernel with both /lib/modules/<ver>/build and /boot/vmlinuz-<ver> "
                   "(install linux-image-amd64 linux-headers-amd64)")
+
+
+def _kernel_of_build_tree(build: Path) -> Kernel:
+    header = build / "include" / "generated" / "utsrelease.h"
+    match = re.search(r'UTS_RELEASE "([^"]+)"', header.read_text()) if header.is_file() else None
+    if not match:
+        raise VmError(f"KDIR={build}: no kernel build tree (no release in {header})")
+    version = match.group(1)
+    image = Path("/boot") / f"vmlinuz-{version}"
+    if not image.is_file():
+        raise VmError(f"KDIR={build} is kernel {version}, but {image} is not installed: the VM boots the "
+                      f"kernel the module is built for (apt-get install linux-image-{version})")
+    return Kernel(version, image, build, Path("/lib/modules") / version)
 
 
 def _version_key(version: str) -> list:
