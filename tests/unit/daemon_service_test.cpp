@@ -2,8 +2,15 @@
 // tree and a temp control socket; the real planner and cgroup applier.
 #include <doctest/doctest.h>
 
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -13,6 +20,7 @@
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/file_descriptor.hpp"
 #include "planner/config.hpp"
 #include "service/daemon.hpp"
 
@@ -125,6 +133,65 @@ Event cpu_online(unsigned cpu, unsigned node, std::uint64_t seq) {
     return event;
 }
 
+// A control connection to the rig's daemon from the test thread: every wait
+// for an answer runs the daemon's io_context meanwhile.
+class Connection {
+public:
+    Connection(DaemonRig& rig) : rig_(rig), fd_(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+        REQUIRE(fd_);
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::strcpy(address.sun_path, rig.options.socket_path.c_str());
+        REQUIRE(::connect(fd_.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0);
+        rig_.settle();
+    }
+
+    // Sends one request line, returns the answer line as JSON.
+    nlohmann::json ask(const std::string& request) {
+        const std::string line = request + "\n";
+        REQUIRE(::send(fd_.get(), line.data(), line.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(line.size()));
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (received_.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+            rig_.settle();
+            pollfd pfd{.fd = fd_.get(), .events = POLLIN, .revents = 0};
+            if (::poll(&pfd, 1, 10) > 0) {
+                char buffer[4096];
+                const ssize_t got = ::recv(fd_.get(), buffer, sizeof(buffer), 0);
+                REQUIRE(got > 0);
+                received_.append(buffer, static_cast<std::size_t>(got));
+            }
+        }
+        const auto end = received_.find('\n');
+        REQUIRE(end != std::string::npos);
+        const std::string answer = received_.substr(0, end);
+        received_.erase(0, end + 1);
+        rig_.settle();  // the replan a register or unregister posted
+        return nlohmann::json::parse(answer);
+    }
+
+    // Closes the connection and lets the daemon notice.
+    void close() {
+        fd_ = FileDescriptor();
+        rig_.settle();
+    }
+
+private:
+    DaemonRig& rig_;
+    FileDescriptor fd_;
+    std::string received_;
+};
+
+std::vector<std::string> planned_names(const Daemon& daemon) {
+    std::vector<std::string> names;
+    for (const auto& workload : daemon.current_plan().workloads) {
+        names.push_back(workload.name);
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+using Names = std::vector<std::string>;
+
 }  // namespace
 
 TEST_CASE("daemon: a missing explicit config is an error, a missing default one is not") {
@@ -222,4 +289,74 @@ TEST_CASE("daemon: a cgroup changed behind its back is healed at the next resync
     rig.settle();
     CHECK(read(rig.dir / "cgroup/web/cpuset.cpus") == "0-2\n");
     CHECK(daemon->status_json()["events"]["resyncs"] == 1);
+}
+
+TEST_CASE("daemon: a registered workload is planned until its connection closes") {
+    DaemonRig rig;
+    auto daemon = rig.make();
+    daemon->start();
+    rig.settle();
+    REQUIRE(planned_names(*daemon) == Names{"web"});
+
+    Connection client(rig);
+    const auto registered = client.ask(R"({"op":"register","id":1,"workload":{"name":"db","threads":2,"nodes":[1]}})");
+    REQUIRE(registered["ok"] == true);
+    CHECK(registered["result"] == nlohmann::json{{"workload", "db"}, {"configured", false}});
+    CHECK(planned_names(*daemon) == Names{"db", "web"});
+    const auto generation = daemon->current_plan().generation;
+
+    // Bad requests: an error answer each, nothing planned lost, the connection stays.
+    const std::vector<std::pair<std::string, std::string>> bad_requests{
+        {R"({"op":"register","id":2})", R"("register" needs a "workload" object)"},
+        {R"({"op":"register","id":3,"workload":{"name":""}})", R"("workload" needs a non-empty string "name")"},
+        {R"({"op":"register","id":4,"workload":{"name":"x","threads_per_cpu":0}})",
+         "register: workload.threads_per_cpu: must be at least 1"},
+        {R"({"op":"register","id":5,"workload":[1]})", R"("register" needs a "workload" object)"},
+        {R"({"op":"unregister","id":6,"name":"nobody"})", R"(unregister: no registered workload "nobody")"},
+    };
+    for (const auto& [request, error] : bad_requests) {
+        CAPTURE(request);
+        const auto answer = client.ask(request);
+        CHECK(answer["ok"] == false);
+        CHECK(answer["error"] == error);
+        CHECK(answer["id"] == nlohmann::json::parse(request)["id"]);
+    }
+    CHECK(planned_names(*daemon) == Names{"db", "web"});
+    CHECK(daemon->current_plan().generation == generation);
+    // A name the config file has stays the file's, also when the client goes.
+    CHECK(client.ask(R"({"op":"register","id":7,"workload":{"name":"web","threads":1}})")["result"]["configured"] ==
+          true);
+    CHECK(client.ask(R"({"op":"status","id":8})")["ok"] == true);
+
+    client.close();
+    CHECK(planned_names(*daemon) == Names{"web"});
+    CHECK(daemon->current_plan().generation == generation + 1);
+    CHECK(std::count(rig.log.begin(), rig.log.end(), "workload \"db\" unregistered") == 1);
+}
+
+TEST_CASE("daemon: a name registered by two connections stays until the last one closes") {
+    DaemonRig rig;
+    auto daemon = rig.make();
+    daemon->start();
+    rig.settle();
+    Connection first(rig);
+    Connection second(rig);
+    Connection third(rig);
+    REQUIRE(first.ask(R"({"op":"register","workload":{"name":"db","threads":1}})")["ok"] == true);
+    REQUIRE(second.ask(R"({"op":"register","workload":{"name":"db","threads":2}})")["ok"] == true);
+    REQUIRE(third.ask(R"({"op":"register","workload":{"name":"batch","threads":1}})")["ok"] == true);
+    CHECK(planned_names(*daemon) == Names{"batch", "db", "web"});
+
+    second.close();
+    CHECK(planned_names(*daemon) == Names{"batch", "db", "web"});
+    // An explicit unregister is not undone or repeated by the close.
+    CHECK(third.ask(R"({"op":"unregister","name":"batch"})")["ok"] == true);
+    CHECK(planned_names(*daemon) == Names{"db", "web"});
+    third.close();
+    first.close();
+    CHECK(planned_names(*daemon) == Names{"web"});
+    // A reload keeps the config's workloads and brings back no released one.
+    daemon->reload();
+    rig.settle();
+    CHECK(planned_names(*daemon) == Names{"web"});
 }

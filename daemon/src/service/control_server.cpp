@@ -9,10 +9,13 @@
 #include <cstring>
 #include <deque>
 #include <iostream>
+#include <map>
 #include <set>
+#include <vector>
 #include <stdexcept>
 
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
@@ -52,6 +55,9 @@ struct ControlServer::State {
     ControlServerLimits limits;
     LogLine log;
     std::set<std::shared_ptr<Session>> sessions;
+    // Workload name -> the live connections (by number) that registered it.
+    // The last of them to close unregisters it.
+    std::map<std::string, std::set<std::uint64_t>> registrants;
     std::uint64_t next_client = 1;
     bool stopped = false;
 };
@@ -93,11 +99,48 @@ public:
         socket_.close(ignored);
         queue_.clear();
         queued_bytes_ = 0;
+        release_workloads();
         state_->sessions.erase(shared_from_this());
     }
 
 private:
     std::string who() const { return "control client " + std::to_string(number_); }
+
+    // The connection is closed: the workloads it registered, and no other
+    // live connection did, are unregistered. Not while the server stops (the
+    // daemon is going away). Posted, so the handler is never re-entered from
+    // inside one of its own calls (a push that drops a slow client).
+    void release_workloads() {
+        if (state_->stopped) {
+            return;
+        }
+        std::vector<std::string> released;
+        for (auto it = state_->registrants.begin(); it != state_->registrants.end();) {
+            if (it->second.erase(number_) != 0 && it->second.empty()) {
+                released.push_back(it->first);
+                it = state_->registrants.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        if (released.empty()) {
+            return;
+        }
+        boost::asio::post(state_->acceptor.get_executor(), [state = state_, released, who = who()] {
+            for (const auto& name : released) {
+                // Stopped, or registered again by a new connection meanwhile: keep it.
+                if (state->stopped || state->registrants.contains(name)) {
+                    continue;
+                }
+                try {
+                    state->handler.unregister_workload(name);
+                    state->log(who + " closed: workload \"" + name + "\" unregistered");
+                } catch (const std::exception&) {
+                    // Already unregistered by someone else: nothing to release.
+                }
+            }
+        });
+    }
 
     void read_more() {
         if (closing_ || reading_ || state_->stopped) {
@@ -184,10 +227,20 @@ private:
             case control::Op::unsubscribe:
                 streams_ = {};
                 return nlohmann::json::object();
-            case control::Op::register_workload:
-                return handler.register_workload(request.workload);
+            case control::Op::register_workload: {
+                nlohmann::json result = handler.register_workload(request.workload);
+                // {"configured": true}: the config file's workload, not ours to release.
+                const auto name = result.find("workload");
+                const auto configured = result.find("configured");
+                if (name != result.end() && name->is_string() &&
+                    !(configured != result.end() && configured->is_boolean() && configured->get<bool>())) {
+                    state_->registrants[name->get<std::string>()].insert(number_);
+                }
+                return result;
+            }
             case control::Op::unregister_workload:
                 handler.unregister_workload(request.name);
+                state_->registrants.erase(request.name);
                 return nlohmann::json::object();
             case control::Op::ping:
                 return {{"version", control::protocol_version}};

@@ -22,6 +22,11 @@
 // error line, then the connection is closed), at most max_queued_bytes of
 // unsent output per connection (beyond: the connection is closed), and while a
 // connection has unsent responses the server reads no further requests from it.
+// A connection that closes (EOF, error, or dropped by these limits) takes the
+// workloads it registered with it, unless another live connection registered
+// the same name too. There is no idle timeout: libhpplace keeps one quiet
+// connection open for as long as it runs, and a dead peer's connection is
+// closed by the kernel (EOF/ECONNRESET) when its process exits.
 
 #include <cstddef>
 #include <cstdint>
@@ -45,8 +50,13 @@ struct ControlHandler {
     virtual nlohmann::json status() = 0;
     virtual nlohmann::json plan() = 0;
     virtual std::string metrics_text() = 0;
-    // {"op":"register"} (libhpplace, next issue): returns the result object.
+    // {"op":"register"} (libhpplace): returns the result object,
+    // {"workload": name, "configured": bool}. Unless "configured" is true (the
+    // name is the config file's), the server counts the workload as the
+    // connection's and, once the last live connection that registered it has
+    // closed, calls unregister_workload(name) (errors ignored: already gone).
     virtual nlohmann::json register_workload(const nlohmann::json& workload);
+    // {"op":"unregister"}: removes it whoever registered it.
     virtual void unregister_workload(const std::string& name);
 };
 

@@ -128,7 +128,8 @@ nlohmann::json Daemon::register_workload(const nlohmann::json& json) {
     try {
         workload = client::workload_from_json(json);
     } catch (const std::invalid_argument& error) {
-        throw control::ProtocolError(std::string("register: ") + error.what());
+        // The server puts "register: " before it.
+        throw control::ProtocolError(error.what());
     }
     Config config = replanner_.config();
     std::erase_if(config.workloads, [&](const Workload& w) {
@@ -151,7 +152,7 @@ nlohmann::json Daemon::register_workload(const nlohmann::json& json) {
 void Daemon::unregister_workload(const std::string& name) {
     const auto removed = std::erase_if(registered_, [&](const Workload& w) { return w.name == name; });
     if (removed == 0) {
-        throw control::ProtocolError("unregister: no registered workload \"" + name + "\"");
+        throw control::ProtocolError("no registered workload \"" + name + "\"");
     }
     Config config = replanner_.config();
     std::erase_if(config.workloads, [&](const Workload& w) { return w.name == name; });

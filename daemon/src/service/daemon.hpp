@@ -81,7 +81,9 @@ private:
     std::string metrics_text() override { return metrics_.render(); }
     // {"op":"register"} / {"op":"unregister"} from libhpplace: workloads kept
     // beside the config file's (a name the file has stays the file's) and
-    // planned with them; they survive reloads, not restarts.
+    // planned with them; they survive reloads, not restarts, and are
+    // unregistered when the last connection that registered them closes
+    // (ControlServer).
     nlohmann::json register_workload(const nlohmann::json& workload) override;
     void unregister_workload(const std::string& name) override;
     Config with_registered(Config config) const;
