@@ -95,16 +95,56 @@ std::size_t position_of_node(const Topology& topology, unsigned id) {
     return no_position;
 }
 
+// The online, unreserved CPUs of a node, increasing. Word by word, from the
+// node's first non-empty word: a node's bitmap starts at CPU 0, and on a machine
+// of many nodes most of its words are zero.
 std::vector<unsigned> served_cpus_of(const NumaNode& node, const CpuSet& reserved) {
     std::vector<unsigned> cpus;
-    cpus.reserve(node.cpus.count());
-    node.cpus.for_each([&](unsigned cpu) {
-        if (!reserved.test(cpu)) {
-            cpus.push_back(cpu);
+    const auto words = node.cpus.words();
+    const auto held = reserved.words();
+    std::size_t w = 0;
+    while (w < words.size() && words[w] == 0) {
+        ++w;
+    }
+    for (; w < words.size(); ++w) {
+        std::uint64_t bits = words[w] & ~(w < held.size() ? held[w] : 0);
+        while (bits != 0) {
+            cpus.push_back(static_cast<unsigned>(w * 64) + static_cast<unsigned>(__builtin_ctzll(bits)));
+            bits &= bits - 1;
         }
-    });
+    }
     return cpus;
 }
+
+// Node id -> position in topology.nodes (nodes are in increasing id): a table
+// for the ids a topology holds (at most max_node_id), a binary search beyond.
+class NodeIndex {
+public:
+    explicit NodeIndex(const Topology& topology) : topology_(topology) {
+        use_table_ = !topology.nodes.empty() && topology.nodes.back().id <= max_node_id;
+        if (use_table_) {
+            table_.assign(topology.nodes.back().id + 1, no_position);
+            for (std::size_t p = topology.nodes.size(); p-- > 0;) {
+                table_[topology.nodes[p].id] = p;
+            }
+        }
+    }
+    std::size_t find(unsigned id) const noexcept {
+        if (!use_table_) {
+            const auto it = std::lower_bound(topology_.nodes.begin(), topology_.nodes.end(), id,
+                                             [](const NumaNode& n, unsigned i) { return n.id < i; });
+            return it != topology_.nodes.end() && it->id == id
+                       ? static_cast<std::size_t>(it - topology_.nodes.begin())
+                       : no_position;
+        }
+        return id < table_.size() ? table_[id] : no_position;
+    }
+
+private:
+    const Topology& topology_;
+    bool use_table_ = false;
+    std::vector<std::size_t> table_;
+};
 
 // The CPUs of one of a workload's nodes, as fixed-count placement sees them.
 struct NodeCpus {
@@ -190,28 +230,75 @@ void merge_by_index(std::vector<PlannedThread>& threads, std::size_t middle) {
     std::inplace_merge(threads.begin(), threads.begin() + static_cast<std::ptrdiff_t>(middle), threads.end(), by_index);
 }
 
-// A CpuSet from CPU numbers below `end`, without growing it bit by bit.
-class CpuSetBuilder {
-public:
-    explicit CpuSetBuilder(unsigned end) : words_((end + 63) / 64, 0) {}
-    void set(unsigned cpu) noexcept { words_[cpu / 64] |= std::uint64_t{1} << (cpu % 64); }
-    CpuSet build() const { return CpuSet::from_words(words_); }
+// The kernel's cpulist ("0-3,8") of a bitmap, run by run: a word of all ones or
+// all zeros costs one step, not 64. The same text as CpuSet::to_list.
+std::string format_cpulist(std::span<const std::uint64_t> words) {
+    const auto size = static_cast<unsigned>(words.size() * 64);
+    // The first bit at or after `from` that is set (or clear, for set = false); size if none.
+    auto next = [&](unsigned from, bool set) -> unsigned {
+        std::size_t w = from / 64;
+        if (w >= words.size()) {
+            return size;
+        }
+        std::uint64_t bits = (set ? words[w] : ~words[w]) & (~std::uint64_t{0} << (from % 64));
+        while (bits == 0) {
+            if (++w == words.size()) {
+                return size;
+            }
+            bits = set ? words[w] : ~words[w];
+        }
+        return static_cast<unsigned>(w * 64) + static_cast<unsigned>(__builtin_ctzll(bits));
+    };
+    std::string out;
+    char digits[16];
+    auto append = [&](unsigned value) {
+        const auto result = std::to_chars(digits, digits + sizeof digits, value);
+        out.append(digits, result.ptr);
+    };
+    for (unsigned first = next(0, true); first < size;) {
+        const unsigned end = next(first, false);
+        if (!out.empty()) {
+            out += ',';
+        }
+        append(first);
+        if (end - 1 != first) {
+            out += '-';
+            append(end - 1);
+        }
+        first = next(end, true);
+    }
+    return out;
+}
 
-private:
-    std::vector<std::uint64_t> words_;
-};
+// threads[0, middle) and `added` are each sorted by index, with no index in
+// both: merges `added` in, from the back, without a temporary buffer.
+void merge_added(std::vector<PlannedThread>& threads, std::span<const PlannedThread> added) {
+    std::size_t i = threads.size();
+    threads.resize(threads.size() + added.size());
+    std::size_t out = threads.size();
+    std::size_t j = added.size();
+    while (j > 0) {
+        if (i > 0 && threads[i - 1].index > added[j - 1].index) {
+            threads[--out] = threads[--i];
+        } else {
+            threads[--out] = added[--j];
+        }
+    }
+}
 
 // --- the full recompute ------------------------------------------------------------
 
 // What the whole plan needs to know about the topology, computed once.
 struct Machine {
     const Topology& topology;
+    NodeIndex node_index;
     std::vector<std::vector<unsigned>> served;  // per node position: online, unreserved CPUs
     std::vector<std::size_t> home;               // per node position: memory home position
     std::vector<unsigned> cpu_position;          // per CPU: node position, or no_node if not served
+    std::vector<unsigned> cpu_node;              // per served CPU: its node's id
     unsigned cpu_end = 0;
 
-    Machine(const Topology& t, const CpuSet& reserved) : topology(t) {
+    Machine(const Topology& t, const CpuSet& reserved) : topology(t), node_index(t) {
         served.reserve(t.nodes.size());
         home.reserve(t.nodes.size());
         for (std::size_t p = 0; p < t.nodes.size(); ++p) {
@@ -222,93 +309,124 @@ struct Machine {
             }
         }
         cpu_position.assign(cpu_end, no_node);
+        cpu_node.assign(cpu_end, no_node);
         for (std::size_t p = 0; p < served.size(); ++p) {
             for (const unsigned cpu : served[p]) {
                 cpu_position[cpu] = static_cast<unsigned>(p);
+                cpu_node[cpu] = t.nodes[p].id;
             }
         }
     }
 };
 
 // Node positions a workload uses, increasing id (topology order).
-std::vector<std::size_t> selected_positions(const Topology& topology, const Workload& workload) {
+std::vector<std::size_t> selected_positions(const Machine& machine, const Workload& workload) {
+    const std::size_t count = machine.topology.nodes.size();
     std::vector<std::size_t> positions;
-    for (std::size_t p = 0; p < topology.nodes.size(); ++p) {
-        if (workload.uses_node(topology.nodes[p].id)) {
+    if (!workload.nodes) {
+        positions.resize(count);
+        std::iota(positions.begin(), positions.end(), std::size_t{0});
+        return positions;
+    }
+    std::vector<std::uint8_t> chosen(count, 0);
+    for (const unsigned id : *workload.nodes) {
+        if (const std::size_t p = machine.node_index.find(id); p != no_position) {
+            chosen[p] = 1;
+        }
+    }
+    for (std::size_t p = 0; p < count; ++p) {
+        if (chosen[p] != 0) {
             positions.push_back(p);
         }
     }
     return positions;
 }
 
+// `room` is a per-CPU scratch array (cpu_end entries), all zero on entry and on return.
 std::vector<PlannedThread> plan_threads(const Machine& machine, const Workload& workload,
                                         std::span<const std::size_t> positions, const WorkloadPlan* previous,
-                                        std::vector<std::uint32_t>& loads) {
+                                        std::vector<std::uint32_t>& loads, std::vector<std::uint32_t>& room) {
     const auto& topology = machine.topology;
-    std::vector<bool> selected(topology.nodes.size(), false);
-    for (const auto p : positions) {
-        selected[p] = true;
-    }
-    auto served_here = [&](unsigned cpu) {
-        return cpu < machine.cpu_end && machine.cpu_position[cpu] != no_node && selected[machine.cpu_position[cpu]];
-    };
+    const unsigned cpu_end = machine.cpu_end;
     std::vector<PlannedThread> threads;
-    std::vector<bool> used;
     if (!workload.fixed_thread_count()) {
+        // Every CPU of the workload ends with exactly per_cpu threads: room counts
+        // down from per_cpu as the previous threads are kept, and what is left is
+        // filled with new threads.
         const unsigned per_cpu = workload.threads_per_cpu;
-        std::vector<std::uint32_t> on_cpu(machine.cpu_end, 0);
-        if (previous != nullptr && !previous->threads.empty()) {
-            used.assign(previous->threads.back().index + 1, false);
-            threads.reserve(previous->threads.size());
-            for (const auto& t : previous->threads) {
-                if (served_here(t.cpu) && on_cpu[t.cpu] < per_cpu) {
-                    ++on_cpu[t.cpu];
-                    threads.push_back({t.index, t.cpu, topology.nodes[machine.cpu_position[t.cpu]].id});
-                    used[t.index] = true;
-                }
-            }
-        }
-        std::size_t missing = 0;
+        std::size_t served_count = 0;
         for (const auto p : positions) {
             for (const unsigned cpu : machine.served[p]) {
-                missing += per_cpu - on_cpu[cpu];
+                room[cpu] = per_cpu;
             }
+            served_count += machine.served[p].size();
         }
-        if (missing != 0) {
-            const std::vector<unsigned> indices = free_indices(used, missing);
-            std::size_t next = 0;
-            const std::size_t kept = threads.size();
-            for (unsigned cpu = 0; cpu < machine.cpu_end; ++cpu) {
-                if (!served_here(cpu)) {
-                    continue;
-                }
-                for (unsigned k = on_cpu[cpu]; k < per_cpu; ++k) {
-                    threads.push_back({indices[next++], cpu, topology.nodes[machine.cpu_position[cpu]].id});
+        threads.reserve(served_count * per_cpu);
+        if (previous != nullptr) {
+            for (const auto& t : previous->threads) {
+                if (t.cpu < cpu_end && room[t.cpu] != 0) {
+                    --room[t.cpu];
+                    threads.push_back({t.index, t.cpu, machine.cpu_node[t.cpu]});
                 }
             }
-            merge_by_index(threads, kept);
         }
-        for (const auto& t : threads) {
-            ++loads[t.cpu];
+        const std::size_t kept = threads.size();
+        if (kept != served_count * per_cpu) {
+            // New threads: the lowest indices the kept threads (increasing index) leave free.
+            std::vector<PlannedThread> added;
+            added.reserve(served_count * per_cpu - kept);
+            unsigned candidate = 0;
+            std::size_t k = 0;
+            auto next_free = [&] {
+                while (k < kept && threads[k].index <= candidate) {
+                    candidate += threads[k].index == candidate ? 1 : 0;
+                    ++k;
+                }
+                return candidate++;
+            };
+            for (unsigned cpu = 0; cpu < cpu_end; ++cpu) {
+                for (unsigned r = room[cpu]; r > 0; --r) {
+                    added.push_back({next_free(), cpu, machine.cpu_node[cpu]});
+                }
+            }
+            merge_added(threads, added);
+        }
+        for (const auto p : positions) {
+            for (const unsigned cpu : machine.served[p]) {
+                room[cpu] = 0;
+                loads[cpu] += per_cpu;
+            }
         }
         return threads;
     }
 
     const unsigned total = *workload.threads;
     std::vector<unsigned> kept_on_position(topology.nodes.size(), 0);
-    used.assign(total, false);
+    std::vector<bool> used(total, false);
     if (previous != nullptr) {
+        for (const auto p : positions) {
+            for (const unsigned cpu : machine.served[p]) {
+                room[cpu] = 1;  // a CPU of the workload
+            }
+        }
+        threads.reserve(std::min<std::size_t>(total, previous->threads.size()));
         for (const auto& t : previous->threads) {
-            if (t.index < total && served_here(t.cpu)) {
+            if (t.index < total && t.cpu < cpu_end && room[t.cpu] != 0) {
                 const unsigned p = machine.cpu_position[t.cpu];
-                threads.push_back({t.index, t.cpu, topology.nodes[p].id});
+                threads.push_back({t.index, t.cpu, machine.cpu_node[t.cpu]});
                 used[t.index] = true;
                 ++kept_on_position[p];
                 ++loads[t.cpu];
             }
         }
+        for (const auto p : positions) {
+            for (const unsigned cpu : machine.served[p]) {
+                room[cpu] = 0;
+            }
+        }
     }
     std::vector<unsigned> unplaced;
+    unplaced.reserve(total - threads.size());
     for (unsigned i = 0; i < total; ++i) {
         if (!used[i]) {
             unplaced.push_back(i);
@@ -321,9 +439,7 @@ std::vector<PlannedThread> plan_threads(const Machine& machine, const Workload& 
         }
     }
     const std::vector<PlannedThread> placed = place_fixed(total, nodes, unplaced, loads);
-    const std::size_t kept = threads.size();
-    threads.insert(threads.end(), placed.begin(), placed.end());
-    merge_by_index(threads, kept);
+    merge_added(threads, placed);
     return threads;
 }
 
@@ -354,25 +470,20 @@ std::vector<PlannedBuffer> plan_buffers(const Machine& machine, const Workload& 
 // Applies max_memory_share to the buffers on `only_node` (on every node if nullopt).
 void clip_buffers(std::vector<WorkloadPlan>& workloads, const Topology& topology, double share,
                   std::optional<unsigned> only_node) {
-    auto position_of = [&](unsigned id) {
-        const auto it = std::lower_bound(topology.nodes.begin(), topology.nodes.end(), id,
-                                         [](const NumaNode& n, unsigned i) { return n.id < i; });
-        return it != topology.nodes.end() && it->id == id ? static_cast<std::size_t>(it - topology.nodes.begin())
-                                                          : no_position;
-    };
+    const NodeIndex index(topology);
     auto applies = [&](const PlannedBuffer& b) { return !only_node || b.node == *only_node; };
     // Requested bytes per node position, over all workloads; buffers only live on nodes of the topology.
     std::vector<uint128> totals(topology.nodes.size(), 0);
     for (const auto& w : workloads) {
         for (const auto& b : w.buffers) {
-            if (const auto p = position_of(b.node); applies(b) && p != no_position) {
+            if (const auto p = index.find(b.node); applies(b) && p != no_position) {
                 totals[p] += b.requested_bytes;
             }
         }
     }
     for (auto& w : workloads) {
         for (auto& b : w.buffers) {
-            const auto p = position_of(b.node);
+            const auto p = index.find(b.node);
             if (!applies(b) || p == no_position) {
                 continue;
             }
@@ -383,24 +494,32 @@ void clip_buffers(std::vector<WorkloadPlan>& workloads, const Topology& topology
     }
 }
 
-std::string cpuset_of(const Machine& machine, std::span<const std::size_t> positions) {
-    CpuSetBuilder cpus(machine.cpu_end);
-    for (const auto p : positions) {
-        for (const unsigned cpu : machine.served[p]) {
-            cpus.set(cpu);
+// The cpuset and mems lists of a set of node positions. Workloads that use the
+// same nodes share them: the lists are built once per set of nodes.
+struct NodeLists {
+    std::vector<std::size_t> positions;
+    std::string cpuset;
+    std::string mems;
+};
+
+const NodeLists& lists_of(const Machine& machine, std::vector<NodeLists>& known, std::vector<std::size_t> positions) {
+    for (const auto& lists : known) {
+        if (lists.positions == positions) {
+            return lists;
         }
     }
-    return cpus.build().to_list();
-}
-
-std::string mems_of(const Machine& machine, std::span<const std::size_t> positions) {
+    std::vector<std::uint64_t> words((machine.cpu_end + 63) / 64, 0);
     CpuSet mems;
     for (const auto p : positions) {
+        for (const unsigned cpu : machine.served[p]) {
+            words[cpu / 64] |= std::uint64_t{1} << (cpu % 64);
+        }
         if (machine.home[p] != no_position) {
             mems.set(machine.topology.nodes[machine.home[p]].id);
         }
     }
-    return mems.to_list();
+    known.push_back({std::move(positions), format_cpulist(words), mems.to_list()});
+    return known.back();
 }
 
 std::uint64_t next_generation(const Plan* previous, const Plan& plan) {
@@ -413,17 +532,20 @@ std::uint64_t next_generation(const Plan* previous, const Plan& plan) {
 Plan plan_with(const Topology& topology, const Config& config, const Plan* previous) {
     const Machine machine(topology, config.reserved_cpus);
     std::vector<std::uint32_t> loads(machine.cpu_end, 0);
+    std::vector<std::uint32_t> room(machine.cpu_end, 0);
+    std::vector<NodeLists> lists;
     Plan plan;
     plan.workloads.reserve(config.workloads.size());
     for (const auto& workload : config.workloads) {
-        const std::vector<std::size_t> positions = selected_positions(topology, workload);
+        std::vector<std::size_t> positions = selected_positions(machine, workload);
         const WorkloadPlan* before = previous != nullptr ? previous->find_workload(workload.name) : nullptr;
         WorkloadPlan wp;
         wp.name = workload.name;
-        wp.threads = plan_threads(machine, workload, positions, before, loads);
+        wp.threads = plan_threads(machine, workload, positions, before, loads, room);
         wp.buffers = plan_buffers(machine, workload, positions);
-        wp.cpuset = cpuset_of(machine, positions);
-        wp.mems = mems_of(machine, positions);
+        const NodeLists& known = lists_of(machine, lists, std::move(positions));
+        wp.cpuset = known.cpuset;
+        wp.mems = known.mems;
         plan.workloads.push_back(std::move(wp));
     }
     clip_buffers(plan.workloads, topology, config.max_memory_share, std::nullopt);
