@@ -6,12 +6,15 @@
 // after each change, every --interval seconds, and on SIGUSR1, as lines
 //   threads: 0@cpu0/node0 1@cpu1/node0
 //   buffers: node0=64MiB/64MiB
-// that a test or a demo can match.
+// that a test or a demo can match. Workers are named worker<index> (pthread
+// names, shown in /proc/PID/task/*/comm and by top -H) so that a look from the
+// outside tells them from the library's own threads.
 //
 //   hpplace-example-service [--socket PATH] [--name NAME] [--threads-per-cpu N | --threads N]
 //                           [--buffer-per-cpu BYTES] [--nodes all|0,1] [--interval SECONDS]
 // Stops on SIGINT or SIGTERM.
 
+#include <pthread.h>
 #include <signal.h>
 
 #include <atomic>
@@ -120,6 +123,8 @@ int main(int argc, char** argv) {
     std::atomic<unsigned long long> iterations{0};
     hpplace::NodeBuffers buffers;
     hpplace::WorkerPool pool([&](std::stop_token stop, const hpplace::Worker& me) {
+        const std::string name = "worker" + std::to_string(me.index());
+        ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());
         while (!stop.stop_requested()) {
             // A real service would serve requests from me.node()'s buffers here.
             for (const auto& chunk : buffers.chunks(me.node())) {

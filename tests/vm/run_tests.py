@@ -46,6 +46,7 @@ class Boot:
     memhp_offline: bool = True
     memoryless_nodes: int = 0
     kernel_modules: tuple[str, ...] = ()
+    binaries: tuple[str, ...] = ()  # more of $HPPLACE_BUILD_DIR/bin in /hp/bin (hpctl, hpplaced always)
     timeout: float = 600.0
 
 
@@ -98,7 +99,7 @@ class Scenario:
     summary: str
     check: Callable[[Context], str | None]  # raises Failure; may return a detail for the PASS line
     boot: str = "main"
-    needs: tuple[str, ...] = ()  # "hpnotify", "hpctl", "failonline"
+    needs: tuple[str, ...] = ()  # "hpnotify", "hpctl", "hpplaced", "failonline", "bin:<name>"
     timeout: float = 120.0  # seconds for the guest section
 
     @property
@@ -448,6 +449,11 @@ import daemon_scenarios  # noqa: E402
 
 daemon_scenarios.register(sys.modules[__name__])
 
+# The client library's scenarios (tests/vm/client_scenarios.py), likewise.
+import client_scenarios  # noqa: E402
+
+client_scenarios.register(sys.modules[__name__])
+
 
 # --------------------------------------------------------------------------------------------------
 # Runner
@@ -471,6 +477,8 @@ def missing_needs(scenario: Scenario, artifacts: vmlib.Artifacts) -> list[str]:
             missing.append(f"{artifacts.build_dir}/bin/hpctl (make userspace or set HPPLACE_BUILD_DIR)")
         elif need == "hpplaced" and not artifacts.binary("hpplaced"):
             missing.append(f"{artifacts.build_dir}/bin/hpplaced (make userspace or set HPPLACE_BUILD_DIR)")
+        elif need.startswith("bin:") and not artifacts.binary(need[4:]):
+            missing.append(f"{artifacts.build_dir}/bin/{need[4:]} (make userspace or set HPPLACE_BUILD_DIR)")
         elif need == "failonline" and not any(m.name == "hpnotify_failonline.ko" for m in artifacts.test_modules):
             missing.append(f"{artifacts.kmod_dir}/test/hpnotify_failonline.ko (make kmod)")
     return missing
@@ -521,8 +529,10 @@ def run_boot(name: str, boot: Boot, scenarios: list[Scenario], kernel: vmlib.Ker
              artifacts: vmlib.Artifacts, out_dir: Path, verbose: bool) -> tuple[list[Result], list[Path]]:
     extra_files = {f"/hp/scenarios/{s.name}.sh": s.guest_script.read_text() for s in scenarios}
     extra_files["/hp/params.sh"] = "".join(f"{k}={v}\n" for k, v in os.environ.items() if k.startswith("HPVM_"))
+    binaries = [artifacts.binary(b) for b in boot.binaries if artifacts.binary(b)]
     initramfs = vmlib.build_initramfs(kernel, artifacts, guest_script(scenarios), out_dir / f"{name}.cpio.gz",
-                                      kernel_modules=boot.kernel_modules, extra_files=extra_files)
+                                      extra_binaries=binaries, kernel_modules=boot.kernel_modules,
+                                      extra_files=extra_files)
     on_line = (lambda line: print(f"  | {line}", flush=True)) if verbose else None
     with vmlib.Vm(kernel, initramfs, name=name, out_dir=out_dir, memhp_offline=boot.memhp_offline,
                   memoryless_nodes=boot.memoryless_nodes) as vm:
