@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -31,6 +32,21 @@ std::string error_of(const nlohmann::json& json) {
         return e.what();
     }
     return "(no error)";
+}
+
+// The same document with every integer held as a signed JSON integer, as
+// nlohmann holds json(int) and as other tools' writers may produce it.
+nlohmann::json as_signed(const nlohmann::json& json) {
+    if (json.is_number_unsigned()) {
+        return nlohmann::json(static_cast<std::int64_t>(json.get<std::uint64_t>()));
+    }
+    nlohmann::json out = json;
+    if (json.is_structured()) {
+        for (auto it = out.begin(); it != out.end(); ++it) {
+            *it = as_signed(*it);
+        }
+    }
+    return out;
 }
 
 }  // namespace
@@ -127,4 +143,47 @@ TEST_CASE("plan diff: workloads that come and go, buffers and mems") {
     CHECK(std::holds_alternative<StopThread>(teardown.front()));
     CHECK(to_json(teardown.back())["action"] == "shrink_buffer");
     CHECK(to_json(teardown.back())["to_bytes"] == 0);
+}
+
+TEST_CASE("plan JSON: signed integers are read when not negative, negatives are refused by name") {
+    const Plan plan = sample_plan();
+    const nlohmann::json json = as_signed(to_json(plan));
+    REQUIRE(json["generation"].is_number_integer());
+    REQUIRE_FALSE(json["generation"].is_number_unsigned());
+    REQUIRE_FALSE(json["workloads"][0]["threads"][1]["cpu"].is_number_unsigned());
+    CHECK(plan_from_json(json) == plan);
+    // As `hpctl plan --previous P.json` reads a file another tool wrote.
+    const auto parsed = nlohmann::json::parse(R"({"generation": 3, "workloads": [{"name": "w",
+        "threads": [{"index": 0, "cpu": 2, "node": 1}], "buffers": [{"node": 1, "bytes": 4096}],
+        "cpuset": "2", "mems": "1"}]})");
+    CHECK(plan_from_json(as_signed(parsed)) == plan_from_json(parsed));
+
+    struct Case {
+        std::function<void(nlohmann::json&)> spoil;
+        const char* message;
+    };
+    const Case cases[] = {
+        {[](auto& j) { j["generation"] = std::int64_t{-1}; },
+         "generation: expected an integer in 0..18446744073709551614, got a negative number (-1)"},
+        {[](auto& j) { j["workloads"][0]["threads"][1]["cpu"] = -4; },
+         "workloads[0].threads[1].cpu: expected an integer in 0..1048575, got a negative number (-4)"},
+        {[](auto& j) { j["workloads"][0]["threads"][0]["index"] = -1; },
+         "workloads[0].threads[0].index: expected an integer in 0..1048575, got a negative number (-1)"},
+        {[](auto& j) { j["workloads"][0]["buffers"][0]["bytes"] = std::int64_t{-1} << 40; },
+         "workloads[0].buffers[0].bytes: expected an integer in 0..18446744073709551615, got a negative number "
+         "(-1099511627776)"},
+        {[](auto& j) { j["workloads"][0]["buffers"][1]["requested_bytes"] = -300; },
+         "workloads[0].buffers[1].requested_bytes: expected an integer in 0..18446744073709551615, got a negative "
+         "number (-300)"},
+        {[](auto& j) { j["workloads"][0]["threads"][2]["node"] = std::int64_t{1} << 22; },
+         "workloads[0].threads[2].node: expected an integer in 0..1048575, got 4194304"},
+        {[](auto& j) { j["workloads"][0]["threads"][2]["node"] = 1.5; },
+         "workloads[0].threads[2].node: expected an integer in 0..1048575, got a fractional number (1.5)"},
+    };
+    for (const auto& c : cases) {
+        nlohmann::json spoiled = json;
+        c.spoil(spoiled);
+        CAPTURE(spoiled.dump());
+        CHECK(error_of(spoiled) == c.message);
+    }
 }

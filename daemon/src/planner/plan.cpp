@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/cpu_set.hpp"
+#include "core/json_integer.hpp"
 #include "planner/size.hpp"
 
 namespace hpplace {
@@ -69,13 +70,17 @@ const nlohmann::json& array_at(const nlohmann::json& json, const std::string& pa
     return json;
 }
 
+// Signed JSON integers (other tools' writers) are as good as unsigned ones
+// when they are not negative.
 std::uint64_t unsigned_at(const nlohmann::json& json, const std::string& path, std::uint64_t max) {
-    const bool non_negative =
-        json.is_number_unsigned() || (json.is_number_integer() && json.get<std::int64_t>() >= 0);
-    if (!non_negative || json.get<std::uint64_t>() > max) {
-        fail(path, "expected an integer in 0.." + std::to_string(max) + ", got " + json.dump());
+    const auto number = non_negative_integer(json);
+    if (!number) {
+        fail(path, "expected an integer in 0.." + std::to_string(max) + ", got " + json_kind(json));
     }
-    return json.get<std::uint64_t>();
+    if (*number > max) {
+        fail(path, "expected an integer in 0.." + std::to_string(max) + ", got " + std::to_string(*number));
+    }
+    return *number;
 }
 
 std::string string_at(const nlohmann::json& json, const std::string& path) {
