@@ -86,15 +86,19 @@ TEST_CASE("replanner: appliers run on a new placement or when asked to heal") {
 
     auto outcome = replanner.replan(one_node(1));
     CHECK(outcome.new_generation);
+    CHECK(outcome.applied);
     CHECK(calls == 1);
     CHECK(actions == outcome.actions.size());
     CHECK_FALSE(outcome.actions.empty());
 
     outcome = replanner.replan(one_node(1));
     CHECK_FALSE(outcome.new_generation);
+    CHECK_FALSE(outcome.applied);
+    CHECK(outcome.apply_time == std::chrono::nanoseconds::zero());
     CHECK(calls == 1);
 
     outcome = replanner.replan(one_node(1), true);
+    CHECK(outcome.applied);
     CHECK(calls == 2);
     CHECK(actions == 0);
 

@@ -233,6 +233,9 @@ TEST_CASE("daemon: READY after the first plan, cgroup follows the plan as CPUs c
     CHECK(status["plan_generation"] == 2);
     CHECK(daemon->plan_json()["generation"] == 2);
     CHECK(daemon->metrics().events(EventType::cpu_online) == 1);
+    // Both plans were computed and applied: each is in both latency histograms.
+    CHECK(daemon->metrics().recomputes() == 2);
+    CHECK(daemon->metrics().applies() == 2);
 }
 
 TEST_CASE("daemon: a restart with the same machine and config gives the same plan") {

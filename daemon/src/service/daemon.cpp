@@ -199,11 +199,13 @@ void Daemon::sync_counters() {
 
 void Daemon::on_replan(const Topology& topology) {
     sync_counters();
-    const auto started = std::chrono::steady_clock::now();
     try {
         const bool heal = std::exchange(heal_next_, false);
         const auto outcome = replanner_.replan(topology, heal);
-        metrics_.observe_recompute(std::chrono::steady_clock::now() - started);
+        metrics_.observe_recompute(outcome.plan_time);
+        if (outcome.applied) {
+            metrics_.observe_apply(outcome.apply_time);
+        }
         metrics_.set_plan_generation(replanner_.plan().generation);
         if (outcome.apply_errors != 0) {
             metrics_.count_apply_errors("cgroup", outcome.apply_errors);

@@ -76,6 +76,7 @@ public:
     std::uint64_t resyncs() const noexcept { return resyncs_; }
     std::uint64_t rejected() const noexcept { return rejected_; }
     std::uint64_t recomputes() const noexcept { return recompute_.count(); }
+    std::uint64_t applies() const noexcept { return apply_.count(); }
     std::uint64_t plan_generation() const noexcept { return plan_generation_; }
     std::uint64_t apply_errors() const noexcept;
 

@@ -44,7 +44,9 @@ void Replanner::add_applier(std::unique_ptr<PlanApplier> applier) {
 }
 
 ReplanOutcome Replanner::replan(const Topology& topology, bool heal) {
+    using Clock = std::chrono::steady_clock;
     ++replans_;
+    const auto planning = Clock::now();
     Plan next = plan_function_(topology, config_, plan_);
     ReplanOutcome outcome;
     outcome.new_generation = next.generation != plan_.generation || !next.same_placement(plan_);
@@ -52,10 +54,14 @@ ReplanOutcome Replanner::replan(const Topology& topology, bool heal) {
         outcome.actions = diff_plans(plan_, next);
     }
     plan_ = std::move(next);
+    const auto applying = Clock::now();
+    outcome.plan_time = applying - planning;
     if (outcome.new_generation || heal) {
         for (const auto& applier : appliers_) {
             outcome.apply_errors += applier->apply(plan_, outcome.actions, config_);
         }
+        outcome.applied = true;
+        outcome.apply_time = Clock::now() - applying;
     }
     return outcome;
 }

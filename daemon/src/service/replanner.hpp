@@ -4,6 +4,7 @@
 // previous plan), the difference as actions, and the appliers that make the
 // machine follow (cgroup cpusets today). Holds the current plan and config.
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -53,6 +54,9 @@ struct ReplanOutcome {
     bool new_generation = false;
     std::vector<PlanAction> actions;
     unsigned apply_errors = 0;
+    bool applied = false;                  // the appliers ran
+    std::chrono::nanoseconds plan_time{};  // the plan function and the diff
+    std::chrono::nanoseconds apply_time{}; // all appliers together (when applied)
 };
 
 class Replanner {
