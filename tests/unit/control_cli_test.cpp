@@ -19,6 +19,7 @@
 
 #include "cli/commands.hpp"
 #include "control/status.hpp"
+#include "planner/plan.hpp"
 #include "service/control_server.hpp"
 
 using namespace hpplace;
@@ -36,7 +37,12 @@ struct StatusHandler final : ControlHandler {
         topology.nodes = {node};
         return control::make_status(EventSource::kernel, topology, {.received = 4, .last_seq = 9}, 2);
     }
+    bool bad_plan = false;
     nlohmann::json plan() override {
+        if (bad_plan) {
+            return nlohmann::json::parse(R"({"generation": 2, "workloads": [{"name": "web",
+                "threads": [{"index": 0, "cpu": "0", "node": 0}], "buffers": [], "cpuset": "0", "mems": "0"}]})");
+        }
         return nlohmann::json::parse(R"({"generation": 2, "workloads": [{"name": "web",
             "threads": [{"index": 0, "cpu": 0, "node": 0}, {"index": 1, "cpu": 1, "node": 0}],
             "buffers": [{"node": 0, "bytes": 4194304}], "cpuset": "0-1", "mems": "0"}]})");
@@ -136,7 +142,20 @@ TEST_CASE("hpctl plan asks the daemon without --topology") {
     CHECK(nlohmann::json::parse(json_out) == daemon.handler.plan());
     const auto [text_status, text_out] = run(cli::run_plan, {"--socket", socket});
     CHECK(text_status == 0);
-    CHECK(text_out == "generation 2\nweb: 2 threads on cpus 0-1; buffers node 0 4 MiB; cpuset 0-1 mems 0\n");
+    // The planner's text form: the same as `hpctl plan --topology ...` prints.
+    CHECK(text_out == to_text(plan_from_json(daemon.handler.plan())));
+    CHECK(text_out.starts_with("plan generation 2, 1 workload(s)\n\nworkload web: 2 thread(s), cpuset 0-1, mems 0\n"));
+}
+
+TEST_CASE("hpctl plan: a malformed plan from the daemon is a one-line error naming the field") {
+    Daemon daemon;
+    daemon.handler.bad_plan = true;
+    std::string error;
+    const auto [status, out] = run(cli::run_plan, {"--socket", daemon.socket.string()}, &error);
+    CHECK(status != 0);
+    CHECK(out.empty());
+    CHECK(error == "malformed plan from hpplaced: workloads[0].threads[0].cpu: expected an integer in 0..1048575, "
+                   "got a string (use --json to see it)");
 }
 
 TEST_CASE("hpctl status/metrics: errors are one line and print nothing") {

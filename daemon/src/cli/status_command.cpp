@@ -10,7 +10,7 @@
 #include "cli/commands.hpp"
 #include "control/client.hpp"
 #include "control/status.hpp"
-#include "core/cpu_set.hpp"
+#include "planner/plan.hpp"
 
 namespace hpplace::cli {
 
@@ -51,27 +51,6 @@ void print_line(const std::string& text) {
     std::fflush(stdout);
 }
 
-std::string plan_to_text(const nlohmann::json& plan) {
-    std::string out = "generation " + plan.at("generation").dump() + "\n";
-    for (const auto& workload : plan.at("workloads")) {
-        CpuSet cpus;
-        for (const auto& thread : workload.at("threads")) {
-            cpus.set(thread.at("cpu").get<unsigned>());
-        }
-        out += workload.at("name").get<std::string>() + ": " + std::to_string(workload.at("threads").size()) +
-               " threads on cpus " + (cpus.empty() ? "-" : cpus.to_list());
-        std::string buffers;
-        for (const auto& buffer : workload.at("buffers")) {
-            buffers += (buffers.empty() ? "" : ", ") + std::string("node ") + buffer.at("node").dump() + " " +
-                       std::to_string(buffer.at("bytes").get<std::uint64_t>() >> 20) + " MiB";
-        }
-        out += "; buffers " + (buffers.empty() ? std::string("-") : buffers);
-        out += "; cpuset " + workload.value("cpuset", std::string("-")) + " mems " +
-               workload.value("mems", std::string("-")) + "\n";
-    }
-    return out;
-}
-
 }  // namespace
 
 int run_status(Args args) {
@@ -99,11 +78,15 @@ int run_plan_from_daemon(Args args) {
         print_line(plan.dump());
         return 0;
     }
+    // The planner's text form, as `hpctl plan --topology ...` prints it.
+    Plan parsed;
     try {
-        print_line(plan_to_text(plan));
-    } catch (const nlohmann::json::exception&) {
-        throw std::runtime_error("malformed plan from hpplaced (use --json to see it)");
+        parsed = plan_from_json(plan);
+    } catch (const PlanError& error) {
+        throw std::runtime_error(std::string("malformed plan from hpplaced: ") + error.what() +
+                                 " (use --json to see it)");
     }
+    print_line(to_text(parsed));
     return 0;
 }
 

@@ -80,22 +80,13 @@ std::uint64_t size_of(const Context& ctx, const toml::node& node, std::string_vi
 // --- top-level keys ------------------------------------------------------------
 
 void parse_auto_online(Config& config, const toml::node& node, const Context& ctx) {
-    // The names of service/auto_online.hpp's AutoOnlinePolicy.
-    static constexpr std::pair<std::string_view, AutoOnline> names[] = {
-        {"off", AutoOnline::off},
-        {"online", AutoOnline::online},
-        {"online_movable", AutoOnline::online_movable},
-        {"online_kernel", AutoOnline::online_kernel},
-    };
+    // service/auto_online owns the policy names.
     const std::string& text = string_of(ctx, node, "auto_online");
-    for (const auto& [name, policy] : names) {
-        if (text == name) {
-            config.auto_online = policy;
-            return;
-        }
+    try {
+        config.auto_online = parse_auto_online_policy(text);
+    } catch (const std::invalid_argument& e) {
+        ctx.fail(node.source(), "auto_online", e.what());
     }
-    ctx.fail(node.source(), "auto_online",
-             "expected \"off\", \"online\", \"online_movable\" or \"online_kernel\", got " + describe(node));
 }
 
 void parse_reserved_cpus(Config& config, const toml::node& node, const Context& ctx) {
