@@ -70,19 +70,6 @@ def bound_bytes(numa_maps: list[str]) -> dict[int, int]:
     return per_node
 
 
-def all_bytes(numa_maps: list[str]) -> dict[int, int]:
-    """Bytes resident per node in all the mappings of the process."""
-    per_node: dict[int, int] = {}
-    for line in numa_maps:
-        fields = line.split()
-        values = dict(f.partition("=")[::2] for f in fields[2:] if "=" in f)
-        page = int(values.get("kernelpagesize_kB", "4")) * 1024
-        for key, value in values.items():
-            if key.startswith("N") and key[1:].isdigit():
-                per_node[int(key[1:])] = per_node.get(int(key[1:]), 0) + int(value) * page
-    return per_node
-
-
 def round_up(value: int, unit: int) -> int:
     return (value + unit - 1) // unit * unit
 
@@ -225,10 +212,10 @@ def register(runner) -> None:
             raise Failure(f"away_threads: {error}") from None
         after = expect_worker_per_planned_thread(ctx, "after")
         key = lambda threads: sorted((t.tid, t.allowed) for t in threads.values())  # noqa: E731
-        expect(key(away) == key(before), f"workers changed while the daemon was away: "
-                                         f"{describe(before)} -> {describe(away)}")
-        expect(key(after) == key(before), f"workers changed across the restart: {describe(before)} -> "
-                                          f"{describe(after)}")
+        expect(key(away) == key(before), f"workers (tid, cpu) changed while the daemon was away: "
+                                         f"{key(before)} -> {key(away)}")
+        expect(key(after) == key(before), f"workers (tid, cpu) changed across the restart: {key(before)} -> "
+                                          f"{key(after)}")
         bound_before = expect_buffers_as_planned(ctx, "before")
         bound_after = expect_buffers_as_planned(ctx, "after")
         expect(bound_before == bound_after, f"buffers {bound_before} -> {bound_after} across the restart")
@@ -236,6 +223,17 @@ def register(runner) -> None:
                "the daemon's log shows no registration")
         return f"pid {pid[0]} kept {describe(after)}, buffers " + \
                ", ".join(f"node{n}={b / MiB:.1f}MiB" for n, b in sorted(bound_after.items()))
+
+    def guest_first(check):
+        """A guest step that died (die "...") is the reason, rather than the output it never reported."""
+        def checked(ctx) -> str:
+            notes = [line for line in ctx.section.guest_lines if line.startswith("FAIL:")]
+            expect(ctx.section.rc == 0 or not notes, f"guest: {notes[0] if notes else ''}")
+            return check(ctx)
+        return checked
+
+    check_cpu_hotadd, check_mem_hotadd = guest_first(check_cpu_hotadd), guest_first(check_mem_hotadd)
+    check_cpu_offline, check_restart = guest_first(check_cpu_offline), guest_first(check_restart)
 
     needs = ("hpnotify", "hpctl", "hpplaced", f"bin:{SERVICE}")
     runner.BOOTS["client"] = runner.Boot(memhp_offline=True, binaries=(SERVICE,), timeout=600.0)
