@@ -69,3 +69,17 @@ TEST_CASE("status_to_text names what is wrong in a malformed document") {
                       "malformed status from hpplaced: \"plan_generation\" is not a non-negative integer");
     CHECK_THROWS(control::status_to_text(nlohmann::json::array()));
 }
+
+TEST_CASE("status_to_text reads signed JSON integers that are not negative") {
+    const auto status = control::make_status(EventSource::udev, two_nodes(), {.received = 3}, 2);
+    nlohmann::json signed_status = status;
+    signed_status["plan_generation"] = std::int64_t{2};
+    signed_status["events"]["received"] = std::int64_t{3};
+    signed_status["cpus"]["online"] = {std::int64_t{0}, std::int64_t{1}, std::int64_t{2}};
+    signed_status["nodes"][1]["memory_bytes"] = std::int64_t{640} << 20;
+    REQUIRE_FALSE(signed_status["plan_generation"].is_number_unsigned());
+    CHECK(control::status_to_text(signed_status) == control::status_to_text(status));
+    signed_status["cpus"]["online"][1] = -1;
+    CHECK_THROWS_WITH(control::status_to_text(signed_status),
+                      "malformed status from hpplaced: bad CPU in \"online\"");
+}

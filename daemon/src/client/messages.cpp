@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_integer.hpp"
 #include "planner/plan.hpp"
 #include "planner/size.hpp"
 
@@ -30,14 +31,14 @@ const nlohmann::json& field(const nlohmann::json& object, const char* key, std::
 
 std::uint64_t unsigned_value(const nlohmann::json& value, std::string_view where,
                              std::uint64_t max = std::numeric_limits<std::uint64_t>::max()) {
-    if (!value.is_number_unsigned() && !(value.is_number_integer() && value.get<std::int64_t>() >= 0)) {
+    const auto number = non_negative_integer(value);
+    if (!number) {
         bad(where, "not a non-negative integer");
     }
-    const auto number = value.get<std::uint64_t>();
-    if (number > max) {
+    if (*number > max) {
         bad(where, "out of range");
     }
-    return number;
+    return *number;
 }
 
 unsigned small_value(const nlohmann::json& value, std::string_view where) {

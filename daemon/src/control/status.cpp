@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_integer.hpp"
+
 namespace hpplace::control {
 
 nlohmann::json make_status(EventSource source, const Topology& topology, const EventCounters& counters,
@@ -51,20 +53,22 @@ CpuSet cpus_of(const nlohmann::json& list, const char* what) {
     }
     CpuSet set;
     for (const auto& cpu : list) {
-        if (!cpu.is_number_unsigned() || cpu.get<std::uint64_t>() >= (1U << 20)) {
+        const auto number = non_negative_integer(cpu);
+        if (!number || *number >= (1U << 20)) {
             throw std::runtime_error(std::string("malformed status from hpplaced: bad CPU in \"") + what + "\"");
         }
-        set.set(cpu.get<unsigned>());
+        set.set(static_cast<unsigned>(*number));
     }
     return set;
 }
 
 std::uint64_t number(const nlohmann::json& value, const char* what) {
-    if (!value.is_number_unsigned()) {
+    const auto number = non_negative_integer(value);
+    if (!number) {
         throw std::runtime_error(std::string("malformed status from hpplaced: \"") + what +
                                  "\" is not a non-negative integer");
     }
-    return value.get<std::uint64_t>();
+    return *number;
 }
 
 std::string string_of(const nlohmann::json& value, const char* what) {

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_integer.hpp"
 #include "topology/topology.hpp"
 
 namespace hpplace {
@@ -21,25 +22,15 @@ constexpr unsigned max_distance = 255;  // SLIT entries are one byte
     throw TopologyError(path + ": " + problem);
 }
 
-std::string type_name(const nlohmann::json& value) {
-    if (value.is_number_float()) {
-        return "a fractional number";
-    }
-    if (value.is_number_integer() && !value.is_number_unsigned()) {
-        return value.get<std::int64_t>() < 0 ? "a negative number" : "a number";
-    }
-    return std::string("a") + (value.is_array() || value.is_object() ? "n " : " ") + value.type_name();
-}
-
 std::uint64_t read_unsigned(const nlohmann::json& value, const std::string& path, std::uint64_t max) {
-    if (!value.is_number_integer() || (!value.is_number_unsigned() && value.get<std::int64_t>() < 0)) {
-        fail(path, "expected a non-negative integer, got " + type_name(value));
+    const auto number = non_negative_integer(value);
+    if (!number) {
+        fail(path, "expected a non-negative integer, got " + json_kind(value));
     }
-    const auto number = value.get<std::uint64_t>();
-    if (number > max) {
-        fail(path, std::to_string(number) + " is out of range (at most " + std::to_string(max) + ")");
+    if (*number > max) {
+        fail(path, std::to_string(*number) + " is out of range (at most " + std::to_string(max) + ")");
     }
-    return number;
+    return *number;
 }
 
 const nlohmann::json& member(const nlohmann::json& object, const char* key, const std::string& path) {
@@ -53,7 +44,7 @@ const nlohmann::json& member(const nlohmann::json& object, const char* key, cons
 const nlohmann::json& array_member(const nlohmann::json& object, const char* key, const std::string& path) {
     const auto& value = member(object, key, path);
     if (!value.is_array()) {
-        fail(path + "." + key, "expected an array, got " + type_name(value));
+        fail(path + "." + key, "expected an array, got " + json_kind(value));
     }
     return value;
 }
@@ -83,7 +74,7 @@ nlohmann::json cpu_array(const CpuSet& cpus) {
 
 Topology topology_from_json(const nlohmann::json& json) {
     if (!json.is_object()) {
-        fail("topology", "expected an object, got " + type_name(json));
+        fail("topology", "expected an object, got " + json_kind(json));
     }
     const auto& nodes = array_member(json, "nodes", "topology");
     if (nodes.empty()) {
@@ -96,7 +87,7 @@ Topology topology_from_json(const nlohmann::json& json) {
         const std::string path = "nodes[" + std::to_string(i) + "]";
         const auto& object = nodes[i];
         if (!object.is_object()) {
-            fail(path, "expected an object, got " + type_name(object));
+            fail(path, "expected an object, got " + json_kind(object));
         }
         NumaNode& node = read[i];
         node.id = static_cast<unsigned>(read_unsigned(member(object, "id", path), path + ".id", max_node_id));
@@ -109,7 +100,7 @@ Topology topology_from_json(const nlohmann::json& json) {
         node.cpus = read_cpus(array_member(object, "cpus", path), path + ".cpus", seen_cpus);
         if (const auto offline = object.find("offline_cpus"); offline != object.end()) {
             if (!offline->is_array()) {
-                fail(path + ".offline_cpus", "expected an array, got " + type_name(*offline));
+                fail(path + ".offline_cpus", "expected an array, got " + json_kind(*offline));
             }
             node.offline_cpus = read_cpus(*offline, path + ".offline_cpus", seen_cpus);
         }
