@@ -6,7 +6,7 @@ set -eu
 PACKAGES="
 build-essential cmake pkg-config git
 linux-image-amd64 linux-headers-amd64 kmod sparse
-qemu-system-x86 busybox-static cpio gzip
+qemu-system-x86 busybox-static cpio gzip util-linux
 libmnl-dev libudev-dev libnuma-dev libboost-dev libsystemd-dev
 nlohmann-json3-dev libtomlplusplus-dev doctest-dev libbenchmark-dev
 python3 systemd ccache

@@ -28,15 +28,39 @@ daemon_answers() {
 	hpctl status --json > /dev/null 2>&1
 }
 
+# daemon_started: it answers; dies at once, with its log, when it has exited.
+daemon_started() {
+	daemon_pid > /dev/null || die "hpplaced exited at start: $(tail -5 "$DAEMON_LOG")"
+	daemon_answers
+}
+
 # daemon_up [hpplaced args]: starts hpplaced unless running; waits until it answers (30 s).
+# It runs with what dist/hpplaced.service restricts and a busybox initramfs can do: root, but the
+# capability bounding, permitted, effective, inheritable and ambient sets only CAP_NET_ADMIN,
+# no_new_privs, umask 0027. (Not the unit's mount and syscall sandboxing: ProtectSystem=,
+# PrivateTmp=, SystemCallFilter= ... need systemd; tests/unit/daemon_unit_file_test.cpp verifies those.)
+# util-linux setpriv by its path: a bare "setpriv" is busybox's applet, which lacks these options.
+DAEMON_SETPRIV="/hp/host/setpriv --bounding-set=-all,+net_admin --inh-caps=-all,+net_admin \
+--ambient-caps=-all,+net_admin --no-new-privs"
 daemon_up() {
 	if daemon_pid > /dev/null; then
 		return 0
 	fi
+	[ -x /hp/host/setpriv ] || die "no /hp/host/setpriv in the guest (vmlib.GUEST_HOST_TOOLS)"
 	daemon_config
-	hpplaced "$@" >> "$DAEMON_LOG" 2>&1 &
+	# The subshell execs setpriv, which execs hpplaced: $! is the daemon's pid.
+	# shellcheck disable=SC2086
+	(umask 0027 && exec $DAEMON_SETPRIV hpplaced "$@") >> "$DAEMON_LOG" 2>&1 &
 	echo $! > "$DAEMON_PID_FILE"
-	wait_until 30 daemon_answers || die "hpplaced did not answer within 30 s: $(tail -5 "$DAEMON_LOG")"
+	wait_until 30 daemon_started || die "hpplaced did not answer within 30 s: $(tail -5 "$DAEMON_LOG")"
+}
+
+# daemon_privileges: reports the running daemon's Cap*, NoNewPrivs and Umask lines of
+# /proc/PID/status as output daemon_privileges.
+daemon_privileges() {
+	pid=$(daemon_pid) || die "daemon_privileges: hpplaced is not running"
+	grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Umask):' "/proc/$pid/status" > /tmp/hpplaced.privileges
+	out daemon_privileges /tmp/hpplaced.privileges
 }
 
 # daemon_down: SIGTERM and wait for the exit (10 s); reports rc daemon_exit.

@@ -15,6 +15,7 @@ VM_DIR = Path(__file__).resolve().parent
 HELPERS = VM_DIR / "daemon_guest.sh"
 GENERATED = VM_DIR / "out" / "daemon_scripts"
 MiB = 1 << 20
+CAP_NET_ADMIN = 1 << 12
 
 
 def parse_cpu_list(text: str) -> set[int]:
@@ -60,8 +61,24 @@ def register(runner) -> None:
         expect(len(lines) == 1, f"{name}: {lines}")
         return parse_cpu_list(lines[0])
 
+    def expect_hardened(ctx) -> str:
+        """The daemon's /proc/PID/status (output daemon_privileges): CAP_NET_ADMIN only, in every
+        set, no_new_privs, umask 0027, as dist/hpplaced.service has it."""
+        fields = dict(line.split(":", 1) for line in ctx.output("daemon_privileges") if ":" in line)
+        fields = {key.strip(): value.strip() for key, value in fields.items()}
+        for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+            expect(key in fields, f"/proc/PID/status has no {key}: {fields}")
+            expect(int(fields[key], 16) == CAP_NET_ADMIN,
+                   f"hpplaced {key} {fields[key]}, expected CAP_NET_ADMIN only ({CAP_NET_ADMIN:016x})")
+        expect(fields.get("NoNewPrivs") == "1", f"hpplaced NoNewPrivs {fields.get('NoNewPrivs')!r}, expected 1")
+        expect(fields.get("Umask") == "0027", f"hpplaced Umask {fields.get('Umask')!r}, expected 0027")
+        return f"caps {fields['CapEff']}"
+
     def check_cpu_hotadd(ctx) -> str:
         before, after = document(ctx, "before"), document(ctx, "after")
+        hardened = expect_hardened(ctx)
+        cmdline = ctx.output("cmdline")
+        expect(cmdline and "no_timer_check" in cmdline[0].split(), f"guest kernel command line {cmdline}")
         expect(before.get("source") == "kernel", f"source {before.get('source')!r}, expected kernel")
         expect(2 not in cpuset(ctx, "cpuset_before"), f"cpuset had cpu2 before: {ctx.output('cpuset_before')}")
         expect(ctx.output("cpu2_online") == ["1"], f"cpu2/online: {ctx.output('cpu2_online')}")
@@ -71,7 +88,7 @@ def register(runner) -> None:
         expect(after["plan_generation"] > before["plan_generation"],
                f"plan generation {before['plan_generation']} -> {after['plan_generation']}")
         return f"cpuset {ctx.output('cpuset_before')[0]} -> {ctx.output('cpuset_after')[0]}, " \
-               f"generation {after['plan_generation']}"
+               f"generation {after['plan_generation']}, {hardened}"
 
     def check_mem_hotadd(ctx) -> str:
         before, after = document(ctx, "before"), document(ctx, "after")
@@ -140,6 +157,7 @@ def register(runner) -> None:
 
     def check_restart(ctx) -> str:
         before, after = document(ctx, "plan_before"), document(ctx, "plan_after")
+        expect_hardened(ctx)
         expect(ctx.section.rcs.get("daemon_exit") == 0, f"hpplaced exit status {ctx.section.rcs.get('daemon_exit')}")
         expect(before.get("workloads"), f"no workloads planned: {before}")
         expect(before["workloads"] == after["workloads"],

@@ -67,6 +67,11 @@ MiB = 1 << 20
 
 UNPRIVILEGED_USER = "user"
 UNPRIVILEGED_UID = 1000
+# Host executables every guest gets, in /hp/host: util-linux setpriv starts hpplaced with the
+# capability bounding set, ambient capabilities and no_new_privs of dist/hpplaced.service. Call them
+# by that absolute path: busybox sh runs its own applet of the same name (a smaller setpriv without
+# --bounding-set) for a bare name, whatever PATH says.
+GUEST_HOST_TOOLS = ("setpriv",)
 
 
 class VmError(Exception):
@@ -377,6 +382,7 @@ def build_initramfs(
     """The standard guest image:
 
     - /bin/busybox (symlinks made at boot), /init (guest/init.sh), /hp/lib.sh (guest/lib.sh);
+    - the host's ``GUEST_HOST_TOOLS`` (util-linux ``setpriv``) in /hp/host, with their shared libraries;
     - /hp/hpnotify.ko and /hp/test/*.ko when built; /hp/bin/hpctl and /hp/bin/hpplaced when built,
       plus ``extra_binaries``, each with its shared libraries;
     - the Debian ``kernel_modules`` (and their dependencies, for modprobe);
@@ -395,6 +401,11 @@ def build_initramfs(
     if shared_libraries(Path(busybox)):
         raise VmError(f"{busybox} is not static: install busybox-static")
     image.add_file("/bin/busybox", Path(busybox), 0o755)
+    for tool in GUEST_HOST_TOOLS:
+        host_tool = shutil.which(tool, path="/usr/bin:/bin:/usr/sbin:/sbin")
+        if not host_tool:
+            raise VmError(f"{tool} not found on the host (Debian package util-linux)")
+        image.add_executable(Path(host_tool), f"/hp/host/{tool}")
     image.add_file("/init", GUEST_DIR / "init.sh", 0o755)
     image.add_file("/hp/lib.sh", GUEST_DIR / "lib.sh", 0o644)
     image.add_bytes("/etc/passwd", f"root:x:0:0:root:/root:/bin/sh\n"

@@ -7,6 +7,7 @@ sleep 1
 plan plan_before
 daemon_down
 daemon_up
+daemon_privileges
 sleep 1
 plan plan_after
 status after
