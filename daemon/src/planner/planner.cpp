@@ -103,6 +103,9 @@ std::vector<unsigned> served_cpus_of(const NumaNode& node, const CpuSet& reserve
     const auto words = node.cpus.words();
     const auto held = reserved.words();
     std::size_t w = 0;
+    while (w + 4 <= words.size() && (words[w] | words[w + 1] | words[w + 2] | words[w + 3]) == 0) {
+        w += 4;
+    }
     while (w < words.size() && words[w] == 0) {
         ++w;
     }
@@ -270,19 +273,21 @@ std::string format_cpulist(std::span<const std::uint64_t> words) {
     return out;
 }
 
-// threads[0, middle) and `added` are each sorted by index, with no index in
-// both: merges `added` in, from the back, without a temporary buffer.
+// threads (the kept ones) and `added` are each sorted by index, with no index in
+// both: merges `added` in. From the back, each block of kept threads between two
+// added ones moves once, by memmove.
 void merge_added(std::vector<PlannedThread>& threads, std::span<const PlannedThread> added) {
     std::size_t i = threads.size();
     threads.resize(threads.size() + added.size());
-    std::size_t out = threads.size();
-    std::size_t j = added.size();
-    while (j > 0) {
-        if (i > 0 && threads[i - 1].index > added[j - 1].index) {
-            threads[--out] = threads[--i];
-        } else {
-            threads[--out] = added[--j];
-        }
+    for (std::size_t j = added.size(); j-- > 0;) {
+        const auto first = std::upper_bound(threads.begin(), threads.begin() + static_cast<std::ptrdiff_t>(i),
+                                            added[j].index,
+                                            [](unsigned index, const PlannedThread& t) { return index < t.index; });
+        const auto pos = static_cast<std::size_t>(first - threads.begin());
+        std::move_backward(first, threads.begin() + static_cast<std::ptrdiff_t>(i),
+                           threads.begin() + static_cast<std::ptrdiff_t>(i + j + 1));
+        threads[pos + j] = added[j];
+        i = pos;
     }
 }
 
@@ -361,20 +366,26 @@ std::vector<PlannedThread> plan_threads(const Machine& machine, const Workload& 
             }
             served_count += machine.served[p].size();
         }
-        threads.reserve(served_count * per_cpu);
+        // Written through a pointer: the final size is known, and push_back's
+        // capacity check costs as much as the rest of this loop.
+        threads.resize(served_count * per_cpu);
+        PlannedThread* out = threads.data();
         if (previous != nullptr) {
+            const std::uint32_t* const node_of = machine.cpu_node.data();
+            std::uint32_t* const left = room.data();
             for (const auto& t : previous->threads) {
-                if (t.cpu < cpu_end && room[t.cpu] != 0) {
-                    --room[t.cpu];
-                    threads.push_back({t.index, t.cpu, machine.cpu_node[t.cpu]});
+                if (t.cpu < cpu_end && left[t.cpu] != 0) {
+                    --left[t.cpu];
+                    *out++ = PlannedThread{t.index, t.cpu, node_of[t.cpu]};
                 }
             }
         }
-        const std::size_t kept = threads.size();
+        const auto kept = static_cast<std::size_t>(out - threads.data());
+        threads.resize(kept);
         if (kept != served_count * per_cpu) {
             // New threads: the lowest indices the kept threads (increasing index) leave free.
             std::vector<PlannedThread> added;
-            added.reserve(served_count * per_cpu - kept);
+            added.reserve(served_count * per_cpu - kept);  // (the CPUs' room adds up to this)
             unsigned candidate = 0;
             std::size_t k = 0;
             auto next_free = [&] {
@@ -384,7 +395,8 @@ std::vector<PlannedThread> plan_threads(const Machine& machine, const Workload& 
                 }
                 return candidate++;
             };
-            for (unsigned cpu = 0; cpu < cpu_end; ++cpu) {
+            const std::size_t missing = served_count * per_cpu - kept;
+            for (unsigned cpu = 0; added.size() < missing; ++cpu) {
                 for (unsigned r = room[cpu]; r > 0; --r) {
                     added.push_back({next_free(), cpu, machine.cpu_node[cpu]});
                 }
@@ -457,6 +469,11 @@ std::vector<PlannedBuffer> plan_buffers(const Machine& machine, const Workload& 
         }
         const unsigned node = machine.topology.nodes[home].id;
         const std::uint64_t bytes = workload.buffer_per_cpu * machine.served[p].size();
+        if (buffers.empty() || buffers.back().node < node) {
+            // The usual case: every node is its own home, in increasing id.
+            buffers.push_back(PlannedBuffer{node, 0, bytes, false});
+            continue;
+        }
         auto it = std::lower_bound(buffers.begin(), buffers.end(), node,
                                    [](const PlannedBuffer& b, unsigned n) { return b.node < n; });
         if (it == buffers.end() || it->node != node) {
@@ -481,13 +498,20 @@ void clip_buffers(std::vector<WorkloadPlan>& workloads, const Topology& topology
             }
         }
     }
+    // The cap of each node that holds buffers, computed once per node.
+    std::vector<std::uint64_t> caps(topology.nodes.size(), 0);
+    for (std::size_t p = 0; p < caps.size(); ++p) {
+        if (totals[p] != 0) {
+            caps[p] = memory_cap(topology.nodes[p].memory_bytes, share);
+        }
+    }
     for (auto& w : workloads) {
         for (auto& b : w.buffers) {
             const auto p = index.find(b.node);
             if (!applies(b) || p == no_position) {
                 continue;
             }
-            const std::uint64_t cap = memory_cap(topology.nodes[p].memory_bytes, share);
+            const std::uint64_t cap = caps[p];  // (0 where nothing is requested: nothing to clip)
             b.clipped = totals[p] > cap;
             b.bytes = b.clipped ? clipped_bytes(b.requested_bytes, cap, totals[p]) : b.requested_bytes;
         }
