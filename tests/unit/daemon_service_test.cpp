@@ -21,25 +21,16 @@
 #include <nlohmann/json.hpp>
 
 #include "core/file_descriptor.hpp"
+#include "fake_sources.hpp"
 #include "planner/config.hpp"
 #include "service/daemon.hpp"
 
 using namespace hpplace;
+using hpplace::testing::cpu_event;
+using hpplace::testing::FakeSource;
+using hpplace::testing::two_node_machine;
 
 namespace {
-
-class FakeSource final : public HotplugSource {
-public:
-    FakeSource(EventSource kind, SourceListener** out) : kind_(kind), out_(out) {}
-    ~FakeSource() override { stop(); }
-    EventSource kind() const noexcept override { return kind_; }
-    void start(SourceListener& listener) override { *out_ = &listener; }
-    void stop() noexcept override { *out_ = nullptr; }
-
-private:
-    EventSource kind_;
-    SourceListener** out_;
-};
 
 std::string read(const std::filesystem::path& path) {
     std::ifstream in(path);
@@ -50,29 +41,12 @@ void write(const std::filesystem::path& path, const std::string& text) {
     std::ofstream(path) << text;
 }
 
-Topology machine() {
-    Topology topology;
-    NumaNode node0;
-    node0.id = 0;
-    node0.cpus = CpuSet::range(0, 1);
-    node0.memory_bytes = 512ull << 20;
-    node0.distances = {10, 20};
-    NumaNode node1;
-    node1.id = 1;
-    node1.cpus = CpuSet::range(2, 2);
-    node1.offline_cpus = CpuSet::range(3, 3);
-    node1.memory_bytes = 512ull << 20;
-    node1.distances = {20, 10};
-    topology.nodes = {node0, node1};
-    return topology;
-}
-
 struct DaemonRig {
     std::filesystem::path dir;
     boost::asio::io_context io;
     SourceListener* kernel = nullptr;
     SourceListener* udev = nullptr;
-    Topology sysfs = machine();
+    Topology sysfs = two_node_machine();
     std::vector<std::string> notifications;
     std::vector<std::string> log;
     DaemonOptions options;
@@ -123,21 +97,11 @@ struct DaemonRig {
     }
 };
 
-Event cpu_online(unsigned cpu, unsigned node, std::uint64_t seq) {
-    Event event;
-    event.type = EventType::cpu_online;
-    event.source = EventSource::kernel;
-    event.seq = seq;
-    event.cpu = cpu;
-    event.node = node;
-    return event;
-}
-
 // A control connection to the rig's daemon from the test thread: every wait
 // for an answer runs the daemon's io_context meanwhile.
 class Connection {
 public:
-    Connection(DaemonRig& rig) : rig_(rig), fd_(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    explicit Connection(DaemonRig& rig) : rig_(rig), fd_(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
         REQUIRE(fd_);
         sockaddr_un address{};
         address.sun_family = AF_UNIX;
@@ -220,7 +184,7 @@ TEST_CASE("daemon: READY after the first plan, cgroup follows the plan as CPUs c
     CHECK(daemon->current_plan().generation == 1);
 
     REQUIRE(rig.kernel != nullptr);
-    rig.kernel->on_event(cpu_online(3, 1, 1));
+    rig.kernel->on_event(cpu_event(EventType::cpu_online, 3, 1, 1));
     rig.settle();
     CHECK(read(rig.dir / "cgroup/web/cpuset.cpus") == "0-3\n");
     CHECK(daemon->current_plan().generation == 2);

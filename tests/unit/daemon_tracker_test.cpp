@@ -9,72 +9,21 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include "fake_sources.hpp"
 #include "service/topology_tracker.hpp"
 
 using namespace hpplace;
+using hpplace::testing::cpu_event;
+using hpplace::testing::FakeSource;
+using hpplace::testing::FakeWatcher;
+using hpplace::testing::two_node_machine;
 
 namespace {
-
-// A source the test drives by hand: it records its listener.
-class FakeSource final : public HotplugSource {
-public:
-    FakeSource(EventSource kind, SourceListener** listener_out) : kind_(kind), listener_out_(listener_out) {}
-    ~FakeSource() override { stop(); }
-    EventSource kind() const noexcept override { return kind_; }
-    void start(SourceListener& listener) override { *listener_out_ = &listener; }
-    void stop() noexcept override {
-        if (*listener_out_ != nullptr) {
-            *listener_out_ = nullptr;
-        }
-    }
-
-private:
-    EventSource kind_;
-    SourceListener** listener_out_;
-};
-
-class FakeWatcher final : public FamilyWatcher {
-public:
-    explicit FakeWatcher(FamilyWatcherListener** listener_out) : listener_out_(listener_out) {}
-    void start(FamilyWatcherListener& listener) override { *listener_out_ = &listener; }
-    void stop() noexcept override { *listener_out_ = nullptr; }
-
-private:
-    FamilyWatcherListener** listener_out_;
-};
-
-Topology two_nodes() {
-    Topology topology;
-    NumaNode node0;
-    node0.id = 0;
-    node0.cpus = CpuSet::range(0, 1);
-    node0.memory_bytes = 512ull << 20;
-    node0.distances = {10, 20};
-    NumaNode node1;
-    node1.id = 1;
-    node1.cpus = CpuSet::range(2, 2);
-    node1.offline_cpus = CpuSet::range(3, 3);
-    node1.memory_bytes = 512ull << 20;
-    node1.distances = {20, 10};
-    topology.nodes = {node0, node1};
-    return topology;
-}
-
-Event cpu_event(EventType type, unsigned cpu, unsigned node, std::uint64_t seq,
-                EventSource source = EventSource::kernel) {
-    Event event;
-    event.type = type;
-    event.source = source;
-    event.seq = seq;
-    event.cpu = cpu;
-    event.node = node;
-    return event;
-}
 
 // A tracker on fakes, with everything the test wants to look at.
 struct Rig {
     boost::asio::io_context io;
-    Topology sysfs = two_nodes();  // what "sysfs" says now
+    Topology sysfs = two_node_machine();  // what "sysfs" says now
     unsigned sysfs_reads = 0;
     bool family_present = true;
     bool sysfs_fails = false;
@@ -131,7 +80,7 @@ TEST_CASE("tracker: starts from sysfs on the kernel source and plans once") {
     REQUIRE(rig.kernel != nullptr);
     REQUIRE(rig.udev != nullptr);
     REQUIRE(rig.plans.size() == 1);
-    CHECK(rig.plans[0] == two_nodes());
+    CHECK(rig.plans[0] == two_node_machine());
 }
 
 TEST_CASE("tracker: without the family it runs on udev") {
@@ -174,7 +123,7 @@ TEST_CASE("tracker: a burst of 1000 queued events is planned once") {
     CHECK(rig.plans.size() - before <= 2);
     CHECK(rig.plans.size() - before >= 1);
     // 500 onlines and 500 offlines: cpu 3 ends offline, as sysfs says.
-    CHECK(rig.plans.back() == two_nodes());
+    CHECK(rig.plans.back() == two_node_machine());
     CHECK(rig.tracker->counters().lost == 0);
 }
 
@@ -197,7 +146,7 @@ TEST_CASE("tracker: a burst delivered one event per handler, each posting the ne
     CHECK(rig.tracker->counters().received == 1000);
     CHECK(rig.plans.size() - before >= 1);
     CHECK(rig.plans.size() - before <= 3);
-    CHECK(rig.plans.back() == two_nodes());
+    CHECK(rig.plans.back() == two_node_machine());
 }
 
 TEST_CASE("tracker: a sequence gap counts the lost events and resyncs from sysfs once") {
@@ -255,7 +204,7 @@ TEST_CASE("tracker: udev events other than memory blocks are ignored while the k
     block.size = 128ull << 20;
     rig.udev->on_event(block);
     rig.run();
-    CHECK(rig.tracker->topology() == two_nodes());
+    CHECK(rig.tracker->topology() == two_node_machine());
     REQUIRE(rig.applied.size() == 1);
     CHECK(rig.applied[0].type == EventType::mem_block_added);
     CHECK(rig.tracker->counters().received == 1);
