@@ -88,3 +88,11 @@ TEST_CASE("uevents of other subsystems are ignored") {
     CHECK_FALSE(event_from_uevent(uevent("add", "node", "node1"), block_size));
     CHECK_FALSE(event_from_uevent(uevent("add", "", ""), block_size));
 }
+
+TEST_CASE("parse_memory_block_size: the one reader of block_size_bytes takes whitespace around the hex") {
+    // The topology reader and the auto-online policy read the file through it too.
+    CHECK(parse_memory_block_size("  8000000 \n") == 128u << 20);
+    CHECK(parse_memory_block_size("\t10000000") == 256u << 20);
+    CHECK_THROWS_WITH_AS(parse_memory_block_size("8g"), "bad memory block size \"8g\" (expected non-zero hex bytes)",
+                         std::invalid_argument);
+}

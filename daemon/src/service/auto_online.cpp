@@ -10,6 +10,7 @@
 
 #include "core/cpu_set.hpp"
 #include "core/file_descriptor.hpp"
+#include "core/sysfs_text.hpp"
 #include "core/system_error.hpp"
 
 namespace hpplace {
@@ -88,12 +89,11 @@ std::optional<std::uint64_t> AutoOnliner::memory_block_size() {
     const auto path = memory_dir() / "block_size_bytes";
     try {
         const std::string text = read_value(path);
-        std::uint64_t size = 0;
-        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), size, 16);
-        if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || size == 0) {
+        try {
+            return parse_memory_block_size(text);
+        } catch (const std::invalid_argument&) {
             throw std::runtime_error("bad memory block size \"" + text + "\" in " + path.string());
         }
-        return size;
     } catch (const std::exception& e) {
         log_(std::string("auto_online: ") + e.what());
         return std::nullopt;

@@ -1,34 +1,6 @@
 #include "sources/uevent.hpp"
 
-#include <charconv>
-#include <stdexcept>
-
 namespace hpplace {
-
-std::optional<unsigned> sysname_number(std::string_view sysname, std::string_view prefix) noexcept {
-    if (!sysname.starts_with(prefix) || sysname.size() == prefix.size()) {
-        return std::nullopt;
-    }
-    const std::string_view digits = sysname.substr(prefix.size());
-    unsigned value = 0;
-    const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-    if (error != std::errc{} || end != digits.data() + digits.size()) {
-        return std::nullopt;
-    }
-    return value;
-}
-
-std::uint64_t parse_memory_block_size(std::string_view text) {
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
-        text.remove_suffix(1);
-    }
-    std::uint64_t value = 0;
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
-    if (text.empty() || error != std::errc{} || end != text.data() + text.size() || value == 0) {
-        throw std::invalid_argument("bad memory block size '" + std::string(text) + "' (expected hex bytes)");
-    }
-    return value;
-}
 
 std::optional<Event> event_from_uevent(const Uevent& uevent, std::uint64_t memory_block_size, std::uint64_t time_ns) {
     Event event;

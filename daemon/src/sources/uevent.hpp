@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "core/event.hpp"
+#include "core/sysfs_text.hpp"  // sysname_number, parse_memory_block_size
 
 namespace hpplace {
 
@@ -18,14 +19,6 @@ struct Uevent {
     std::uint64_t seqnum = 0;
     std::optional<unsigned> node;  // from the device's nodeN link, when known
 };
-
-// The number at the end of a sysname ("cpu12" -> 12, "memory7" -> 7) when the
-// name is prefix followed by digits only.
-std::optional<unsigned> sysname_number(std::string_view sysname, std::string_view prefix) noexcept;
-
-// block_size_bytes as sysfs prints it: hex without 0x ("8000000\n").
-// Throws std::invalid_argument on anything else.
-std::uint64_t parse_memory_block_size(std::string_view text);
 
 // Translates one uevent into the product's event (source "udev"):
 //   cpu add -> cpu_arrived, cpu online -> cpu_online, cpu offline -> cpu_offline,

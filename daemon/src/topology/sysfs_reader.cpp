@@ -29,6 +29,7 @@
 #include <system_error>
 
 #include "core/file_descriptor.hpp"
+#include "core/sysfs_text.hpp"
 #include "topology/topology.hpp"
 
 namespace fs = std::filesystem;
@@ -87,19 +88,6 @@ CpuSet read_list(const fs::path& path) {
     }
 }
 
-std::optional<unsigned> number_suffix(std::string_view name, std::string_view prefix) {
-    if (name.size() <= prefix.size() || name.substr(0, prefix.size()) != prefix) {
-        return std::nullopt;
-    }
-    const std::string_view digits = name.substr(prefix.size());
-    unsigned value = 0;
-    const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-    if (error != std::errc{} || end != digits.data() + digits.size()) {
-        return std::nullopt;
-    }
-    return value;
-}
-
 // The numbers of the entries `<prefix><number>` in a directory (links or not).
 std::vector<unsigned> numbered_entries(const fs::path& directory, std::string_view prefix) {
     std::vector<unsigned> numbers;
@@ -109,7 +97,7 @@ std::vector<unsigned> numbered_entries(const fs::path& directory, std::string_vi
         fail(directory, "cannot list: " + error.message());
     }
     for (; it != fs::directory_iterator(); it.increment(error)) {
-        if (const auto number = number_suffix(it->path().filename().native(), prefix)) {
+        if (const auto number = sysname_number(it->path().filename().native(), prefix)) {
             numbers.push_back(*number);
         }
     }
@@ -127,16 +115,11 @@ bool path_exists(const fs::path& path) {
 
 std::uint64_t read_block_size(const fs::path& path) {
     const std::string text = read_file(path);
-    std::string_view digits = trim(text);
-    if (digits.starts_with("0x") || digits.starts_with("0X")) {
-        digits.remove_prefix(2);
-    }
-    std::uint64_t value = 0;
-    const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value, 16);
-    if (digits.empty() || error != std::errc{} || end != digits.data() + digits.size() || value == 0) {
+    try {
+        return parse_memory_block_size(text);
+    } catch (const std::invalid_argument&) {
         fail(path, "expected a non-zero hexadecimal block size, got \"" + std::string(trim(text)) + "\"");
     }
-    return value;
 }
 
 // Whether memory block `block` counts as online memory. "going-offline" still
