@@ -300,3 +300,44 @@ TEST_CASE("tracker: an event the topology rejects is counted, logged once and re
     CHECK(rig.tracker->topology().find_node(1)->cpus.test(3));
     CHECK(rig.applied.size() == 1);
 }
+
+TEST_CASE("tracker: memory going offline that the picture does not have resyncs; the event still goes on") {
+    Rig rig;
+    rig.tracker->start();
+    rig.run();
+    // sysfs: node 1 really had 768 MiB (a DIMM onlined while we were not looking), 640 MiB after.
+    rig.sysfs.find_node(1)->memory_bytes = 640ull << 20;
+    Event offline;
+    offline.type = EventType::mem_offline;
+    offline.source = EventSource::kernel;
+    offline.seq = 1;
+    offline.node = 1;
+    offline.start = 1ull << 32;
+    offline.size = 1024ull << 20;  // more than the 512 MiB node 1 has in the picture
+    CHECK_NOTHROW(rig.kernel->on_event(offline));
+    rig.run();
+    CHECK(rig.tracker->counters().rejected == 1);
+    CHECK(rig.tracker->counters().resyncs == 1);
+    CHECK(rig.tracker->topology() == rig.sysfs);
+    REQUIRE(rig.applied.size() == 1);  // a real event: clients and auto_online see it
+    CHECK(std::count_if(rig.log.begin(), rig.log.end(), [](const std::string& line) {
+              return line == "event inconsistent with the picture, resyncing from sysfs: mem_offline event #1 takes "
+                             "1073741824 bytes off node 1, which has 536870912";
+          }) == 1);
+    // Node 7 is not in the picture at all.
+    offline.seq = 2;
+    offline.node = 7;
+    offline.size = 128ull << 20;
+    rig.kernel->on_event(offline);
+    rig.run();
+    CHECK(rig.tracker->counters().rejected == 2);
+    CHECK(rig.tracker->counters().resyncs == 2);
+    // Memory the picture has goes offline quietly.
+    offline.seq = 3;
+    offline.node = 0;
+    rig.kernel->on_event(offline);
+    rig.run();
+    CHECK(rig.tracker->counters().rejected == 2);
+    CHECK(rig.tracker->counters().resyncs == 2);
+    CHECK(rig.tracker->topology().find_node(0)->memory_bytes == 384ull << 20);
+}

@@ -24,7 +24,7 @@ struct EventCounters {
     std::uint64_t last_seq = 0;  // kernel sequence number of the last event
     std::uint64_t lost = 0;      // events known lost (sequence gaps, overruns)
     std::uint64_t resyncs = 0;   // full state reloads
-    std::uint64_t rejected = 0;  // events inconsistent with the picture, each answered by a resync
+    std::uint64_t rejected = 0;  // events that did not fit the picture, each answered by a resync
                                  // (in the metrics, hpplaced_events_rejected_total; not in the status)
 };
 

@@ -11,6 +11,26 @@
 
 namespace hpplace {
 
+namespace {
+
+// Why a well-formed event contradicts the picture, if it does: memory going
+// offline that the picture never had (apply_event clamps it to zero; sysfs
+// tells what is really there).
+std::optional<std::string> contradiction(const Topology& topology, const Event& event) {
+    if (event.type != EventType::mem_offline || !event.node || !event.size || *event.size == 0) {
+        return std::nullopt;
+    }
+    const NumaNode* node = topology.find_node(*event.node);
+    const std::uint64_t has = node != nullptr ? node->memory_bytes : 0;
+    if (has >= *event.size) {
+        return std::nullopt;
+    }
+    return "mem_offline event #" + std::to_string(event.seq) + " takes " + std::to_string(*event.size) +
+           " bytes off node " + std::to_string(*event.node) + ", which has " + std::to_string(has);
+}
+
+}  // namespace
+
 // Forwards one source's reports to the tracker, tagged with the source.
 class TopologyTracker::Slot final : public SourceListener {
 public:
@@ -161,6 +181,13 @@ void TopologyTracker::take_event(EventSource from, const Event& event) {
         }
     }
     activity_ = true;
+    if (const auto why = contradiction(topology_, event)) {
+        // Applied all the same (clamped) and passed on: the event is real, our
+        // picture is what is off.
+        ++counters_.rejected;
+        log("event inconsistent with the picture, resyncing from sysfs: " + *why);
+        resync("inconsistent " + std::string(to_string(event.type)) + " event #" + std::to_string(event.seq));
+    }
     try {
         if (apply_event(topology_, event)) {
             schedule_replan();

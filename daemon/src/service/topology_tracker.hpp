@@ -9,8 +9,11 @@
 //   - the family watcher switches on the fly: module loaded -> kernel source,
 //     module unloaded (or its source gone) -> udev; each switch resyncs;
 //   - any detected loss (sequence gap, ENOBUFS) resyncs, so the topology is
-//     never silently wrong; so does an event apply_event rejects (counted in
-//     counters().rejected, logged, never thrown out of the event loop);
+//     never silently wrong; so does an event that does not fit the picture
+//     (counted in counters().rejected, logged): one apply_event rejects (a
+//     field missing, an id out of range: not applied, not passed on, never
+//     thrown out of the event loop) or memory going offline that the picture
+//     does not have (applied, clamped at zero, and passed on);
 //   - re-planning is coalesced: events only mark the picture dirty and post
 //     one replan step, which runs after every handler already queued and
 //     steps back behind new ones while events keep arriving (bounded by
