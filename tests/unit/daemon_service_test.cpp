@@ -327,3 +327,32 @@ TEST_CASE("daemon: a name registered by two connections stays until the last one
     rig.settle();
     CHECK(planned_names(*daemon) == Names{"web"});
 }
+
+TEST_CASE("daemon: a registered name the config file gains on reload stays the file's, also after the disconnect") {
+    DaemonRig rig;
+    auto daemon = rig.make();
+    daemon->start();
+    rig.settle();
+    Connection client(rig);
+    REQUIRE(client.ask(R"({"op":"register","workload":{"name":"db","threads":3}})")["ok"] == true);
+    const auto threads_of = [&](const std::string& name) {
+        const auto* workload = daemon->current_plan().find_workload(name);
+        REQUIRE(workload != nullptr);
+        return workload->threads.size();
+    };
+    CHECK(threads_of("db") == 3);
+
+    write(rig.dir / "hpplaced.conf",
+          read(rig.dir / "hpplaced.conf") + "[[workload]]\nname = \"db\"\nthreads = 1\nnodes = \"all\"\n");
+    daemon->reload();
+    rig.settle();
+    CHECK(planned_names(*daemon) == Names{"db", "web"});
+    CHECK(threads_of("db") == 1);
+    // Registering it again does not replace the file's definition.
+    CHECK(client.ask(R"({"op":"register","workload":{"name":"db","threads":2}})")["result"]["configured"] == true);
+    CHECK(threads_of("db") == 1);
+
+    client.close();
+    CHECK(planned_names(*daemon) == Names{"db", "web"});
+    CHECK(threads_of("db") == 1);
+}

@@ -53,6 +53,7 @@ Daemon::Daemon(boost::asio::io_context& io, DaemonOptions options, Notify notify
     }
     replanner_.add_applier(std::make_unique<CgroupPlanApplier>(
         CgroupApplier(options_.cgroup_root, [this](const std::string& line) { this->log(line); })));
+    file_config_ = replanner_.config();
     TrackerHooks hooks{
         .replan = [this](const Topology& topology) { on_replan(topology); },
         .event_applied = [this](const Event& event) { on_event_applied(event); },
@@ -96,7 +97,8 @@ void Daemon::reload() {
         Config config = load_daemon_config(options_);
         onliner_ = AutoOnliner(config.auto_online, options_.sysfs_root,
                                [this](const std::string& line) { this->log(line); });
-        replanner_.set_config(with_registered(std::move(config)));
+        file_config_ = std::move(config);
+        replanner_.set_config(with_registered(file_config_));
         log("config reloaded from " + options_.config_path.string());
     } catch (const std::exception& error) {
         log(std::string("config reload failed, keeping the current one: ") + error.what());
@@ -131,17 +133,12 @@ nlohmann::json Daemon::register_workload(const nlohmann::json& json) {
         // The server puts "register: " before it.
         throw control::ProtocolError(error.what());
     }
-    Config config = replanner_.config();
-    std::erase_if(config.workloads, [&](const Workload& w) {
-        return std::any_of(registered_.begin(), registered_.end(),
-                           [&](const Workload& r) { return r.name == w.name; });
-    });
-    if (has_workload(config, workload.name)) {
+    if (has_workload(file_config_, workload.name)) {
         return {{"workload", workload.name}, {"configured", true}};
     }
     std::erase_if(registered_, [&](const Workload& w) { return w.name == workload.name; });
     registered_.push_back(workload);
-    replanner_.set_config(with_registered(std::move(config)));
+    replanner_.set_config(with_registered(file_config_));
     log("workload \"" + workload.name + "\" registered");
     if (tracker_) {
         tracker_->request_replan();
@@ -154,9 +151,8 @@ void Daemon::unregister_workload(const std::string& name) {
     if (removed == 0) {
         throw control::ProtocolError("no registered workload \"" + name + "\"");
     }
-    Config config = replanner_.config();
-    std::erase_if(config.workloads, [&](const Workload& w) { return w.name == name; });
-    replanner_.set_config(std::move(config));
+    // A name the config file has (since a reload) stays the file's.
+    replanner_.set_config(with_registered(file_config_));
     log("workload \"" + name + "\" unregistered");
     if (tracker_) {
         tracker_->request_replan();

@@ -106,7 +106,8 @@ private:
     bool ready_ = false;
     bool reloading_ = false;
     bool heal_next_ = false;
-    std::vector<Workload> registered_;
+    Config file_config_;                // as the config file has it (last good load)
+    std::vector<Workload> registered_;  // from clients; planned unless the file has the name
 };
 
 }  // namespace hpplace
