@@ -95,11 +95,10 @@ std::size_t position_of_node(const Topology& topology, unsigned id) {
     return no_position;
 }
 
-// The online, unreserved CPUs of a node, increasing. Word by word, from the
-// node's first non-empty word: a node's bitmap starts at CPU 0, and on a machine
-// of many nodes most of its words are zero.
-std::vector<unsigned> served_cpus_of(const NumaNode& node, const CpuSet& reserved) {
-    std::vector<unsigned> cpus;
+// Appends the online, unreserved CPUs of a node to `cpus`, increasing. Word by
+// word, from the node's first non-empty word: a node's bitmap starts at CPU 0,
+// and on a machine of many nodes most of its words are zero.
+void append_served_cpus(const NumaNode& node, const CpuSet& reserved, std::vector<unsigned>& cpus) {
     const auto words = node.cpus.words();
     const auto held = reserved.words();
     std::size_t w = 0;
@@ -116,7 +115,6 @@ std::vector<unsigned> served_cpus_of(const NumaNode& node, const CpuSet& reserve
             bits &= bits - 1;
         }
     }
-    return cpus;
 }
 
 // Node id -> position in topology.nodes (nodes are in increasing id): a table
@@ -152,7 +150,7 @@ private:
 // The CPUs of one of a workload's nodes, as fixed-count placement sees them.
 struct NodeCpus {
     unsigned id = 0;
-    const std::vector<unsigned>* cpus = nullptr;  // increasing, non-empty
+    std::span<const unsigned> cpus;               // increasing, non-empty
     unsigned kept = 0;                            // threads of the workload kept there
 };
 
@@ -170,7 +168,7 @@ std::vector<PlannedThread> place_fixed(std::uint64_t total, std::span<const Node
     std::vector<std::uint64_t> weights;
     weights.reserve(nodes.size());
     for (const auto& n : nodes) {
-        weights.push_back(n.cpus->size());
+        weights.push_back(n.cpus.size());
     }
     const std::vector<std::uint64_t> quotas = largest_remainder(total, weights);
     // (deficit, -id): the largest deficit first, then the lowest id.
@@ -198,8 +196,8 @@ std::vector<PlannedThread> place_fixed(std::uint64_t total, std::span<const Node
         auto& heap = cpu_heaps[position];
         if (!heap) {
             std::vector<Load> entries;
-            entries.reserve(nodes[position].cpus->size());
-            for (const unsigned cpu : *nodes[position].cpus) {
+            entries.reserve(nodes[position].cpus.size());
+            for (const unsigned cpu : nodes[position].cpus) {
                 entries.emplace_back(loads[cpu], cpu);
             }
             heap.emplace(std::greater<>{}, std::move(entries));
@@ -297,30 +295,48 @@ void merge_added(std::vector<PlannedThread>& threads, std::span<const PlannedThr
 struct Machine {
     const Topology& topology;
     NodeIndex node_index;
-    std::vector<std::vector<unsigned>> served;  // per node position: online, unreserved CPUs
-    std::vector<std::size_t> home;               // per node position: memory home position
-    std::vector<unsigned> cpu_position;          // per CPU: node position, or no_node if not served
-    std::vector<unsigned> cpu_node;              // per served CPU: its node's id
+    std::vector<unsigned> served_cpus;        // the served CPUs of all nodes, node after node
+    std::vector<std::size_t> served_begin;    // per node position (+1 at the end): start in served_cpus
+    std::vector<std::size_t> home;            // per node position: memory home position
+    std::vector<unsigned> home_id;            // per node position: the home's id (no_node if none)
+    std::vector<unsigned> cpu_position;       // per CPU: node position, or no_node if not served
+    std::vector<unsigned> cpu_node;           // per served CPU: its node's id
     unsigned cpu_end = 0;
 
     Machine(const Topology& t, const CpuSet& reserved) : topology(t), node_index(t) {
-        served.reserve(t.nodes.size());
-        home.reserve(t.nodes.size());
-        for (std::size_t p = 0; p < t.nodes.size(); ++p) {
-            served.push_back(served_cpus_of(t.nodes[p], reserved));
-            home.push_back(memory_home(t, p));
-            if (!served.back().empty()) {
-                cpu_end = std::max(cpu_end, served.back().back() + 1);
-            }
+        // CPUs are on one node each: the highest online CPU bounds their number.
+        unsigned online_end = 0;
+        for (const auto& node : t.nodes) {
+            online_end = std::max(online_end, node.cpus.end());
         }
+        served_cpus.reserve(online_end);
+        served_begin.reserve(t.nodes.size() + 1);
+        home.reserve(t.nodes.size());
+        home_id.reserve(t.nodes.size());
+        for (std::size_t p = 0; p < t.nodes.size(); ++p) {
+            served_begin.push_back(served_cpus.size());
+            append_served_cpus(t.nodes[p], reserved, served_cpus);
+            if (served_cpus.size() != served_begin.back()) {
+                cpu_end = std::max(cpu_end, served_cpus.back() + 1);
+            }
+            home.push_back(memory_home(t, p));
+            home_id.push_back(home.back() != no_position ? t.nodes[home.back()].id : no_node);
+        }
+        served_begin.push_back(served_cpus.size());
         cpu_position.assign(cpu_end, no_node);
         cpu_node.assign(cpu_end, no_node);
-        for (std::size_t p = 0; p < served.size(); ++p) {
-            for (const unsigned cpu : served[p]) {
+        for (std::size_t p = 0; p < t.nodes.size(); ++p) {
+            for (const unsigned cpu : served(p)) {
                 cpu_position[cpu] = static_cast<unsigned>(p);
                 cpu_node[cpu] = t.nodes[p].id;
             }
         }
+    }
+
+    // The online, unreserved CPUs of the node at `position`, increasing.
+    std::span<const unsigned> served(std::size_t position) const noexcept {
+        return std::span<const unsigned>(served_cpus).subspan(served_begin[position],
+                                                              served_begin[position + 1] - served_begin[position]);
     }
 };
 
@@ -361,13 +377,15 @@ std::vector<PlannedThread> plan_threads(const Machine& machine, const Workload& 
         const unsigned per_cpu = workload.threads_per_cpu;
         std::size_t served_count = 0;
         for (const auto p : positions) {
-            for (const unsigned cpu : machine.served[p]) {
+            for (const unsigned cpu : machine.served(p)) {
                 room[cpu] = per_cpu;
             }
-            served_count += machine.served[p].size();
+            served_count += machine.served(p).size();
         }
         // Written through a pointer: the final size is known, and push_back's
-        // capacity check costs as much as the rest of this loop.
+        // capacity check costs as much as the rest of this loop. (Zero-filling the
+        // vector first is cheaper than copying the previous threads in: neither
+        // is a memcpy, PlannedThread not being trivial.)
         threads.resize(served_count * per_cpu);
         PlannedThread* out = threads.data();
         if (previous != nullptr) {
@@ -404,7 +422,7 @@ std::vector<PlannedThread> plan_threads(const Machine& machine, const Workload& 
             merge_added(threads, added);
         }
         for (const auto p : positions) {
-            for (const unsigned cpu : machine.served[p]) {
+            for (const unsigned cpu : machine.served(p)) {
                 room[cpu] = 0;
                 loads[cpu] += per_cpu;
             }
@@ -414,40 +432,50 @@ std::vector<PlannedThread> plan_threads(const Machine& machine, const Workload& 
 
     const unsigned total = *workload.threads;
     std::vector<unsigned> kept_on_position(topology.nodes.size(), 0);
-    std::vector<bool> used(total, false);
+    threads.reserve(total);
     if (previous != nullptr) {
         for (const auto p : positions) {
-            for (const unsigned cpu : machine.served[p]) {
+            for (const unsigned cpu : machine.served(p)) {
                 room[cpu] = 1;  // a CPU of the workload
             }
         }
-        threads.reserve(std::min<std::size_t>(total, previous->threads.size()));
         for (const auto& t : previous->threads) {
             if (t.index < total && t.cpu < cpu_end && room[t.cpu] != 0) {
                 const unsigned p = machine.cpu_position[t.cpu];
                 threads.push_back({t.index, t.cpu, machine.cpu_node[t.cpu]});
-                used[t.index] = true;
                 ++kept_on_position[p];
                 ++loads[t.cpu];
             }
         }
         for (const auto p : positions) {
-            for (const unsigned cpu : machine.served[p]) {
+            for (const unsigned cpu : machine.served(p)) {
                 room[cpu] = 0;
             }
         }
     }
+    // The indices the kept threads (increasing index) leave free.
     std::vector<unsigned> unplaced;
     unplaced.reserve(total - threads.size());
-    for (unsigned i = 0; i < total; ++i) {
-        if (!used[i]) {
-            unplaced.push_back(i);
+    {
+        const PlannedThread* k = threads.data();
+        const PlannedThread* const end = k + threads.size();
+        for (unsigned i = 0; i < total; ++i) {
+            while (k != end && k->index < i) {
+                ++k;
+            }
+            if (k == end || k->index != i) {
+                unplaced.push_back(i);
+            }
         }
     }
+    if (unplaced.empty()) {
+        return threads;
+    }
     std::vector<NodeCpus> nodes;
+    nodes.reserve(positions.size());
     for (const auto p : positions) {
-        if (!machine.served[p].empty()) {
-            nodes.push_back({topology.nodes[p].id, &machine.served[p], kept_on_position[p]});
+        if (!machine.served(p).empty()) {
+            nodes.push_back({topology.nodes[p].id, machine.served(p), kept_on_position[p]});
         }
     }
     const std::vector<PlannedThread> placed = place_fixed(total, nodes, unplaced, loads);
@@ -463,12 +491,11 @@ std::vector<PlannedBuffer> plan_buffers(const Machine& machine, const Workload& 
         return buffers;
     }
     for (const auto p : positions) {
-        const std::size_t home = machine.home[p];
-        if (machine.served[p].empty() || home == no_position) {
+        const unsigned node = machine.home_id[p];
+        if (machine.served(p).empty() || node == no_node) {
             continue;
         }
-        const unsigned node = machine.topology.nodes[home].id;
-        const std::uint64_t bytes = workload.buffer_per_cpu * machine.served[p].size();
+        const std::uint64_t bytes = workload.buffer_per_cpu * machine.served(p).size();
         if (buffers.empty() || buffers.back().node < node) {
             // The usual case: every node is its own home, in increasing id.
             buffers.push_back(PlannedBuffer{node, 0, bytes, false});
@@ -535,11 +562,11 @@ const NodeLists& lists_of(const Machine& machine, std::vector<NodeLists>& known,
     std::vector<std::uint64_t> words((machine.cpu_end + 63) / 64, 0);
     CpuSet mems;
     for (const auto p : positions) {
-        for (const unsigned cpu : machine.served[p]) {
+        for (const unsigned cpu : machine.served(p)) {
             words[cpu / 64] |= std::uint64_t{1} << (cpu % 64);
         }
-        if (machine.home[p] != no_position) {
-            mems.set(machine.topology.nodes[machine.home[p]].id);
+        if (machine.home_id[p] != no_node) {
+            mems.set(machine.home_id[p]);
         }
     }
     known.push_back({std::move(positions), format_cpulist(words), mems.to_list()});
@@ -750,19 +777,26 @@ bool update_fixed_threads(std::vector<WorkloadPlan>& workloads, std::size_t whic
         return threads.size() != old_size;
     }
     // Some threads need a place: the same placement as the full path.
-    std::vector<std::vector<unsigned>> served_cpus;
-    std::vector<NodeCpus> nodes;
-    served_cpus.reserve(topology.nodes.size());
+    std::vector<unsigned> served_cpus;
+    std::vector<std::pair<unsigned, std::size_t>> starts;  // (node id, start in served_cpus) of nodes with CPUs
     unsigned cpu_end = 0;
     for (const auto& node : topology.nodes) {
         if (!workload.uses_node(node.id)) {
             continue;
         }
-        served_cpus.push_back(served_cpus_of(node, config.reserved_cpus));
-        if (!served_cpus.back().empty()) {
-            cpu_end = std::max(cpu_end, served_cpus.back().back() + 1);
-            nodes.push_back({node.id, &served_cpus.back(), 0});
+        const std::size_t start = served_cpus.size();
+        append_served_cpus(node, config.reserved_cpus, served_cpus);
+        if (served_cpus.size() != start) {
+            cpu_end = std::max(cpu_end, served_cpus.back() + 1);
+            starts.emplace_back(node.id, start);
         }
+    }
+    std::vector<NodeCpus> nodes;
+    nodes.reserve(starts.size());
+    for (std::size_t i = 0; i < starts.size(); ++i) {
+        const std::size_t end = i + 1 < starts.size() ? starts[i + 1].second : served_cpus.size();
+        nodes.push_back({starts[i].first,
+                         std::span<const unsigned>(served_cpus).subspan(starts[i].second, end - starts[i].second), 0});
     }
     if (nodes.empty()) {
         return threads.size() != old_size;
@@ -784,7 +818,7 @@ bool update_fixed_threads(std::vector<WorkloadPlan>& workloads, std::size_t whic
         }
         for (const auto& n : nodes) {
             if (earlier.uses_node(n.id)) {
-                for (const unsigned c : *n.cpus) {
+                for (const unsigned c : n.cpus) {
                     loads[c] += earlier.threads_per_cpu;
                 }
             }
