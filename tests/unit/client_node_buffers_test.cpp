@@ -7,10 +7,15 @@
 #include <numaif.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "hpplace/client.hpp"
 #include "hpplace/node_buffers.hpp"
 
 using namespace hpplace;
@@ -113,4 +118,44 @@ TEST_CASE("NodeBuffers: a node without memory gets unbound memory, logged") {
         REQUIRE_FALSE(lines.empty());
         CHECK(lines[0].find("node 1000") != std::string::npos);
     }
+}
+
+namespace {
+
+// The names of this process's threads (/proc/self/task/*/comm).
+std::vector<std::string> thread_names() {
+    std::vector<std::string> names;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::ifstream comm(task.path() / "comm");
+        std::string name;
+        if (std::getline(comm, name)) {
+            names.push_back(name);
+        }
+    }
+    return names;
+}
+
+bool has_thread_named(const std::string& name) {
+    for (int i = 0; i < 200; ++i) {
+        const auto names = thread_names();
+        if (std::find(names.begin(), names.end(), name) != names.end()) {
+            return true;
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("libhpplace names its threads: hpplace-fault (NodeBuffers), hpplace-io and hpplace-calls (Client)") {
+    std::vector<std::string> lines;
+    NodeBuffers buffers(quiet(lines));
+    CHECK(has_thread_named("hpplace-fault"));
+    ClientOptions options;
+    options.socket_path = "/nonexistent/hpplaced.sock";
+    options.log = [&lines](std::string_view l) { lines.emplace_back(l); };
+    Client client(options);
+    CHECK(has_thread_named("hpplace-io"));
+    CHECK(has_thread_named("hpplace-calls"));
 }

@@ -10,7 +10,10 @@ namespace hpplace::detail {
 CallbackKind kind_of(const Delivery& delivery) noexcept { return static_cast<CallbackKind>(delivery.index()); }
 
 CallbackRegistry::CallbackRegistry(client::LogFunction log) : log_(std::move(log)) {
-    thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+    thread_ = std::jthread([this](std::stop_token stop) {
+        client::name_this_thread("hpplace-calls");
+        run(stop);
+    });
     std::lock_guard lock(mutex_);
     thread_id_ = thread_.get_id();
 }

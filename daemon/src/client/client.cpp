@@ -282,7 +282,10 @@ Client::Client(ClientOptions options) {
     }
     impl_ = std::make_unique<Impl>(std::move(options));
     asio::co_spawn(impl_->io, impl_->run(), asio::detached);
-    impl_->io_thread = std::thread([impl = impl_.get()] { impl->io.run(); });
+    impl_->io_thread = std::thread([impl = impl_.get()] {
+        client::name_this_thread("hpplace-io");
+        impl->io.run();
+    });
 }
 
 Client::~Client() {

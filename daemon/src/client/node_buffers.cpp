@@ -183,7 +183,10 @@ NodeBuffers::NodeBuffers(NodeBuffersOptions options) : impl_(std::make_unique<Im
     impl_->log = client::log_or_stderr(std::move(options.log));
     impl_->chunk_bytes = static_cast<std::size_t>(round_up(std::max<std::size_t>(options.chunk_bytes, 1), page_size()));
     impl_->numa = numa_usable(impl_->log);
-    impl_->prefaulter = std::jthread([impl = impl_.get()](std::stop_token stop) { impl->run_prefaulter(stop); });
+    impl_->prefaulter = std::jthread([impl = impl_.get()](std::stop_token stop) {
+        client::name_this_thread("hpplace-fault");
+        impl->run_prefaulter(stop);
+    });
 }
 
 NodeBuffers::~NodeBuffers() {
