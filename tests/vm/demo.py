@@ -160,10 +160,11 @@ def print_picture(title: str, out: dict[str, list[str]], before: dict[str, list[
     except ValueError:
         threads = {}
     print(f"service threads (/proc/{pid}/task/*: comm, stat field 39, Cpus_allowed_list):")
-    print(f"  {'TID':>6}  {'NAME':16} {'RUNS ON':>7}  PINNED TO")
+    print(f"  {'TID':>6}  {'NAME':16} {'RUNS ON':>7}  {'PINNED TO':9}  WHAT")
     for thread in sorted(threads.values(), key=lambda t: (not t.is_worker, t.comm, t.tid)):
-        print(f"  {thread.tid:>6}  {thread.comm:16} {'cpu' + str(thread.processor):>7}  {thread.allowed}"
-              f"{'' if thread.is_worker else '   (main / libhpplace thread)'}")
+        role = "worker (WorkerPool)" if thread.is_worker else \
+            "libhpplace" if thread.comm.startswith("hpplace-") and str(thread.tid) != pid else "main"
+        print(f"  {thread.tid:>6}  {thread.comm:16} {'cpu' + str(thread.processor):>7}  {thread.allowed:9}  {role}")
     bound = client_scenarios.bound_bytes(out.get("now_numa_maps", []))
     planned = {b.get("node"): b.get("bytes", 0) for w in one_json(out.get("now_plan")).get("workloads", [])
                for b in w.get("buffers", []) if w.get("name") == "svc"}
