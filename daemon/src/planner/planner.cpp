@@ -363,10 +363,49 @@ std::vector<std::size_t> selected_positions(const Machine& machine, const Worklo
     return positions;
 }
 
-// `room` is a per-CPU scratch array (cpu_end entries), all zero on entry and on return.
-std::vector<PlannedThread> plan_threads(const Machine& machine, const Workload& workload,
-                                        std::span<const std::size_t> positions, const WorkloadPlan* previous,
-                                        std::vector<std::uint32_t>& loads, std::vector<std::uint32_t>& room) {
+// What the workloads that use one set of nodes share: built once per distinct
+// set of nodes in a plan (most workloads use all nodes, or the same few).
+struct NodeSet {
+    std::vector<std::size_t> positions;  // node positions, increasing
+    std::vector<std::uint8_t> here;      // per CPU below cpu_end: 1 for a served CPU of these nodes
+    std::size_t served_count = 0;        // how many
+    std::string cpuset;
+    std::string mems;
+};
+
+const NodeSet& node_set_of(const Machine& machine, std::vector<NodeSet>& known, std::vector<std::size_t> positions) {
+    for (const auto& set : known) {
+        if (set.positions == positions) {
+            return set;
+        }
+    }
+    NodeSet set;
+    set.here.assign(machine.cpu_end, 0);
+    std::vector<std::uint64_t> words((machine.cpu_end + 63) / 64, 0);
+    CpuSet mems;
+    for (const auto p : positions) {
+        for (const unsigned cpu : machine.served(p)) {
+            set.here[cpu] = 1;
+            words[cpu / 64] |= std::uint64_t{1} << (cpu % 64);
+        }
+        set.served_count += machine.served(p).size();
+        if (machine.home_id[p] != no_node) {
+            mems.set(machine.home_id[p]);
+        }
+    }
+    set.positions = std::move(positions);
+    set.cpuset = format_cpulist(words);
+    set.mems = mems.to_list();
+    known.push_back(std::move(set));
+    return known.back();
+}
+
+// `room` is a per-CPU scratch array (cpu_end entries).
+std::vector<PlannedThread> plan_threads(const Machine& machine, const Workload& workload, const NodeSet& nodes_used,
+                                        const WorkloadPlan* previous, std::vector<std::uint32_t>& loads,
+                                        std::vector<std::uint32_t>& room) {
+    const std::span<const std::size_t> positions = nodes_used.positions;
+    const std::uint8_t* const here = nodes_used.here.data();
     const auto& topology = machine.topology;
     const unsigned cpu_end = machine.cpu_end;
     std::vector<PlannedThread> threads;
@@ -375,12 +414,9 @@ std::vector<PlannedThread> plan_threads(const Machine& machine, const Workload& 
         // down from per_cpu as the previous threads are kept, and what is left is
         // filled with new threads.
         const unsigned per_cpu = workload.threads_per_cpu;
-        std::size_t served_count = 0;
-        for (const auto p : positions) {
-            for (const unsigned cpu : machine.served(p)) {
-                room[cpu] = per_cpu;
-            }
-            served_count += machine.served(p).size();
+        const std::size_t served_count = nodes_used.served_count;
+        for (unsigned cpu = 0; cpu < cpu_end; ++cpu) {
+            room[cpu] = here[cpu] * per_cpu;
         }
         // Written through a pointer: the final size is known, and push_back's
         // capacity check costs as much as the rest of this loop. (Zero-filling the
@@ -421,11 +457,8 @@ std::vector<PlannedThread> plan_threads(const Machine& machine, const Workload& 
             }
             merge_added(threads, added);
         }
-        for (const auto p : positions) {
-            for (const unsigned cpu : machine.served(p)) {
-                room[cpu] = 0;
-                loads[cpu] += per_cpu;
-            }
+        for (unsigned cpu = 0; cpu < cpu_end; ++cpu) {
+            loads[cpu] += here[cpu] * per_cpu;
         }
         return threads;
     }
@@ -434,22 +467,12 @@ std::vector<PlannedThread> plan_threads(const Machine& machine, const Workload& 
     std::vector<unsigned> kept_on_position(topology.nodes.size(), 0);
     threads.reserve(total);
     if (previous != nullptr) {
-        for (const auto p : positions) {
-            for (const unsigned cpu : machine.served(p)) {
-                room[cpu] = 1;  // a CPU of the workload
-            }
-        }
         for (const auto& t : previous->threads) {
-            if (t.index < total && t.cpu < cpu_end && room[t.cpu] != 0) {
+            if (t.index < total && t.cpu < cpu_end && here[t.cpu] != 0) {
                 const unsigned p = machine.cpu_position[t.cpu];
                 threads.push_back({t.index, t.cpu, machine.cpu_node[t.cpu]});
                 ++kept_on_position[p];
                 ++loads[t.cpu];
-            }
-        }
-        for (const auto p : positions) {
-            for (const unsigned cpu : machine.served(p)) {
-                room[cpu] = 0;
             }
         }
     }
@@ -545,34 +568,6 @@ void clip_buffers(std::vector<WorkloadPlan>& workloads, const Topology& topology
     }
 }
 
-// The cpuset and mems lists of a set of node positions. Workloads that use the
-// same nodes share them: the lists are built once per set of nodes.
-struct NodeLists {
-    std::vector<std::size_t> positions;
-    std::string cpuset;
-    std::string mems;
-};
-
-const NodeLists& lists_of(const Machine& machine, std::vector<NodeLists>& known, std::vector<std::size_t> positions) {
-    for (const auto& lists : known) {
-        if (lists.positions == positions) {
-            return lists;
-        }
-    }
-    std::vector<std::uint64_t> words((machine.cpu_end + 63) / 64, 0);
-    CpuSet mems;
-    for (const auto p : positions) {
-        for (const unsigned cpu : machine.served(p)) {
-            words[cpu / 64] |= std::uint64_t{1} << (cpu % 64);
-        }
-        if (machine.home_id[p] != no_node) {
-            mems.set(machine.home_id[p]);
-        }
-    }
-    known.push_back({std::move(positions), format_cpulist(words), mems.to_list()});
-    return known.back();
-}
-
 std::uint64_t next_generation(const Plan* previous, const Plan& plan) {
     if (previous == nullptr || previous->generation == 0) {
         return 1;
@@ -584,19 +579,19 @@ Plan plan_with(const Topology& topology, const Config& config, const Plan* previ
     const Machine machine(topology, config.reserved_cpus);
     std::vector<std::uint32_t> loads(machine.cpu_end, 0);
     std::vector<std::uint32_t> room(machine.cpu_end, 0);
-    std::vector<NodeLists> lists;
+    std::vector<NodeSet> node_sets;
+    node_sets.reserve(config.workloads.size());  // references into it stay valid
     Plan plan;
     plan.workloads.reserve(config.workloads.size());
     for (const auto& workload : config.workloads) {
-        std::vector<std::size_t> positions = selected_positions(machine, workload);
+        const NodeSet& nodes_used = node_set_of(machine, node_sets, selected_positions(machine, workload));
         const WorkloadPlan* before = previous != nullptr ? previous->find_workload(workload.name) : nullptr;
         WorkloadPlan wp;
         wp.name = workload.name;
-        wp.threads = plan_threads(machine, workload, positions, before, loads, room);
-        wp.buffers = plan_buffers(machine, workload, positions);
-        const NodeLists& known = lists_of(machine, lists, std::move(positions));
-        wp.cpuset = known.cpuset;
-        wp.mems = known.mems;
+        wp.threads = plan_threads(machine, workload, nodes_used, before, loads, room);
+        wp.buffers = plan_buffers(machine, workload, nodes_used.positions);
+        wp.cpuset = nodes_used.cpuset;
+        wp.mems = nodes_used.mems;
         plan.workloads.push_back(std::move(wp));
     }
     clip_buffers(plan.workloads, topology, config.max_memory_share, std::nullopt);
