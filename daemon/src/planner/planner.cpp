@@ -465,7 +465,9 @@ std::vector<PlannedThread> plan_threads(const Machine& machine, const Workload& 
 
     const unsigned total = *workload.threads;
     std::vector<unsigned> kept_on_position(topology.nodes.size(), 0);
-    threads.reserve(total);
+    if (nodes_used.served_count != 0) {
+        threads.reserve(total);  // all of them get placed
+    }
     if (previous != nullptr) {
         for (const auto& t : previous->threads) {
             if (t.index < total && t.cpu < cpu_end && here[t.cpu] != 0) {
