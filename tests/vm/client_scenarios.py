@@ -12,12 +12,12 @@ service's /proc/PID/numa_maps, whose "bind:" mappings are its node buffers.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 
 VM_DIR = Path(__file__).resolve().parent
 HELPERS = VM_DIR / "client_guest.sh"
-GENERATED = VM_DIR / "out" / "client_scripts"
 MiB = 1 << 20
 PAGE_SIZE = 4096
 SERVICE = "hpplace-example-service"
@@ -77,25 +77,8 @@ def round_up(value: int, unit: int) -> int:
 def register(runner) -> None:
     Failure, expect = runner.Failure, runner.expect
 
-    @dataclasses.dataclass(frozen=True)
-    class ClientScenario(runner.Scenario):
-        @property
-        def guest_script(self) -> Path:
-            GENERATED.mkdir(parents=True, exist_ok=True)
-            script = GENERATED / f"{self.name}.sh"
-            body = (runner.SCENARIO_DIR / f"{self.name}.sh").read_text()
-            script.write_text(HELPERS.read_text() + "\n" + body)
-            return script
-
-    def document(ctx, name: str) -> dict:
-        lines = ctx.output(name)
-        expect(len(lines) == 1, f"{name}: expected one JSON line, got {lines[:3]}")
-        try:
-            value = json.loads(lines[0])
-        except json.JSONDecodeError:
-            raise Failure(f"{name}: not JSON: {lines[0][:200]!r}") from None
-        expect(isinstance(value, dict), f"{name}: not a JSON object")
-        return value
+    ClientScenario = functools.partial(runner.Scenario, helpers=HELPERS)
+    document = runner.json_document
 
     def threads_of(ctx, prefix: str) -> dict[int, Thread]:
         try:

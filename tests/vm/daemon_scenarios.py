@@ -7,13 +7,12 @@ guest part is ``scenarios/<name>.sh`` with ``daemon_guest.sh`` (helpers: daemon_
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import json
 from pathlib import Path
 
 VM_DIR = Path(__file__).resolve().parent
 HELPERS = VM_DIR / "daemon_guest.sh"
-GENERATED = VM_DIR / "out" / "daemon_scripts"
 MiB = 1 << 20
 CAP_NET_ADMIN = 1 << 12
 
@@ -30,25 +29,8 @@ def parse_cpu_list(text: str) -> set[int]:
 def register(runner) -> None:
     Failure, expect = runner.Failure, runner.expect
 
-    @dataclasses.dataclass(frozen=True)
-    class DaemonScenario(runner.Scenario):
-        @property
-        def guest_script(self) -> Path:
-            GENERATED.mkdir(parents=True, exist_ok=True)
-            script = GENERATED / f"{self.name}.sh"
-            body = (runner.SCENARIO_DIR / f"{self.name}.sh").read_text()
-            script.write_text(HELPERS.read_text() + "\n" + body)
-            return script
-
-    def document(ctx, name: str) -> dict:
-        lines = ctx.output(name)
-        expect(len(lines) == 1, f"{name}: expected one JSON line, got {lines[:3]}")
-        try:
-            value = json.loads(lines[0])
-        except json.JSONDecodeError:
-            raise Failure(f"{name}: not JSON: {lines[0][:200]!r}") from None
-        expect(isinstance(value, dict), f"{name}: not a JSON object")
-        return value
+    DaemonScenario = functools.partial(runner.Scenario, helpers=HELPERS)
+    document = runner.json_document
 
     def node(status: dict, node_id: int) -> dict:
         for entry in status.get("nodes", []):

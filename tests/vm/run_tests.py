@@ -102,9 +102,17 @@ class Scenario:
     needs: tuple[str, ...] = ()  # "hpnotify", "hpctl", "hpplaced", "failonline", "bin:<name>"
     timeout: float = 120.0  # seconds for the guest section
 
+    helpers: Path | None = None  # guest shell helpers put in front of the scenario's script
+
     @property
     def guest_script(self) -> Path:
-        return SCENARIO_DIR / f"{self.name}.sh"
+        script = SCENARIO_DIR / f"{self.name}.sh"
+        if self.helpers is None:
+            return script
+        generated = vmlib.DEFAULT_OUT_DIR / "scripts" / f"{self.name}.sh"
+        generated.parent.mkdir(parents=True, exist_ok=True)
+        generated.write_text(self.helpers.read_text() + "\n" + script.read_text())
+        return generated
 
 
 # --------------------------------------------------------------------------------------------------
@@ -112,6 +120,18 @@ class Scenario:
 # --------------------------------------------------------------------------------------------------
 
 KERNEL_SOURCE = "kernel"
+
+
+def json_document(ctx: Context, name: str) -> dict:
+    """Output NAME as one line holding a JSON object."""
+    lines = ctx.output(name)
+    expect(len(lines) == 1, f"{name}: expected one JSON line, got {lines[:3]}")
+    try:
+        value = json.loads(lines[0])
+    except json.JSONDecodeError:
+        raise Failure(f"{name}: not JSON: {lines[0][:200]!r}") from None
+    expect(isinstance(value, dict), f"{name}: not a JSON object")
+    return value
 
 
 def types_of(events: list[dict]) -> list[str]:
