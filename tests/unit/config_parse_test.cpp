@@ -72,6 +72,11 @@ TEST_CASE("sizes") {
     CHECK(parse_size("1GiB") == 1ULL << 30);
     CHECK(parse_size("3TiB") == 3ULL << 40);
     CHECK(parse_size("7B") == 7);
+    CHECK(format_size_readable(64ULL << 20) == "64MiB");
+    CHECK(format_size_readable(1000) == "1000B");
+    CHECK(format_size_readable(53687091) == "~51.2MiB");
+    CHECK(format_size_readable(1536) == "~1.5KiB");
+
     CHECK_THROWS_WITH(parse_size("64MB"), doctest::Contains("\"64MB\""));
     CHECK_THROWS(parse_size("MiB"));
     CHECK_THROWS(parse_size("-1"));

@@ -206,8 +206,8 @@ std::string to_text(const Plan& plan) {
             out += line;
         }
         for (const auto& b : workload.buffers) {
-            std::snprintf(line, sizeof line, "  %8u %14s %14s%s\n", b.node, format_size(b.bytes).c_str(),
-                          format_size(b.requested_bytes).c_str(), b.clipped ? " clipped" : "");
+            std::snprintf(line, sizeof line, "  %8u %14s %14s%s\n", b.node, format_size_readable(b.bytes).c_str(),
+                          format_size_readable(b.requested_bytes).c_str(), b.clipped ? " clipped" : "");
             out += line;
         }
     }

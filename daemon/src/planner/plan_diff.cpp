@@ -148,7 +148,7 @@ struct ToText {
     }
     std::string operator()(const ResizeBuffer& a) const {
         return a.workload + ": " + (a.grows() ? "grow" : "shrink") + " buffer on node " + std::to_string(a.node) +
-               " from " + format_size(a.from_bytes) + " to " + format_size(a.to_bytes);
+               " from " + format_size_readable(a.from_bytes) + " to " + format_size_readable(a.to_bytes);
     }
     std::string operator()(const SetCpuset& a) const {
         return a.workload + ": cpuset \"" + a.from + "\" -> \"" + a.to + "\"";

@@ -2,6 +2,8 @@
 
 #include <array>
 #include <charconv>
+#include <cstdio>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 #include <utility>
@@ -62,6 +64,21 @@ std::string format_size(std::uint64_t bytes) {
         }
     }
     return std::to_string(bytes) + "B";
+}
+
+std::string format_size_readable(std::uint64_t bytes) {
+    std::string exact = format_size(bytes);
+    if (bytes < 1024 || exact.back() != 'B' || exact.size() < 2 || exact[exact.size() - 2] == 'i') {
+        return exact;  // below 1 KiB, or a whole number of some binary unit
+    }
+    auto unit = units.begin();
+    while (std::next(unit) != units.end() && bytes >= std::next(unit)->second) {
+        ++unit;
+    }
+    char text[32];
+    std::snprintf(text, sizeof text, "~%.1f%s", static_cast<double>(bytes) / static_cast<double>(unit->second),
+                  std::string(unit->first).c_str());
+    return text;
 }
 
 }  // namespace hpplace

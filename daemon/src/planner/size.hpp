@@ -15,4 +15,8 @@ std::uint64_t parse_size(std::string_view text);
 // The shortest exact form: 67108864 -> "64MiB", 1000 -> "1000B".
 std::string format_size(std::uint64_t bytes);
 
+// For people: the exact form when it is short, else one decimal of the largest
+// unit not above the value, marked approximate: 53687091 -> "~51.2MiB".
+std::string format_size_readable(std::uint64_t bytes);
+
 }  // namespace hpplace
