@@ -44,17 +44,9 @@ demo_hotadd() {
 	out_lines cpu_node1_bytes "$cpu_node1_bytes"
 	out_lines t_dimm_request "$(uptime_now)"
 	hotadd_dimm 256 1 dimm_demo
-	blocks_online() {
-		for block in $DIMM_BLOCKS; do
-			grep -qx online "$MEM_SYS/memory$block/state" || return 1
-		done
-	}
-	wait_until 30 blocks_online || die "hpplaced did not online the DIMM's blocks ($DIMM_BLOCKS) within 30 s"
+	wait_until 30 dimm_blocks_online || die "hpplaced did not online the DIMM's blocks ($DIMM_BLOCKS) within 30 s"
 	out_lines t_dimm_online "$(uptime_now)"
-	for block in $DIMM_BLOCKS; do
-		echo "$block $(cat "$MEM_SYS/memory$block/state") $(block_node "$block")"
-	done > /tmp/demo.blocks
-	out new_blocks /tmp/demo.blocks
+	out_dimm_blocks new_blocks
 	node1_grew() {
 		[ "$(bind_bytes 1)" -gt "$cpu_node1_bytes" ]
 	}

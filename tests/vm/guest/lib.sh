@@ -122,6 +122,19 @@ hotadd_dimm() {
 		die "DIMM $3: $dimm_want new memory blocks expected within 20 s, got: $(dimm_new_blocks "$3")"
 	DIMM_BLOCKS=$(dimm_new_blocks "$3")
 }
+# dimm_blocks_online: every block of DIMM_BLOCKS is online.
+dimm_blocks_online() {
+	for block in $DIMM_BLOCKS; do
+		grep -qx online "$MEM_SYS/memory$block/state" || return 1
+	done
+}
+# out_dimm_blocks NAME: reports "block state node" of each block of DIMM_BLOCKS as output NAME.
+out_dimm_blocks() {
+	for block in $DIMM_BLOCKS; do
+		echo "$block $(cat "$MEM_SYS/memory$block/state") $(block_node "$block")"
+	done > "/tmp/dimm_blocks.$1"
+	out "$1" "/tmp/dimm_blocks.$1"
+}
 dimm_new_blocks() {
 	memory_blocks | grep -vxF -f "/tmp/dimm.$1.before"
 }

@@ -6,22 +6,9 @@ hpplaced_start
 service_start
 need_cpu2
 snapshot before
-memory_blocks > /tmp/blocks_before
-host hotadd_dimm mib=256 node=1 id=dimm_client || die "DIMM hot-add refused"
-new_blocks() {
-	memory_blocks | grep -vxF -f /tmp/blocks_before
-}
-blocks_online() {
-	[ "$(new_blocks | wc -l)" -eq 2 ] || return 1
-	for block in $(new_blocks); do
-		grep -qx online "$MEM_SYS/memory$block/state" || return 1
-	done
-}
-wait_until 30 blocks_online || die "the DIMM's two blocks were not both online within 30 s"
-for block in $(new_blocks); do
-	echo "$block $(cat "$MEM_SYS/memory$block/state") $(block_node "$block")"
-done > /tmp/new_blocks
-out new_blocks /tmp/new_blocks
+hotadd_dimm 256 1 dimm_client
+wait_until 30 dimm_blocks_online || die "the DIMM's blocks ($DIMM_BLOCKS) were not all online within 30 s"
+out_dimm_blocks new_blocks
 wait_until 30 plan_settled || die "plan and service did not settle after the DIMM"
 snapshot after
 status_json after_status

@@ -4,16 +4,8 @@ hp_load || die "insmod hpnotify.ko failed"
 daemon_up
 status before
 hotadd_dimm 256 1 dimm_daemon
-all_online() {
-	for block in $DIMM_BLOCKS; do
-		grep -qx online "$MEM_SYS/memory$block/state" || return 1
-	done
-}
-wait_until 30 all_online || die "the daemon did not online the new blocks within 30 s"
-for block in $DIMM_BLOCKS; do
-	echo "$block $(cat "$MEM_SYS/memory$block/state") $(block_node "$block")"
-done > /tmp/new_blocks
-out new_blocks /tmp/new_blocks
+wait_until 30 dimm_blocks_online || die "the daemon did not online the new blocks within 30 s"
+out_dimm_blocks new_blocks
 out block_size_hex "$MEM_SYS/block_size_bytes"
 node1_memory_grew() {
 	hpctl status --json | tr -d ' \n' > /tmp/status_now
