@@ -16,16 +16,15 @@
 #include "planner/plan_diff.hpp"
 #include "planner/planner.hpp"
 #include "topology/topology.hpp"
+#include "random_topology.hpp"
 
 using namespace hpplace;
 
 namespace {
 
-unsigned pick(std::mt19937& rng, unsigned low, unsigned high) {
-    return std::uniform_int_distribution<unsigned>(low, high)(rng);
-}
-
-bool chance(std::mt19937& rng, double p) { return std::bernoulli_distribution(p)(rng); }
+using test::chance;
+using test::cpu_end;
+using test::pick;
 
 Topology random_topology(std::mt19937& rng) {
     const unsigned count = chance(rng, 0.5) ? pick(rng, 1, 4) : pick(rng, 1, 64);
@@ -42,24 +41,8 @@ Topology random_topology(std::mt19937& rng) {
         node.memory_bytes = chance(rng, 0.3) ? 0 : std::uint64_t{pick(rng, 1, 16)} << 28;
         topology.nodes.push_back(std::move(node));
     }
-    for (unsigned i = 0; i < count; ++i) {
-        topology.nodes[i].distances.resize(count);
-        topology.nodes[i].distances[i] = 10;
-        for (unsigned j = 0; j < i; ++j) {
-            const unsigned d = pick(rng, 11, 40);
-            topology.nodes[i].distances[j] = d;
-            topology.nodes[j].distances[i] = d;
-        }
-    }
+    test::fill_distances(topology, [&] { return pick(rng, 11, 40); });
     return topology;
-}
-
-unsigned cpu_end(const Topology& topology) {
-    unsigned end = 0;
-    for (const auto& node : topology.nodes) {
-        end = std::max({end, node.cpus.end(), node.offline_cpus.end()});
-    }
-    return end;
 }
 
 Config random_config(std::mt19937& rng, const Topology& topology) {

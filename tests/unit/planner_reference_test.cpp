@@ -22,6 +22,7 @@
 #include "planner/plan.hpp"
 #include "planner/planner.hpp"
 #include "topology/topology.hpp"
+#include "random_topology.hpp"
 
 using namespace hpplace;
 
@@ -438,11 +439,9 @@ Plan plan_with(const Topology& topology, const Config& config, const Plan* previ
 
 namespace {
 
-unsigned pick(std::mt19937& rng, unsigned low, unsigned high) {
-    return std::uniform_int_distribution<unsigned>(low, high)(rng);
-}
-
-bool chance(std::mt19937& rng, double p) { return std::bernoulli_distribution(p)(rng); }
+using test::chance;
+using test::cpu_end;
+using test::pick;
 
 // Nodes with gaps in their ids, memoryless and CPU-less nodes, offline CPUs; the
 // CPUs either in consecutive blocks per node or dealt out round robin (so that a
@@ -486,24 +485,8 @@ Topology random_topology(std::mt19937& rng, unsigned max_nodes, unsigned max_cpu
             }
         }
     }
-    for (unsigned i = 0; i < count; ++i) {
-        topology.nodes[i].distances.resize(count);
-        topology.nodes[i].distances[i] = 10;
-        for (unsigned j = 0; j < i; ++j) {
-            const unsigned d = chance(rng, 0.3) ? 20 : pick(rng, 11, 40);
-            topology.nodes[i].distances[j] = d;
-            topology.nodes[j].distances[i] = d;
-        }
-    }
+    test::fill_distances(topology, [&] { return chance(rng, 0.3) ? 20 : pick(rng, 11, 40); });
     return topology;
-}
-
-unsigned cpu_end(const Topology& topology) {
-    unsigned end = 0;
-    for (const auto& node : topology.nodes) {
-        end = std::max({end, node.cpus.end(), node.offline_cpus.end()});
-    }
-    return end;
 }
 
 Config random_config(std::mt19937& rng, const Topology& topology) {
