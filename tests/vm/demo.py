@@ -123,6 +123,17 @@ def event_line(event: dict, t0: int) -> str:
     return "  ".join(parts)
 
 
+def watched_events(outputs: dict) -> list[dict]:
+    """The `hpctl watch --json` lines of a picture's outputs, as events (other lines skipped)."""
+    events = []
+    for line in outputs.get("events", []):
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            pass
+    return events
+
+
 def print_picture(title: str, out: dict[str, list[str]], before: dict[str, list[str]] | None) -> None:
     status = one_json(out.get("status"))
     nodes = status.get("nodes", [])
@@ -133,12 +144,7 @@ def print_picture(title: str, out: dict[str, list[str]], before: dict[str, list[
     for node in nodes:
         print(f"  node {node.get('id')}: CPUs {node.get('cpus') or '-'}, {mib(node.get('memory_bytes', 0))} online")
     if before is not None:
-        events = []
-        for line in out.get("events", []):
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
-                pass
+        events = watched_events(out)
         print(f"events seen by `hpctl watch --json` during the hot-adds ({len(events)}; time from the first):")
         t0 = events[0].get("time_ns", 0) if events else 0
         for event in events:
@@ -217,12 +223,7 @@ def verdict(follower: Follower, run: vmlib.GuestRun) -> list[tuple[bool, str]]:
     def check(condition: bool, text: str) -> None:
         checks.append((bool(condition), text))
 
-    events = []
-    for line in after.get("events", []):
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
-            pass
+    events = watched_events(after)
     types = [(e.get("type"), e.get("cpu"), e.get("node")) for e in events]
     check(("cpu_arrived", 2, 1) in types and ("cpu_online", 2, 1) in types,
           "hpnotify reported cpu2 arriving on node 1 and coming online")
