@@ -10,6 +10,7 @@
 #ifndef _HPNOTIFY_H
 #define _HPNOTIFY_H
 
+#include <linux/cpumask.h>
 #include <linux/types.h>
 
 /*
@@ -27,6 +28,7 @@ enum hpnotify_multicast_group {
 int hpnotify_netlink_init(void);
 void hpnotify_netlink_exit(void);
 void hpnotify_events_init(void);
+void hpnotify_events_set_cpus(const struct cpumask *online);
 
 void hpnotify_send_cpu_event(enum hpnotify_event_type type, unsigned int cpu);
 void hpnotify_send_mem_event(enum hpnotify_event_type type, u64 start,

@@ -28,6 +28,14 @@ static atomic64_t hpnotify_send_failures;
 static atomic64_t hpnotify_no_listener;
 
 /*
+ * The active CPUs every event carries: the online CPUs whose cpu_online was
+ * sent, minus those whose cpu_offline was. It differs from cpu_online_mask
+ * while a cpu_online is deferred (cpu.c), so that no event shows a CPU as
+ * usable before its cpu_online does. Under hpnotify_event_lock.
+ */
+static struct cpumask hpnotify_event_cpus;
+
+/*
  * Serialises "assign seq, build, multicast" so that events leave in
  * sequence order. Every caller runs in sleepable process context: cpuhp
  * prepare callbacks on the control CPU, online callbacks in the AP's cpuhp
@@ -44,6 +52,14 @@ void hpnotify_events_init(void)
 	atomic64_set(&hpnotify_no_listener, 0);
 	for (i = 0; i < ARRAY_SIZE(hpnotify_sent); i++)
 		atomic64_set(&hpnotify_sent[i], 0);
+}
+
+/* Called by cpu.c under cpus_read_lock(), before its hotplug callbacks exist. */
+void hpnotify_events_set_cpus(const struct cpumask *online)
+{
+	mutex_lock(&hpnotify_event_lock);
+	cpumask_copy(&hpnotify_event_cpus, online);
+	mutex_unlock(&hpnotify_event_lock);
 }
 
 /* Size in bytes of a CPU bitmap attribute: u64 words covering nr_cpu_ids. */
@@ -127,9 +143,10 @@ static void *hpnotify_event_put_header(struct sk_buff *msg,
 	    nla_put_u64_64bit(msg, HPNOTIFY_A_EVENT_TIMESTAMP, ev->timestamp,
 			      HPNOTIFY_A_EVENT_PAD) ||
 	    nla_put_u32(msg, HPNOTIFY_A_EVENT_TYPE, ev->type) ||
-	    nla_put_u32(msg, HPNOTIFY_A_EVENT_ONLINE_CPUS, num_online_cpus()) ||
+	    nla_put_u32(msg, HPNOTIFY_A_EVENT_ONLINE_CPUS,
+			cpumask_weight(&hpnotify_event_cpus)) ||
 	    hpnotify_put_cpu_bitmap(msg, HPNOTIFY_A_EVENT_ONLINE_MASK,
-				    cpu_online_mask, HPNOTIFY_A_EVENT_PAD)) {
+				    &hpnotify_event_cpus, HPNOTIFY_A_EVENT_PAD)) {
 		genlmsg_cancel(msg, hdr);
 		return NULL;
 	}
@@ -187,6 +204,13 @@ void hpnotify_send_cpu_event(enum hpnotify_event_type type, unsigned int cpu)
 	void *hdr;
 
 	mutex_lock(&hpnotify_event_lock);
+	/* Even when nobody listens: the next listener's events must be right. */
+	if (type == HPNOTIFY_EVENT_CPU_ONLINE)
+		cpumask_set_cpu(cpu, &hpnotify_event_cpus);
+	else if (type == HPNOTIFY_EVENT_CPU_OFFLINE ||
+		 type == HPNOTIFY_EVENT_CPU_ADD_FAILED)
+		cpumask_clear_cpu(cpu, &hpnotify_event_cpus);
+
 	if (!hpnotify_event_begin(&ev, type))
 		goto out_unlock;
 
