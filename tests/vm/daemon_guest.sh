@@ -67,11 +67,7 @@ daemon_privileges() {
 daemon_down() {
 	pid=$(daemon_pid) || return 0
 	kill -TERM "$pid"
-	tries=100
-	while kill -0 "$pid" 2>/dev/null && [ $tries -gt 0 ]; do
-		sleep 0.1
-		tries=$((tries - 1))
-	done
+	wait_until 10 eval "! kill -0 $pid 2>/dev/null"
 	wait "$pid" 2>/dev/null
 	rc daemon_exit $?
 	rm -f "$DAEMON_PID_FILE"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""VM scenarios for the kernel module and hpctl (issue 2 item 5).
+"""VM scenarios for the kernel module, hpctl, the daemon and the client library.
 
     python3 tests/vm/run_tests.py [--list] [--keep-logs] [--isolate] [--verbose] [SCENARIO ...]
 
@@ -48,6 +48,7 @@ class Boot:
     kernel_modules: tuple[str, ...] = ()
     binaries: tuple[str, ...] = ()  # more of $HPPLACE_BUILD_DIR/bin in /hp/bin (hpctl, hpplaced always)
     timeout: float = 600.0
+    stall_seconds: float = 60.0  # no heartbeat and no guest line for this long: a stall (vmlib.Vm.run)
 
 
 BOOTS = {
@@ -57,6 +58,8 @@ BOOTS = {
     "stress": Boot(memhp_offline=True, timeout=420.0),
     # VM.md's layout plus a node 2 with neither CPUs nor memory, which a DIMM gives its first memory.
     "memoryless": Boot(memhp_offline=True, memoryless_nodes=1, timeout=180.0),
+    # A guest made to stall on purpose: its boot ends with the stall report.
+    "stall": Boot(memhp_offline=True, timeout=180.0, stall_seconds=20.0),
 }
 
 
@@ -103,6 +106,7 @@ class Scenario:
     timeout: float = 120.0  # seconds for the guest section
 
     helpers: Path | None = None  # guest shell helpers put in front of the scenario's script
+    stalls: bool = False  # the guest stalls on purpose: the check sees the run, not a finished section
 
     @property
     def guest_script(self) -> Path:
@@ -438,6 +442,27 @@ def check_stress(ctx: Context) -> str:
             f"{said[:2]}")
 
 
+def check_harness_wait(ctx: Context) -> str:
+    expect(ctx.rc("gave_up") == 1, f"wait_until for a command that never succeeds returned {ctx.rc('gave_up')}")
+    expect(ctx.rc("immediate") == 0, "wait_until for `true` did not succeed")
+    waited = int(ctx.output("waited_cs")[0]) / 100
+    # 3 s of guest time, plus the last try (0.3 s) and the shell's own slowness under TCG.
+    expect(2.9 <= waited <= 6.0, f"wait_until 3 gave up after {waited:.2f} s of guest time, expected ~3 s")
+    said = " ".join(ctx.output("said"))
+    expect("gave up after 3 s" in said and "slow_false never-true" in said,
+           f"wait_until did not say what it waited for: {said!r}")
+    return f"gave up after {waited:.2f} s: {said}"
+
+
+def check_harness_stall(ctx: Context) -> str:
+    failure = ctx.run.failure or ""
+    expect(failure.startswith("stall:"), f"a silenced guest was not reported as a stall: {failure or 'no failure'}")
+    dumps = [line for line in ctx.run.console if "sysrq: Show Blocked State" in line
+             or "sysrq: Show backtrace of all active CPUs" in line]
+    expect(len(dumps) == 2, f"sysrq dumps in the kernel log: {dumps}, expected l and w")
+    return failure
+
+
 SCENARIOS = [
     Scenario("smoke", "boot, list CPUs/nodes/memory blocks, QMP DIMM hot-add (no module)", check_smoke,
              timeout=60),
@@ -461,6 +486,10 @@ SCENARIOS = [
              check_node_mem, boot="memoryless", needs=("hpnotify", "hpctl")),
     Scenario("stress", "cpu1 toggling while hpnotify is unloaded and reloaded; no kernel warnings",
              check_stress, boot="stress", needs=("hpnotify", "hpctl"), timeout=300),
+    Scenario("harness_wait", "wait_until gives up after its guest-time limit and says what it waited for",
+             check_harness_wait, timeout=60),
+    Scenario("harness_stall", "a guest whose user space goes silent is reported as a stall, with sysrq dumps",
+             check_harness_stall, boot="stall", timeout=170, stalls=True),
 ]
 
 
@@ -512,6 +541,11 @@ def guest_script(scenarios: list[Scenario]) -> str:
 
 def evaluate(scenario: Scenario, run: vmlib.GuestRun) -> Result:
     section = run.sections.get(scenario.name)
+    if scenario.stalls and section is not None:
+        try:
+            return Result(scenario, True, scenario.check(Context(section, run)) or "", section.seconds)
+        except Failure as failure:
+            return Result(scenario, False, str(failure), section.seconds)
     if section is None:
         return Result(scenario, False, f"did not run ({run.failure or 'the guest never began it'})")
     kernel_log = run.console_between(f"hpvm: begin {scenario.name}", f"hpvm: end {scenario.name}")
@@ -556,13 +590,14 @@ def run_boot(name: str, boot: Boot, scenarios: list[Scenario], kernel: vmlib.Ker
     on_line = (lambda line: print(f"  | {line}", flush=True)) if verbose else None
     with vmlib.Vm(kernel, initramfs, name=name, out_dir=out_dir, memhp_offline=boot.memhp_offline,
                   memoryless_nodes=boot.memoryless_nodes) as vm:
-        run = vm.run(timeout=boot.timeout, section_timeouts={s.name: s.timeout for s in scenarios}, on_line=on_line)
+        run = vm.run(timeout=boot.timeout, section_timeouts={s.name: s.timeout for s in scenarios}, on_line=on_line,
+                     stall_seconds=boot.stall_seconds)
         logs = [vm.log_path, vm.console_path, vm.guest_path, initramfs]
     results = [evaluate(s, run) for s in scenarios]
     outside = vmlib.kernel_trouble(kernel_log_outside_sections(run.console))
     if outside and all(r.passed for r in results):
         results[-1] = Result(results[-1].scenario, False, f"kernel log outside any section: {outside[0].strip()}")
-    if run.exit_code is None and all(r.passed for r in results):
+    if run.exit_code is None and all(r.passed for r in results) and not any(s.stalls for s in scenarios):
         results[-1] = Result(results[-1].scenario, False, run.failure or "the guest did not exit")
     return results, logs
 

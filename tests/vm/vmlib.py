@@ -598,6 +598,11 @@ class Vm:
         self._threads: list[threading.Thread] = []
         self._log_lock = threading.Lock()
         self._t0 = time.monotonic()
+        # When the guest last showed life: a heartbeat on the kernel log (guest/init.sh) or a line on
+        # ttyS1. Written by the reader threads, read by run().
+        self._last_alive = self._t0
+        self._booted = False  # the stall clock runs from @@BOOTED on; the boot has the run's timeout
+        self.stall_dumps = 0
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.out_dir / f"{name}.log"
         self.console_path = self.out_dir / f"{name}.console.log"
@@ -624,7 +629,9 @@ class Vm:
         # console for KERNEL_TROUBLE_PATTERNS. panic=-1 + -no-reboot ends QEMU on a panic.
         # no_timer_check: under TCG on a loaded host the boot-time IO-APIC timer check can time out
         # and panic ("IO-APIC + timer doesn't work!"); the emulated timer is fine, skip the check.
-        args = ["console=ttyS0", "panic=-1", "rdinit=/init", "no_timer_check"]
+        # sysrq_always_enabled: the stall report's sysrq dumps (l, w) are debugging keys that Debian's
+        # default sysrq mask leaves off.
+        args = ["console=ttyS0", "panic=-1", "rdinit=/init", "no_timer_check", "sysrq_always_enabled"]
         if self.memhp_offline:
             args.append("memhp_default_state=offline")
         return " ".join(args + self.extra_cmdline)
@@ -699,10 +706,16 @@ class Vm:
     # -- following the guest --------------------------------------------------------------------
 
     def run(self, timeout: float, section_timeouts: dict[str, float] | None = None,
-            on_line: Callable[[str], None] | None = None) -> GuestRun:
+            on_line: Callable[[str], None] | None = None, stall_seconds: float = 60.0) -> GuestRun:
         """Follows the guest until ``@@EXIT`` (or QEMU ends, or ``timeout`` seconds pass, or a section
-        runs longer than its ``section_timeouts`` entry), answering ``@@HOST`` requests with
-        ``self.actions``. ``on_line`` sees every guest line as it arrives."""
+        runs longer than its ``section_timeouts`` entry, or the guest stalls), answering ``@@HOST``
+        requests with ``self.actions``. ``on_line`` sees every guest line as it arrives.
+
+        A stall is ``stall_seconds`` without any sign of life from the guest's user space: no line on
+        ttyS1 and no heartbeat (every 5 s) on the kernel log. It is reported as such, after sysrq l
+        (backtraces of the CPUs) and w (blocked tasks) dumps taken over QMP into the kernel log; a
+        section that times out while the heartbeat goes on is a wait that did not end, and its
+        failure names the last thing the guest printed."""
         start = time.monotonic()
         deadline = start + timeout
         sections: dict[str, Section] = {}
@@ -716,11 +729,18 @@ class Vm:
             section_timeout = (section_timeouts or {}).get(current.name) if current else None
             if section_timeout:
                 limit = min(limit, section_start + section_timeout)
+            silent = now - self._last_alive
+            if self._booted and silent >= stall_seconds:
+                failure = self._report_stall(current.name if current else None, silent)
+                break
             if now >= limit:
+                last = (current.guest_lines[-1] if current and current.guest_lines else None)
+                alive = f"the guest is alive (heartbeat {silent:.0f} s ago)"
+                alive += f", last line: {last[:160]!r}" if last else ", section printed nothing"
                 if limit < deadline:
-                    failure = f"timeout: section {current.name} did not end within {section_timeout:.0f} s"
+                    failure = f"timeout: section {current.name} did not end within {section_timeout:.0f} s; {alive}"
                 else:
-                    failure = f"timeout: the guest did not finish within {timeout:.0f} s"
+                    failure = f"timeout: the guest did not finish within {timeout:.0f} s; {alive}"
                 break
             try:
                 line = self._guest_lines.get(timeout=min(0.5, limit - now))
@@ -771,6 +791,34 @@ class Vm:
                 pass
         return GuestRun(exit_code, sections, failure, list(self.console), time.monotonic() - start)
 
+    def sysrq(self, key: str) -> None:
+        """Presses Alt+SysRq+``key`` on the guest's keyboard (QMP send-key)."""
+        self.qmp.execute("send-key", {"keys": [{"type": "qcode", "data": "alt"},
+                                               {"type": "qcode", "data": "sysrq"},
+                                               {"type": "qcode", "data": key}]})
+
+    def _report_stall(self, section: str | None, silent: float) -> str:
+        """Takes the sysrq dumps of a stalled guest and returns the failure line."""
+        console_before = len(self.console)
+        taken = []
+        for key in ("l", "w"):
+            try:
+                self.sysrq(key)
+                taken.append(key)
+            except (OSError, VmError) as error:
+                self._note(f"stall: sysrq {key} over QMP failed: {error}")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not any(
+                "Show Blocked State" in line for line in self.console[console_before:]):
+            time.sleep(0.2)
+        self.stall_dumps += 1
+        printed = len(self.console) - console_before
+        where = f"in section {section}" if section else "outside any section"
+        self._note(f"stall {where}: no heartbeat or guest line for {silent:.0f} s; sysrq {' '.join(taken)} "
+                   f"printed {printed} kernel lines")
+        return (f"stall: the guest's user space showed no life (no heartbeat, no output) for {silent:.0f} s "
+                f"{where}; sysrq {'+'.join(taken) or '(none)'} dumps: {printed} kernel log lines")
+
     def reply(self, text: str) -> None:
         """One line to the guest on ttyS1 (the guest reads it in ``host``)."""
         self._guest_socket.sendall(text.encode() + b"\n")
@@ -813,6 +861,8 @@ class Vm:
     def _read_console(self) -> None:
         for raw in self._process.stdout:
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if "hpvm: alive" in line:
+                self._last_alive = time.monotonic()
             self.console.append(line)
             with self._log_lock:
                 self._console_log.write(line + "\n")
@@ -831,6 +881,8 @@ class Vm:
                 *lines, buffer = buffer.split(b"\n")
                 for raw in lines:
                     line = raw.decode("utf-8", "replace").rstrip("\r")
+                    self._last_alive = time.monotonic()
+                    self._booted = self._booted or "@@BOOTED" in line
                     with self._log_lock:
                         self._guest_log.write(line + "\n")
                         self._guest_log.flush()

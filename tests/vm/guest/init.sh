@@ -13,6 +13,10 @@ mkdir -p /dev/pts /dev/shm
 stty -F /dev/ttyS1 raw -echo
 exec </dev/null >/dev/ttyS1 2>&1
 echo "@@BOOTED $(uname -r) nproc=$(nproc)"
+# Heartbeat on the kernel log (line-atomic, unlike ttyS1): the host tells a guest whose user space
+# still runs (a slow or failing wait) from one that stalled.
+(while :; do echo "hpvm: alive $(cut -d' ' -f1 /proc/uptime)" > /dev/kmsg; sleep 5; done) &
+echo $! > /tmp/heartbeat.pid
 sh /hp/scenario.sh
 rc=$?
 sync

@@ -71,13 +71,23 @@ host() {
 	return 1
 }
 
-# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds; 1 after SECONDS.
+# uptime_cs: the guest's CLOCK_BOOTTIME in centiseconds (/proc/uptime), the clock every wait uses: a
+# count of tries would stretch with the time each try takes on a loaded TCG host.
+uptime_cs() {
+	read -r up _ < /proc/uptime
+	echo $((${up%.*} * 100 + 1${up#*.} - 100))
+}
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds; 1 once SECONDS of guest
+# time have passed, after saying what it waited for and how long (a wait that gives up is not a stall).
 wait_until() {
-	tries=$(($1 * 10))
+	wait_limit=$1
 	shift
+	wait_deadline=$(($(uptime_cs) + wait_limit * 100))
 	while ! "$@"; do
-		tries=$((tries - 1))
-		if [ $tries -le 0 ]; then
+		wait_now=$(uptime_cs)
+		if [ "$wait_now" -ge "$wait_deadline" ]; then
+			echo "wait_until: gave up after ${wait_limit} s waiting for: $*"
 			return 1
 		fi
 		sleep 0.1
