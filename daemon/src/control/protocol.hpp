@@ -34,6 +34,9 @@ inline constexpr std::string_view default_socket_path = "/run/hpplaced.sock";
 // A request or response line longer than this is refused: the server answers
 // with an error and drops the connection.
 inline constexpr std::size_t max_line_bytes = 64 * 1024;
+// The longest line the daemon sends (an answer or a push, e.g. a large plan);
+// clients read lines up to this. A longer answer becomes an error answer.
+inline constexpr std::size_t max_answer_bytes = 4 * 1024 * 1024;
 inline constexpr int protocol_version = 1;
 
 // A malformed frame or request; what() is one line meant for the peer.
