@@ -183,16 +183,6 @@ hpplaced_log() {
 	out hpplaced_log "$HPPLACED_LOG"
 }
 
-# cpu_is_online CPU / cpu_node CPU (the node of CPU, from its nodeN link in sysfs)
-cpu_is_online() {
-	[ "$(cat "$CPU_SYS/cpu$1/online" 2>/dev/null)" = 1 ]
-}
-cpu_node() {
-	for link in "$CPU_SYS/cpu$1"/node[0-9]*; do
-		[ -e "$link" ] && echo "${link##*/node}"
-	done
-}
-
 # need_cpu2: cpu2 (node 1) is present and online, with a worker on it; hot-adds it when the scenario
 # runs alone.
 need_cpu2() {

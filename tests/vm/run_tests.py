@@ -442,6 +442,65 @@ def check_stress(ctx: Context) -> str:
             f"{said[:2]}")
 
 
+def check_mem_hotremove(ctx: Context) -> str:
+    block_size = int(ctx.output("block_size")[0])
+    blocks = [int(b) for b in ctx.output("blocks")]
+    expect(len(blocks) == 2, f"a 256 MiB DIMM should add 2 blocks, guest saw {blocks}")
+    events = ctx.events()
+    expect_types(events, ["mem_going_offline", "mem_offline"] * 2)
+    expect_common(events)
+    expect_consecutive(events)
+    expect_fields(events, node=1, size=block_size)
+    starts = sorted({e["start"] for e in events})
+    expect(starts == sorted(b * block_size for b in blocks),
+           f"offline events for {[hex(s) for s in starts]}, the DIMM's blocks are at "
+           f"{[hex(b * block_size) for b in blocks]}")
+    for first, second in (events[0:2], events[2:4]):
+        expect(first["start"] == second["start"], f"going_offline and offline of different blocks: {first} {second}")
+    before, with_dimm, after = (int(ctx.output(n)[0]) for n in ("node1_before", "node1_with_dimm", "node1_after"))
+    expect(with_dimm == before + 2 * block_size, f"node 1 online memory {before} -> {with_dimm} with the DIMM")
+    expect(after == before, f"node 1 online memory {after} after the removal, {before} before the DIMM")
+    return f"memory{blocks[0]}, memory{blocks[1]} offlined and removed; node 1 back to {after // MiB} MiB"
+
+
+def check_mem_hotremove_vetoed(ctx: Context) -> str:
+    block_size = int(ctx.output("block_size")[0])
+    block = int(ctx.output("block")[0])
+    expect(ctx.rc("inject") == 0, f"arming MEM_GOING_OFFLINE -16 failed: {ctx.output('inject.stderr')}")
+    vetoed = ctx.events("watch")
+    # ACPI's eject tries to offline the DIMM's memory twice before it gives up.
+    attempts = len(vetoed) // 2
+    expect(attempts in (1, 2) and types_of(vetoed) == ["mem_going_offline", "mem_offline_canceled"] * attempts,
+           f"events {types_of(vetoed)}, expected mem_going_offline, mem_offline_canceled (once or twice)")
+    expect_common(vetoed)
+    expect_consecutive(vetoed)
+    expect_fields(vetoed, node=1, size=block_size, start=block * block_size)
+    expect(ctx.output("state_vetoed") == ["online"], f"memory{block} after the refused removal: "
+                                                    f"{ctx.output('state_vetoed')}")
+    expect(ctx.rc("remove_again") == 0, "the second device_del was refused by QEMU")
+    removed = ctx.events("watch_again")
+    expect_types(removed, ["mem_going_offline", "mem_offline"])
+    expect_consecutive(vetoed + removed)
+    expect_fields(removed, node=1, size=block_size, start=block * block_size)
+    expect(ctx.output("exists_after") == ["no"], f"memory{block} still exists after the second device_del")
+    return f"memory{block}: removal refused ({attempts} offline attempts) and the block stayed online; " \
+           "removed on the second request"
+
+
+def check_cpu_hotremove(ctx: Context) -> str:
+    events = ctx.events()
+    expect_types(events, ["cpu_going_offline", "cpu_offline", "cpu_removed"])
+    expect_common(events)
+    expect_consecutive(events)
+    expect_fields(events, cpu=2)
+    expect_fields(events[:2], node=1)
+    counts = [e.get("online_cpus") for e in events]
+    expect(counts == [3, 2, 2], f"online_cpus {counts}, expected [3, 2, 2]")
+    present = parse_cpu_list(ctx.output("present")[0])
+    expect(present == {0, 1}, f"present CPUs after the removal {sorted(present)}, expected 0-1")
+    return f"seq {events[0]['seq']}..{events[-1]['seq']}, present {ctx.output('present')[0]}"
+
+
 def check_harness_wait(ctx: Context) -> str:
     expect(ctx.rc("gave_up") == 1, f"wait_until for a command that never succeeds returned {ctx.rc('gave_up')}")
     expect(ctx.rc("immediate") == 0, "wait_until for `true` did not succeed")
@@ -476,6 +535,12 @@ SCENARIOS = [
              check_cpu_add_failed, needs=("hpnotify", "hpctl", "failonline")),
     Scenario("mem_online_vetoed", "memory online vetoed by memory-notifier-error-inject: going_online, canceled",
              check_mem_online_vetoed, needs=("hpnotify", "hpctl")),
+    Scenario("mem_hotremove", "QMP device_del of an online_movable DIMM: offline events per block, blocks gone",
+             check_mem_hotremove, needs=("hpnotify", "hpctl")),
+    Scenario("mem_hotremove_vetoed", "a DIMM removal the kernel refuses (offline vetoed): canceled, block stays; "
+             "then removed", check_mem_hotremove_vetoed, needs=("hpnotify", "hpctl")),
+    Scenario("cpu_hotremove", "QMP device_del of online cpu2: going_offline, offline, removed",
+             check_cpu_hotremove, needs=("hpnotify", "hpctl")),
     Scenario("state_dump", "the kernel state dump equals sysfs after the above", check_state_dump,
              needs=("hpnotify", "hpctl")),
     Scenario("unprivileged", "an unprivileged user gets EPERM for watch and for the state request",

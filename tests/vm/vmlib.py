@@ -65,6 +65,13 @@ KERNEL_TROUBLE_PATTERNS = ("WARNING:", "BUG:", "Oops", "general protection", "Ca
 #: Block size of hot-added memory in the guest and of the DIMM helper's default.
 MiB = 1 << 20
 
+#: The virtio-mem device of a VM made with ``virtio_mem=``: its id and its block size, the memory block
+#: size of x86-64, so that every plug or unplug is whole memory blocks with their notifier events (with
+#: smaller blocks the driver unplugs parts of an online block without offlining it, which no hotplug
+#: notifier reports).
+VIRTIO_MEM_ID = "vmem0"
+VIRTIO_MEM_BLOCK = 128 * MiB
+
 UNPRIVILEGED_USER = "user"
 UNPRIVILEGED_UID = 1000
 # Host executables every guest gets, in /hp/host: util-linux setpriv starts hpplaced with the
@@ -492,10 +499,23 @@ def hotadd_cpu(qmp: Qmp, socket_id: int, core_id: int = 0, thread_id: int = 0) -
         if all(props.get(k) == v for k, v in wanted.items()):
             if "qom-path" in slot:
                 raise VmError(f"vCPU slot {wanted} is already populated ({slot['qom-path']})")
-            device_id = f"cpu-s{socket_id}c{core_id}t{thread_id}"
+            device_id = cpu_device_id(socket_id, core_id, thread_id)
             qmp.execute("device_add", {"driver": slot["type"], "id": device_id, **props})
             return device_id
     raise VmError(f"no hotpluggable vCPU slot {wanted}")
+
+
+def unplug(qmp: Qmp, device_id: str) -> str:
+    """Asks the guest to eject device ``device_id`` (a vCPU or a pc-dimm): ``device_del`` only starts
+    the ACPI eject; the guest offlines the device and QEMU removes it once the guest has ejected it
+    (a guest that refuses, e.g. memory it cannot offline, keeps it). Returns the device id."""
+    qmp.execute("device_del", {"id": device_id})
+    return device_id
+
+
+def cpu_device_id(socket_id: int, core_id: int = 0, thread_id: int = 0) -> str:
+    """The device id ``hotadd_cpu()`` gives the vCPU at (socket, core, thread)."""
+    return f"cpu-s{socket_id}c{core_id}t{thread_id}"
 
 
 def hotadd_dimm(qmp: Qmp, size: int, node: int, device_id: str) -> str:
@@ -566,7 +586,9 @@ class Vm:
     The layout is VM.md's: 1 GiB in two 512 MiB NUMA nodes, 2 of 4 vCPUs present (sockets 0,1 are
     node 0; 2,3 are node 1), room for 4 DIMMs up to 4 GiB in total. ``memoryless_nodes`` adds nodes
     2, 3 ... with neither CPUs nor memory (a DIMM gives such a node its first memory).
-    ``memhp_offline`` puts memhp_default_state=offline on the kernel command line."""
+    ``memhp_offline`` puts memhp_default_state=offline on the kernel command line. ``virtio_mem=(node,
+    MiB)`` adds a virtio-mem-pci device on that node with that much backing memory, requested size 0
+    (host action ``virtio_mem``)."""
 
     def __init__(
         self,
@@ -579,6 +601,7 @@ class Vm:
         memoryless_nodes: int = 0,
         cmdline: Iterable[str] = (),
         actions: dict[str, HostAction] | None = None,
+        virtio_mem: tuple[int, int] | None = None,
     ):
         self.kernel = kernel
         self.initramfs = Path(initramfs)
@@ -587,6 +610,7 @@ class Vm:
         self.memhp_offline = memhp_offline
         self.memoryless_nodes = memoryless_nodes
         self.extra_cmdline = list(cmdline)
+        self.virtio_mem = virtio_mem  # (node, MiB of backing memory): a virtio-mem-pci device, size 0
         self.actions = {**default_actions(), **(actions or {})}
         self.qmp: Qmp | None = None
         self.console: list[str] = []
@@ -647,6 +671,7 @@ class Vm:
             "-numa", "node,nodeid=0,cpus=0-1,memdev=r0",
             "-numa", "node,nodeid=1,cpus=2-3,memdev=r1",
             *(a for n in range(self.memoryless_nodes) for a in ("-numa", f"node,nodeid={2 + n}")),
+            *self._virtio_mem_args(),
             "-kernel", str(self.kernel.boot_image(self.out_dir)), "-initrd", str(self.initramfs),
             "-append", self.kernel_cmdline(),
             "-nographic", "-no-reboot", "-monitor", "none", "-nic", "none",
@@ -655,6 +680,14 @@ class Vm:
             "-chardev", f"socket,id=guest,path={tmp / 'guest.sock'},server=on,wait=on",
             "-serial", "chardev:guest",
         ]
+
+    def _virtio_mem_args(self) -> list[str]:
+        if not self.virtio_mem:
+            return []
+        node, mib = self.virtio_mem
+        return ["-object", f"memory-backend-ram,id={VIRTIO_MEM_ID}-ram,size={mib}M",
+                "-device", f"virtio-mem-pci,id={VIRTIO_MEM_ID},memdev={VIRTIO_MEM_ID}-ram,node={node},"
+                           f"requested-size=0,block-size={VIRTIO_MEM_BLOCK // MiB}M"]
 
     def start(self, timeout: float = 20.0) -> None:
         """Starts QEMU, connects the guest channel (QEMU waits for it before running) and QMP."""
@@ -924,9 +957,31 @@ def _action_hotadd_dimm(vm: Vm, args: dict[str, str]) -> str:
     return hotadd_dimm(vm.qmp, size, int(args.get("node", 1)), args.get("id", f"dimm{vm.dimms}"))
 
 
+def _action_remove_cpu(vm: Vm, args: dict[str, str]) -> str:
+    return unplug(vm.qmp, cpu_device_id(int(args.get("socket", 2)), int(args.get("core", 0)),
+                                        int(args.get("thread", 0))))
+
+
+def _action_remove_dimm(vm: Vm, args: dict[str, str]) -> str:
+    return unplug(vm.qmp, args["id"])
+
+
+def _action_virtio_mem(vm: Vm, args: dict[str, str]) -> str:
+    """``virtio_mem mib=N``: the virtio-mem device's requested size (the guest driver follows it)."""
+    if not vm.virtio_mem:
+        raise VmError("this VM has no virtio-mem device (Vm(virtio_mem=...))")
+    size = int(args["mib"]) * MiB
+    vm.qmp.execute("qom-set", {"path": f"/machine/peripheral/{VIRTIO_MEM_ID}", "property": "requested-size",
+                               "value": size})
+    return f"requested-size {size}"
+
+
 def default_actions() -> dict[str, HostAction]:
-    """``hotadd_cpu socket=S [core=C thread=T]`` and ``hotadd_dimm [mib=128] [node=1] [id=ID]``."""
-    return {"hotadd_cpu": _action_hotadd_cpu, "hotadd_dimm": _action_hotadd_dimm}
+    """``hotadd_cpu socket=S [core=C thread=T]``, ``remove_cpu socket=S [core=C thread=T]``,
+    ``hotadd_dimm [mib=128] [node=1] [id=ID]``, ``remove_dimm id=ID`` and ``virtio_mem mib=N``."""
+    return {"hotadd_cpu": _action_hotadd_cpu, "remove_cpu": _action_remove_cpu,
+            "hotadd_dimm": _action_hotadd_dimm, "remove_dimm": _action_remove_dimm,
+            "virtio_mem": _action_virtio_mem}
 
 
 def kernel_trouble(lines: Iterable[str]) -> list[str]:

@@ -152,6 +152,43 @@ dimm_blocks_appeared() {
 	[ "$(dimm_new_blocks "$1" | wc -l)" -ge "$2" ]
 }
 
+# dimm_blocks_gone: no block of DIMM_BLOCKS exists any more (the DIMM was ejected).
+dimm_blocks_gone() {
+	for block in $DIMM_BLOCKS; do
+		[ ! -e "$MEM_SYS/memory$block" ] || return 1
+	done
+}
+
+# node_online_bytes NODE: bytes of the online memory blocks of NODE, from sysfs.
+node_online_bytes() {
+	node_blocks=0
+	for block in "$NODE_SYS/node$1"/memory[0-9]*; do
+		[ -e "$block/state" ] && grep -qx online "$block/state" && node_blocks=$((node_blocks + 1))
+	done
+	echo $((node_blocks * $(block_size)))
+}
+
+# cpu_is_online CPU / cpu_node CPU (the node of CPU, from its nodeN link in sysfs)
+cpu_is_online() {
+	[ "$(cat "$CPU_SYS/cpu$1/online" 2>/dev/null)" = 1 ]
+}
+cpu_node() {
+	for link in "$CPU_SYS/cpu$1"/node[0-9]*; do
+		[ -e "$link" ] && echo "${link##*/node}"
+	done
+}
+
+# need_present_cpu2: cpu2 (socket 2, node 1) present and online; hot-adds and onlines it when a
+# scenario runs alone.
+need_present_cpu2() {
+	if [ ! -e "$CPU_SYS/cpu2" ]; then
+		host hotadd_cpu socket=2 || die "vCPU hot-add refused"
+		wait_until 30 test -e "$CPU_SYS/cpu2/online" || die "cpu2 did not appear within 30 s"
+	fi
+	cpu_is_online 2 || echo 1 > "$CPU_SYS/cpu2/online" 2>/dev/null
+	wait_until 30 cpu_is_online 2 || die "cpu2 is not online"
+}
+
 # block_size: bytes per memory block (decimal).
 block_size() {
 	echo $((0x$(cat "$MEM_SYS/block_size_bytes")))
