@@ -341,3 +341,42 @@ TEST_CASE("tracker: memory going offline that the picture does not have resyncs;
     CHECK(rig.tracker->counters().resyncs == 2);
     CHECK(rig.tracker->topology().find_node(0)->memory_bytes == 384ull << 20);
 }
+
+TEST_CASE("tracker: a hotplug operation the kernel refused is logged once and changes nothing") {
+    Rig rig;
+    rig.tracker->start();
+    rig.run();
+    const Topology before = rig.tracker->topology();
+    const std::size_t lines_before = rig.log.size();
+    Event going;
+    going.type = EventType::mem_going_offline;
+    going.source = EventSource::kernel;
+    going.seq = 1;
+    going.node = 1;
+    going.start = 5ull << 30;
+    going.size = 128ull << 20;
+    Event canceled = going;
+    canceled.type = EventType::mem_offline_canceled;
+    canceled.seq = 2;
+    Event failed;
+    failed.type = EventType::cpu_add_failed;
+    failed.source = EventSource::kernel;
+    failed.seq = 3;
+    failed.cpu = 3;
+    failed.node = 1;
+    for (const Event& event : {going, canceled, failed}) {
+        rig.kernel->on_event(event);
+        rig.run();
+    }
+    CHECK(rig.tracker->topology() == before);
+    CHECK(rig.tracker->counters().rejected == 0);
+    CHECK(rig.applied.size() == 3);
+    const auto count = [&](std::string_view needle) {
+        return std::count_if(rig.log.begin(), rig.log.end(),
+                             [&](const std::string& line) { return line.find(needle) != std::string::npos; });
+    };
+    CHECK(count("refused to offline memory") == 1);
+    CHECK(count("failed to bring up a CPU") == 1);
+    CHECK(count("mem_offline_canceled") == 1);
+    CHECK(rig.log.size() == lines_before + 2);
+}

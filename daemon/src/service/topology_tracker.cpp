@@ -29,6 +29,23 @@ std::optional<std::string> contradiction(const Topology& topology, const Event& 
            " bytes off node " + std::to_string(*event.node) + ", which has " + std::to_string(has);
 }
 
+// A hotplug operation the kernel refused (a notifier vetoed it, or the CPU did
+// not come up): nothing changed, but the operator who asked needs to know.
+std::optional<std::string> refusal(const Event& event) {
+    switch (event.type) {
+        case EventType::cpu_add_failed:
+            return "the kernel failed to bring up a CPU, it stays offline: " + to_text(event);
+        case EventType::mem_online_canceled:
+            return "the kernel refused to online memory, it stays offline: " + to_text(event);
+        case EventType::mem_offline_canceled:
+            return "the kernel refused to offline memory (unmovable pages or a veto), it stays online and a "
+                   "removal that needed it did not happen: " +
+                   to_text(event);
+        default:
+            return std::nullopt;
+    }
+}
+
 }  // namespace
 
 // Forwards one source's reports to the tracker, tagged with the source.
@@ -181,6 +198,9 @@ void TopologyTracker::take_event(EventSource from, const Event& event) {
         }
     }
     activity_ = true;
+    if (const auto why = refusal(event)) {
+        log(*why);
+    }
     if (const auto why = contradiction(topology_, event)) {
         // Applied all the same (clamped) and passed on: the event is real, our
         // picture is what is off.
