@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <system_error>
 
 #include "core/cpu_set.hpp"
 #include "core/file_descriptor.hpp"
@@ -40,22 +41,6 @@ std::string read_small_file(const std::filesystem::path& path) {
     }
 }
 
-// One write(2) of the whole value, as `echo value > file` does: cgroup files
-// take a value in one write and report a refusal as that write's errno.
-void write_small_file(const std::filesystem::path& path, const std::string& value) {
-    FileDescriptor fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
-    throw_system_error_on(!fd, "cannot open " + path.string() + " for writing");
-    const std::string line = value + "\n";
-    ssize_t n = 0;
-    do {
-        n = ::write(fd.get(), line.data(), line.size());
-    } while (n < 0 && errno == EINTR);
-    throw_system_error_on(n < 0, "cannot write \"" + value + "\" to " + path.string());
-    if (static_cast<std::size_t>(n) != line.size()) {
-        throw std::runtime_error("short write of \"" + value + "\" to " + path.string());
-    }
-}
-
 bool has_word(std::string_view text, std::string_view word) {
     std::istringstream in{std::string(text)};
     std::string w;
@@ -70,7 +55,28 @@ bool has_word(std::string_view text, std::string_view word) {
 // a is a subset of b
 bool subset(const CpuSet& a, const CpuSet& b) { return (a - b).empty(); }
 
+// The kernel's "not yet": a CPU or node missing from the parent's effective set.
+bool refused_for_now(const std::system_error& error) {
+    return error.code() == std::errc::invalid_argument || error.code() == std::errc::device_or_resource_busy;
+}
+
 }  // namespace
+
+// As `echo value > file` does: cgroup files take a value in one write and
+// report a refusal as that write's errno.
+void write_cgroup_file(const std::filesystem::path& path, const std::string& value) {
+    FileDescriptor fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+    throw_system_error_on(!fd, "cannot open " + path.string() + " for writing");
+    const std::string line = value + "\n";
+    ssize_t n = 0;
+    do {
+        n = ::write(fd.get(), line.data(), line.size());
+    } while (n < 0 && errno == EINTR);
+    throw_system_error_on(n < 0, "cannot write \"" + value + "\" to " + path.string());
+    if (static_cast<std::size_t>(n) != line.size()) {
+        throw std::runtime_error("short write of \"" + value + "\" to " + path.string());
+    }
+}
 
 std::vector<CpusetWrite> cpuset_writes(const CpuSet& cpus, const CpuSet& mems, const CpuSet& want_cpus,
                                        const CpuSet& want_mems) {
@@ -91,9 +97,13 @@ std::vector<CpusetWrite> cpuset_writes(const CpuSet& cpus, const CpuSet& mems, c
     return writes;
 }
 
-CgroupApplier::CgroupApplier(std::filesystem::path root, LogLine log) : root_(std::move(root)), log_(std::move(log)) {
+CgroupApplier::CgroupApplier(std::filesystem::path root, LogLine log, WriteFile write)
+    : root_(std::move(root)), log_(std::move(log)), write_(std::move(write)) {
     if (!log_) {
         log_ = [](const std::string& line) { std::cerr << "hpplaced: " << line << '\n'; };
+    }
+    if (!write_) {
+        write_ = write_cgroup_file;
     }
 }
 
@@ -101,7 +111,8 @@ std::filesystem::path CgroupApplier::resolve(const std::filesystem::path& cgroup
     return cgroup.is_absolute() ? cgroup.lexically_normal() : (root_ / cgroup).lexically_normal();
 }
 
-bool CgroupApplier::enable_cpuset_controller(const std::filesystem::path& cgroup, const std::string& workload) {
+bool CgroupApplier::enable_cpuset_controller(const std::filesystem::path& cgroup, const std::string& workload,
+                                             const LogLine& log) {
     // The ancestors that are cgroups (they have cgroup.subtree_control), nearest
     // first, up to and including the root.
     std::vector<std::filesystem::path> ancestors;
@@ -123,10 +134,10 @@ bool CgroupApplier::enable_cpuset_controller(const std::filesystem::path& cgroup
             if (has_word(read_small_file(control), "cpuset")) {
                 continue;
             }
-            write_small_file(control, "+cpuset");
-            log_("workload " + workload + ": enabled the cpuset controller in " + control.string());
+            write_(control, "+cpuset");
+            log("workload " + workload + ": enabled the cpuset controller in " + control.string());
         } catch (const std::exception& e) {
-            log_("workload " + workload + ": cannot enable the cpuset controller: " + e.what());
+            log("workload " + workload + ": cannot enable the cpuset controller: " + e.what());
             return false;
         }
     }
@@ -139,11 +150,14 @@ CgroupApplyResult CgroupApplier::apply(const std::vector<CgroupTarget>& targets)
         const auto result = apply_one(target);
         total.writes += result.writes;
         total.errors += result.errors;
+        total.refused.insert(total.refused.end(), result.refused.begin(), result.refused.end());
     }
     return total;
 }
 
-CgroupApplyResult CgroupApplier::apply_one(const CgroupTarget& target) {
+CgroupApplyResult CgroupApplier::apply_one(const CgroupTarget& target) { return apply_one(target, log_); }
+
+CgroupApplyResult CgroupApplier::apply_one(const CgroupTarget& target, const LogLine& log) {
     CgroupApplyResult result;
     const std::string who = "workload " + target.workload + ": ";
     CpuSet want_cpus;
@@ -152,19 +166,19 @@ CgroupApplyResult CgroupApplier::apply_one(const CgroupTarget& target) {
         want_cpus = CpuSet::parse_list(target.cpus);
         want_mems = CpuSet::parse_list(target.mems);
     } catch (const std::exception& e) {
-        log_(who + "not applied to its cgroup: " + e.what());
+        log(who + "not applied to its cgroup: " + e.what());
         ++result.errors;
         return result;
     }
     const auto cgroup = resolve(target.cgroup);
     std::error_code ec;
     if (!std::filesystem::is_directory(cgroup, ec)) {
-        log_(who + "cgroup " + cgroup.string() + " is not a directory (create it, e.g. mkdir " + cgroup.string() +
-             ")");
+        log(who + "cgroup " + cgroup.string() + " is not a directory (create it, e.g. mkdir " + cgroup.string() +
+            ")");
         ++result.errors;
         return result;
     }
-    if (!enable_cpuset_controller(cgroup, target.workload)) {
+    if (!enable_cpuset_controller(cgroup, target.workload, log)) {
         ++result.errors;
         return result;
     }
@@ -177,20 +191,26 @@ CgroupApplyResult CgroupApplier::apply_one(const CgroupTarget& target) {
         try {
             *current = CpuSet::parse_list(read_small_file(cgroup / file));
         } catch (const std::exception& e) {
-            log_(who + e.what());
+            log(who + e.what());
             ++result.errors;
         }
     }
     const auto writes = cpuset_writes(current_cpus.value_or(want_cpus), current_mems.value_or(want_mems), want_cpus,
                                       want_mems);
+    bool refused = false;
     for (const auto& write : writes) {
         try {
-            write_small_file(cgroup / write.file, write.value);
+            write_(cgroup / write.file, write.value);
             ++result.writes;
         } catch (const std::exception& e) {
-            log_(who + e.what() + " (retried at the next change)");
+            const auto* system = dynamic_cast<const std::system_error*>(&e);
+            refused = refused || (system != nullptr && refused_for_now(*system));
+            log(who + e.what() + " (retried at the next change)");
             ++result.errors;
         }
+    }
+    if (refused) {
+        result.refused.push_back(target);
     }
     return result;
 }

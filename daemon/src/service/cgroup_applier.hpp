@@ -10,7 +10,10 @@
 // Nothing is fatal: a failing write is logged (one line) and counted, and since
 // apply() compares the files with the wanted values every time, the next call
 // retries it. Call apply() again with the same targets after a resync to heal
-// changes made behind the daemon's back.
+// changes made behind the daemon's back. A write the kernel refuses with EINVAL
+// or EBUSY (a CPU or node not yet in the parent's effective set, which it gains
+// shortly after the hotplug event) is also listed in the result's `refused`, for
+// a caller that retries sooner than the next change (CgroupPlanApplier does).
 //
 // Per cgroup: make sure "cpuset" is in cgroup.subtree_control of every ancestor
 // below the root (writing "+cpuset" top-down, logged), read cpuset.cpus and
@@ -52,26 +55,37 @@ struct CgroupTarget {
 struct CgroupApplyResult {
     unsigned writes = 0;  // files written successfully
     unsigned errors = 0;  // failed reads/writes
+    std::vector<CgroupTarget> refused;  // targets with a write refused with EINVAL or EBUSY
 };
+
+// One write(2) of value + "\n" into a cgroup file; std::system_error on failure.
+void write_cgroup_file(const std::filesystem::path& path, const std::string& value);
 
 class CgroupApplier {
 public:
     using LogLine = std::function<void(const std::string&)>;
+    using WriteFile = std::function<void(const std::filesystem::path&, const std::string& value)>;
 
-    // root: the cgroup2 mount ("/sys/fs/cgroup"; a temp dir in tests).
-    explicit CgroupApplier(std::filesystem::path root = "/sys/fs/cgroup", LogLine log = {});
+    // root: the cgroup2 mount ("/sys/fs/cgroup"; a temp dir in tests). write:
+    // how files are written (default write_cgroup_file; tests make the kernel's refusals).
+    explicit CgroupApplier(std::filesystem::path root = "/sys/fs/cgroup", LogLine log = {}, WriteFile write = {});
 
     CgroupApplyResult apply(const std::vector<CgroupTarget>& targets);
     CgroupApplyResult apply_one(const CgroupTarget& target);
+    // The same, with its lines going to `log` instead (a retry keeps them quiet).
+    CgroupApplyResult apply_one(const CgroupTarget& target, const LogLine& log);
 
     const std::filesystem::path& root() const noexcept { return root_; }
+    const LogLine& log() const noexcept { return log_; }
 
 private:
     std::filesystem::path resolve(const std::filesystem::path& cgroup) const;
-    bool enable_cpuset_controller(const std::filesystem::path& cgroup, const std::string& workload);
+    bool enable_cpuset_controller(const std::filesystem::path& cgroup, const std::string& workload,
+                                  const LogLine& log);
 
     std::filesystem::path root_;
     LogLine log_;
+    WriteFile write_;
 };
 
 }  // namespace hpplace

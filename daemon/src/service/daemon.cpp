@@ -51,8 +51,15 @@ Daemon::Daemon(boost::asio::io_context& io, DaemonOptions options, Notify notify
     if (options_.metrics_file) {
         metrics_file_.emplace(*options_.metrics_file, [this](const std::string& line) { this->log(line); });
     }
+    // Refused cpuset writes are retried on the loop; their errors count like the plan's own.
     replanner_.add_applier(std::make_unique<CgroupPlanApplier>(
-        CgroupApplier(options_.cgroup_root, [this](const std::string& line) { this->log(line); })));
+        CgroupApplier(options_.cgroup_root, [this](const std::string& line) { this->log(line); }),
+        CgroupRetry{.executor = io_.get_executor(), .count_errors = [this](unsigned errors) {
+                        metrics_.count_apply_errors("cgroup", errors);
+                        if (metrics_file_) {
+                            metrics_file_->write(metrics_);
+                        }
+                    }}));
     file_config_ = replanner_.config();
     TrackerHooks hooks{
         .replan = [this](const Topology& topology) { on_replan(topology); },

@@ -13,6 +13,9 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
+
+#include "core/backoff.hpp"
 #include "planner/config.hpp"
 #include "planner/plan.hpp"
 #include "planner/plan_diff.hpp"
@@ -32,15 +35,39 @@ public:
     virtual unsigned apply(const Plan& plan, const std::vector<PlanAction>& actions, const Config& config) = 0;
 };
 
-// Keeps each workload's cgroup cpuset.cpus/cpuset.mems equal to its plan.
+// Retrying the cgroup writes the kernel refused for now (CgroupApplyResult::refused)
+// on the daemon's event loop, instead of leaving the cpuset behind the plan until
+// the next change.
+struct CgroupRetry {
+    boost::asio::any_io_executor executor;  // the daemon's loop: timers, never a sleep
+    BackoffPolicy backoff{};                // 5 ms doubling to 500 ms, for 3 s
+    // The failed reads/writes of a retry (apply() returns those of the plan itself).
+    std::function<void(unsigned errors)> count_errors;
+};
+
+// Keeps each workload's cgroup cpuset.cpus/cpuset.mems equal to its plan. With a
+// CgroupRetry, targets with a refused write are applied again on a backoff timer
+// until they take or the budget is spent (logged once each way); a newer plan
+// (or heal) replaces a pending retry.
 class CgroupPlanApplier final : public PlanApplier {
 public:
-    explicit CgroupPlanApplier(CgroupApplier applier) : applier_(std::move(applier)) {}
+    explicit CgroupPlanApplier(CgroupApplier applier);
+    CgroupPlanApplier(CgroupApplier applier, CgroupRetry retry);
+    ~CgroupPlanApplier() override;
+    CgroupPlanApplier(const CgroupPlanApplier&) = delete;
+    CgroupPlanApplier& operator=(const CgroupPlanApplier&) = delete;
+
     std::string_view name() const noexcept override { return "cgroup"; }
     unsigned apply(const Plan& plan, const std::vector<PlanAction>& actions, const Config& config) override;
 
+    // The workloads a retry is pending for.
+    std::vector<std::string> retrying() const;
+    std::uint64_t retries() const noexcept;   // retry rounds run
+    std::uint64_t give_ups() const noexcept;  // targets given up on (until the next plan)
+
 private:
-    CgroupApplier applier_;
+    struct State;
+    std::shared_ptr<State> state_;  // shared with the timer's handler, which holds it weakly
 };
 
 // The workloads' cgroup targets of a plan (workloads without a cgroup are left out).
