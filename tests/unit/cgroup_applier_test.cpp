@@ -1,16 +1,23 @@
-// The cgroup v2 applier against a temp directory standing in for /sys/fs/cgroup.
+// The cgroup v2 applier against a temp directory standing in for /sys/fs/cgroup,
+// and its retries of refused writes (CgroupPlanApplier).
 #include <doctest/doctest.h>
 
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
+#include <system_error>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+
 #include "service/cgroup_applier.hpp"
+#include "service/replanner.hpp"
 
 using namespace hpplace;
 
@@ -195,4 +202,139 @@ TEST_CASE("cgroup applier: bad targets are errors with a reason") {
     const auto bad_list = applier.apply({{"odd", "odd", "3-1", "0"}});
     CHECK(bad_list.errors == 1);
     CHECK(fs.log.back().find("goes backwards") != std::string::npos);
+}
+
+// CgroupPlanApplier with retries: the kernel's refusals are made by a write
+// function that throws EINVAL for chosen values; the timers run on a local
+// io_context, which run() drives until no retry is left.
+namespace {
+
+struct RefusingWrites {
+    std::map<std::string, int> refusals;  // value -> how many more writes of it to refuse (-1: all)
+    std::vector<std::string> attempts;    // values tried, in order
+
+    CgroupApplier::WriteFile function() {
+        return [this](const std::filesystem::path& path, const std::string& value) {
+            attempts.push_back(value);
+            auto it = refusals.find(value);
+            if (it != refusals.end() && it->second != 0) {
+                if (it->second > 0) {
+                    --it->second;
+                }
+                throw std::system_error(EINVAL, std::system_category(), "cannot write \"" + value + "\" to " +
+                                                                            path.string());
+            }
+            write_cgroup_file(path, value);
+        };
+    }
+};
+
+struct RetryRig {
+    FakeCgroupFs fs;
+    RefusingWrites writes;
+    boost::asio::io_context io;
+    unsigned counted_errors = 0;
+    std::filesystem::path web;
+    Config config;
+
+    RetryRig() {
+        FakeCgroupFs::write(fs.root / "cgroup.subtree_control", "cpuset\n");
+        web = fs.make_cgroup("web", "0-1\n", "0\n");
+        Workload workload;
+        workload.name = "web";
+        workload.cgroup = web.string();
+        config.workloads = {workload};
+    }
+
+    CgroupPlanApplier applier(BackoffPolicy backoff = {}) {
+        return CgroupPlanApplier(
+            CgroupApplier(fs.root, [this](const std::string& line) { fs.log.push_back(line); }, writes.function()),
+            CgroupRetry{.executor = io.get_executor(),
+                        .backoff = backoff,
+                        .count_errors = [this](unsigned errors) { counted_errors += errors; }});
+    }
+
+    static Plan plan(std::uint64_t generation, const std::string& cpus) {
+        WorkloadPlan workload;
+        workload.name = "web";
+        workload.cpuset = cpus;
+        workload.mems = "0";
+        return Plan{.generation = generation, .workloads = {workload}};
+    }
+
+    std::size_t log_lines_with(std::string_view text) const {
+        return static_cast<std::size_t>(std::count_if(fs.log.begin(), fs.log.end(), [&](const std::string& line) {
+            return line.find(text) != std::string::npos;
+        }));
+    }
+};
+
+}  // namespace
+
+TEST_CASE("cgroup plan applier: a refused cpuset.cpus write is retried until the cpuset equals the plan") {
+    RetryRig rig;
+    rig.writes.refusals["0-3"] = 2;  // the new CPUs reach the parent's effective set two tries later
+    auto applier = rig.applier();
+    CHECK(applier.apply(RetryRig::plan(2, "0-3"), {}, rig.config) == 1);
+    CHECK(FakeCgroupFs::read(rig.web / "cpuset.cpus") == "0-1\n");
+    CHECK(applier.retrying() == std::vector<std::string>{"web"});
+
+    rig.io.run();  // returns when no timer is left
+    CHECK(FakeCgroupFs::read(rig.web / "cpuset.cpus") == "0-3\n");
+    CHECK(applier.retrying().empty());
+    CHECK(applier.retries() == 2);
+    CHECK(applier.give_ups() == 0);
+    CHECK(rig.counted_errors == 1);  // the first retry's refusal; the plan's own is apply()'s
+    CHECK(rig.writes.attempts == std::vector<std::string>{"0-3", "0-3", "0-3"});
+    CHECK(rig.log_lines_with("workload web: retrying its cpuset for up to 3000 ms") == 1);
+    CHECK(rig.log_lines_with("workload web: cpuset applied after 2 retries") == 1);
+}
+
+TEST_CASE("cgroup plan applier: a newer plan replaces a pending retry") {
+    RetryRig rig;
+    rig.writes.refusals["0-3"] = -1;
+    auto applier = rig.applier();
+    applier.apply(RetryRig::plan(2, "0-3"), {}, rig.config);
+    REQUIRE(applier.retrying() == std::vector<std::string>{"web"});
+    // The CPUs left again before the kernel took them: the next plan wants 0.
+    CHECK(applier.apply(RetryRig::plan(3, "0"), {}, rig.config) == 0);
+    CHECK(applier.retrying().empty());
+    rig.io.run();  // the cancelled timer's handler runs and does nothing
+    CHECK(FakeCgroupFs::read(rig.web / "cpuset.cpus") == "0\n");
+    CHECK(applier.retries() == 0);
+    CHECK(rig.writes.attempts == std::vector<std::string>{"0-3", "0"});
+
+    // A retry pending for the same plan is replaced by its heal, not doubled.
+    applier.apply(RetryRig::plan(4, "0-3"), {}, rig.config);
+    applier.apply(RetryRig::plan(4, "0-3"), {}, rig.config);
+    CHECK(applier.retrying() == std::vector<std::string>{"web"});
+    rig.writes.refusals["0-3"] = 1;
+    rig.io.restart();
+    rig.io.run();
+    CHECK(FakeCgroupFs::read(rig.web / "cpuset.cpus") == "0-3\n");
+    CHECK(applier.retries() == 2);
+}
+
+TEST_CASE("cgroup plan applier: retries give up after the budget, logged once; other errors are not retried") {
+    RetryRig rig;
+    rig.writes.refusals["0-3"] = -1;
+    auto applier = rig.applier(BackoffPolicy{.first = std::chrono::milliseconds(1),
+                                             .max = std::chrono::milliseconds(4),
+                                             .budget = std::chrono::milliseconds(40)});
+    applier.apply(RetryRig::plan(2, "0-3"), {}, rig.config);
+    rig.io.run();
+    CHECK(applier.retrying().empty());
+    CHECK(applier.give_ups() == 1);
+    CHECK(applier.retries() >= 2);
+    CHECK(rig.counted_errors == applier.retries());  // every retry was refused
+    CHECK(FakeCgroupFs::read(rig.web / "cpuset.cpus") == "0-1\n");
+    REQUIRE(rig.log_lines_with("cpuset still refused after") == 1);
+    CHECK(rig.fs.log.back().find("retried at the next change: workload web: cannot write \"0-3\"") !=
+          std::string::npos);
+
+    // A file that is not there is no "not yet": nothing to retry.
+    std::filesystem::remove(rig.web / "cpuset.mems");
+    std::filesystem::create_directory(rig.web / "cpuset.mems");
+    CHECK(applier.apply(RetryRig::plan(3, "0-1"), {}, rig.config) >= 1);
+    CHECK(applier.retrying().empty());
 }
