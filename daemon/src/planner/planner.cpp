@@ -49,6 +49,19 @@ std::vector<std::uint64_t> largest_remainder(std::uint64_t total, std::span<cons
     return shares;
 }
 
+// Buffer sizes saturate instead of wrapping: the config caps buffer_per_cpu at
+// 1 TiB, but make_plan() takes any Config, and 2^63 bytes per CPU on two CPUs
+// must not come out as 0 bytes.
+std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) noexcept {
+    std::uint64_t product = 0;
+    return __builtin_mul_overflow(a, b, &product) ? std::numeric_limits<std::uint64_t>::max() : product;
+}
+
+std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) noexcept {
+    std::uint64_t sum = 0;
+    return __builtin_add_overflow(a, b, &sum) ? std::numeric_limits<std::uint64_t>::max() : sum;
+}
+
 // At most `share` of `memory` bytes.
 std::uint64_t memory_cap(std::uint64_t memory, double share) {
     if (share >= 1.0) {
@@ -520,7 +533,7 @@ std::vector<PlannedBuffer> plan_buffers(const Machine& machine, const Workload& 
         if (machine.served(p).empty() || node == no_node) {
             continue;
         }
-        const std::uint64_t bytes = workload.buffer_per_cpu * machine.served(p).size();
+        const std::uint64_t bytes = saturating_mul(workload.buffer_per_cpu, machine.served(p).size());
         if (buffers.empty() || buffers.back().node < node) {
             // The usual case: every node is its own home, in increasing id.
             buffers.push_back(PlannedBuffer{node, 0, bytes, false});
@@ -531,7 +544,7 @@ std::vector<PlannedBuffer> plan_buffers(const Machine& machine, const Workload& 
         if (it == buffers.end() || it->node != node) {
             it = buffers.insert(it, PlannedBuffer{node, 0, 0, false});
         }
-        it->requested_bytes += bytes;
+        it->requested_bytes = saturating_add(it->requested_bytes, bytes);
     }
     return buffers;
 }
@@ -888,7 +901,7 @@ Plan replan_after_cpu_change(Plan previous, const Topology& topology, const Conf
             if (it == wp.buffers.end() || it->node != home_id) {
                 it = wp.buffers.insert(it, PlannedBuffer{home_id, 0, 0, false});
             }
-            it->requested_bytes += workload.buffer_per_cpu;
+            it->requested_bytes = saturating_add(it->requested_bytes, workload.buffer_per_cpu);
         } else if (it != wp.buffers.end() && it->node == home_id) {
             it->requested_bytes -= std::min(it->requested_bytes, workload.buffer_per_cpu);
             if (it->requested_bytes == 0) {
