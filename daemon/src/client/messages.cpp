@@ -1,5 +1,6 @@
 #include "client/messages.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -7,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json_integer.hpp"
+#include "core/quoted.hpp"
 #include "planner/plan.hpp"
 #include "planner/size.hpp"
 
@@ -185,9 +187,11 @@ Workload workload_from_json(const nlohmann::json& json) {
     if (!json.is_object()) {
         bad("workload", "not an object");
     }
+    // Types here; the limits are the config's (workload_problem()), checked below.
+    constexpr std::uint64_t max_unsigned = std::numeric_limits<unsigned>::max();
     Workload workload;
     const auto& name = field(json, "name", "workload");
-    if (!name.is_string() || name.get_ref<const std::string&>().empty()) {
+    if (!name.is_string()) {
         bad("workload.name", "must be a non-empty string");
     }
     workload.name = name.get<std::string>();
@@ -196,19 +200,16 @@ Workload workload_from_json(const nlohmann::json& json) {
         if (key == "name") {
             continue;
         } else if (key == "threads_per_cpu") {
-            workload.threads_per_cpu = small_value(value, where);
-            if (workload.threads_per_cpu == 0) {
-                bad(where, "must be at least 1");
-            }
+            workload.threads_per_cpu = static_cast<unsigned>(unsigned_value(value, where, max_unsigned));
         } else if (key == "threads") {
-            workload.threads = small_value(value, where);
+            workload.threads = static_cast<unsigned>(unsigned_value(value, where, max_unsigned));
         } else if (key == "nodes") {
             if (value == "all") {
                 workload.nodes.reset();
             } else if (value.is_array()) {
                 std::vector<unsigned> nodes;
                 for (const auto& node : value) {
-                    nodes.push_back(small_value(node, where));
+                    nodes.push_back(static_cast<unsigned>(unsigned_value(node, where, max_unsigned)));
                 }
                 workload.nodes = std::move(nodes);
             } else {
@@ -230,11 +231,19 @@ Workload workload_from_json(const nlohmann::json& json) {
             }
             workload.cgroup = value.get<std::string>();
         } else {
-            bad(where, "unknown key");
+            bad("workload." + quoted_text(key), "unknown key (known: name, threads_per_cpu, threads, nodes, "
+                                           "buffer_per_cpu, cgroup)");
         }
     }
     if (json.contains("threads") && json.contains("threads_per_cpu")) {
         bad("workload", "has both \"threads\" and \"threads_per_cpu\"");
+    }
+    if (const auto problem = workload_problem(workload)) {
+        bad("workload." + problem->key + (problem->item ? "[" + std::to_string(*problem->item) + "]" : ""),
+            problem->problem);
+    }
+    if (workload.nodes) {
+        std::sort(workload.nodes->begin(), workload.nodes->end());
     }
     return workload;
 }

@@ -10,6 +10,7 @@
 
 #include <toml++/toml.h>
 
+#include "core/quoted.hpp"
 #include "planner/size.hpp"
 
 namespace hpplace {
@@ -20,8 +21,85 @@ bool Workload::uses_node(unsigned node) const noexcept {
 
 namespace {
 
-// Keeps buffer_per_cpu x CPUs x workloads far from 64-bit overflow.
-constexpr std::uint64_t max_buffer_per_cpu = std::uint64_t{1} << 40;
+std::optional<std::string> text_problem(std::string_view text, std::size_t max_bytes) {
+    if (text.size() > max_bytes) {
+        return "at most " + std::to_string(max_bytes) + " bytes, got " + quoted_text(text);
+    }
+    if (!is_valid_utf8(text)) {
+        return "must be UTF-8, got " + quoted_text(text);
+    }
+    for (const char c : text) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+            return "must not contain control characters, got " + quoted_text(text);
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> cgroup_problem(const std::string& cgroup) {
+    if (auto problem = text_problem(cgroup, max_cgroup_path_bytes)) {
+        return problem;
+    }
+    if (cgroup.empty() || cgroup.front() != '/') {
+        return "expected an absolute cgroup v2 directory, got " + quoted_text(cgroup);
+    }
+    for (const auto& part : std::filesystem::path(cgroup)) {
+        if (part == "." || part == "..") {
+            return "must not contain \".\" or \"..\" components, got " + quoted_text(cgroup);
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<WorkloadProblem> workload_problem(const Workload& workload) {
+    const auto problem = [](std::string key, std::string what, std::optional<std::size_t> item = std::nullopt) {
+        return WorkloadProblem{std::move(key), item, std::move(what)};
+    };
+    if (workload.name.empty()) {
+        return problem("name", "must not be empty");
+    }
+    if (auto what = text_problem(workload.name, max_workload_name_bytes)) {
+        return problem("name", *what);
+    }
+    if (workload.threads) {
+        if (*workload.threads > max_fixed_threads) {
+            return problem("threads", "expected an integer in 0.." + std::to_string(max_fixed_threads) + ", got " +
+                                          std::to_string(*workload.threads));
+        }
+    } else if (workload.threads_per_cpu < 1 || workload.threads_per_cpu > max_threads_per_cpu) {
+        return problem("threads_per_cpu", "expected an integer in 1.." + std::to_string(max_threads_per_cpu) +
+                                              ", got " + std::to_string(workload.threads_per_cpu));
+    }
+    if (workload.nodes) {
+        const auto& ids = *workload.nodes;
+        if (ids.empty()) {
+            return problem("nodes", "expected \"all\" or a non-empty list of node ids, got []");
+        }
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            if (ids[i] > max_workload_node_id) {
+                return problem("nodes", "expected a node id (0.." + std::to_string(max_workload_node_id) + "), got " +
+                                            std::to_string(ids[i]), i);
+            }
+            if (std::find(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(i), ids[i]) !=
+                ids.begin() + static_cast<std::ptrdiff_t>(i)) {
+                return problem("nodes", "node " + std::to_string(ids[i]) + " listed twice", i);
+            }
+        }
+    }
+    if (workload.buffer_per_cpu > max_buffer_per_cpu) {
+        return problem("buffer_per_cpu", "at most 1TiB per CPU, got " + std::to_string(workload.buffer_per_cpu));
+    }
+    if (workload.cgroup) {
+        if (auto what = cgroup_problem(*workload.cgroup)) {
+            return problem("cgroup", *what);
+        }
+    }
+    return std::nullopt;
+}
+
+namespace {
 
 // Where errors point: the file and, per value, its line.
 struct Context {
@@ -133,18 +211,15 @@ void parse_workload_nodes(Workload& workload, const toml::node& node, const Cont
         return;
     }
     const auto* list = node.as_array();
-    if (list == nullptr || list->empty()) {
+    if (list == nullptr) {
         ctx.fail(node.source(), key, "expected \"all\" or a non-empty list of node ids, got " + describe(node));
     }
+    // Empty lists and repeated ids are workload_problem()'s.
     std::vector<unsigned> ids;
     for (const auto& item : *list) {
-        const auto id = static_cast<unsigned>(integer_in(ctx, item, key, 0, 65535, "a node id (0..65535)"));
-        if (std::find(ids.begin(), ids.end(), id) != ids.end()) {
-            ctx.fail(item.source(), key, "node " + std::to_string(id) + " listed twice");
-        }
-        ids.push_back(id);
+        ids.push_back(static_cast<unsigned>(
+            integer_in(ctx, item, key, 0, max_workload_node_id, "a node id (0.." + std::to_string(max_workload_node_id) + ")")));
     }
-    std::sort(ids.begin(), ids.end());
     workload.nodes = std::move(ids);
 }
 
@@ -159,31 +234,24 @@ Workload parse_workload(const toml::node& node, std::size_t position, const Cont
     const toml::node* threads_per_cpu = nullptr;
     for (const auto& [key, value] : *table) {
         const std::string name = prefix + "." + std::string(key.str());
+        // Types and what fits the fields here; the limits are workload_problem()'s,
+        // the same for registered workloads.
         if (key == "name") {
             workload.name = string_of(ctx, value, name);
-            if (workload.name.empty()) {
-                ctx.fail(value.source(), name, "must not be empty");
-            }
             has_name = true;
         } else if (key == "threads_per_cpu") {
-            workload.threads_per_cpu =
-                static_cast<unsigned>(integer_in(ctx, value, name, 1, 1024, "an integer in 1..1024"));
+            workload.threads_per_cpu = static_cast<unsigned>(integer_in(
+                ctx, value, name, 1, max_threads_per_cpu, "an integer in 1.." + std::to_string(max_threads_per_cpu)));
             threads_per_cpu = &value;
         } else if (key == "threads") {
-            workload.threads =
-                static_cast<unsigned>(integer_in(ctx, value, name, 0, 1 << 20, "an integer in 0..1048576"));
+            workload.threads = static_cast<unsigned>(integer_in(
+                ctx, value, name, 0, max_fixed_threads, "an integer in 0.." + std::to_string(max_fixed_threads)));
         } else if (key == "nodes") {
             parse_workload_nodes(workload, value, ctx, name);
         } else if (key == "buffer_per_cpu") {
             workload.buffer_per_cpu = size_of(ctx, value, name);
-            if (workload.buffer_per_cpu > max_buffer_per_cpu) {
-                ctx.fail(value.source(), name, "at most 1TiB per CPU, got " + describe(value));
-            }
         } else if (key == "cgroup") {
             workload.cgroup = string_of(ctx, value, name);
-            if (workload.cgroup->empty() || workload.cgroup->front() != '/') {
-                ctx.fail(value.source(), name, "expected an absolute cgroup v2 directory, got " + describe(value));
-            }
         } else {
             ctx.fail(key.source(), name,
                      "unknown key (known: name, threads_per_cpu, threads, nodes, buffer_per_cpu, cgroup)");
@@ -194,6 +262,16 @@ Workload parse_workload(const toml::node& node, std::size_t position, const Cont
     }
     if (threads_per_cpu != nullptr && workload.threads) {
         ctx.fail(threads_per_cpu->source(), prefix + ".threads_per_cpu", "give either threads_per_cpu or threads, not both");
+    }
+    if (const auto problem = workload_problem(workload)) {
+        const toml::node* where = table->get(problem->key);
+        if (where != nullptr && problem->item && where->is_array()) {
+            where = where->as_array()->get(*problem->item);
+        }
+        ctx.fail(where != nullptr ? where->source() : table->source(), prefix + "." + problem->key, problem->problem);
+    }
+    if (workload.nodes) {
+        std::sort(workload.nodes->begin(), workload.nodes->end());
     }
     return workload;
 }

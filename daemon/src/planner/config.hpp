@@ -18,6 +18,7 @@
 // Adding a top-level key (the daemon's own settings): add a field to Config and
 // one entry to top_level_keys in config.cpp.
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -57,6 +58,33 @@ struct Config {
 
     friend bool operator==(const Config&, const Config&) = default;
 };
+
+// The limits every workload is held to, from the config file or registered
+// over the control socket (one check, workload_problem(), for both).
+inline constexpr unsigned max_threads_per_cpu = 1024;
+inline constexpr unsigned max_fixed_threads = 1U << 20;
+inline constexpr unsigned max_workload_node_id = 65535;
+// Keeps buffer_per_cpu x CPUs x workloads far from 64-bit overflow.
+inline constexpr std::uint64_t max_buffer_per_cpu = std::uint64_t{1} << 40;
+// Names reach log lines, plans and error messages.
+inline constexpr std::size_t max_workload_name_bytes = 128;
+inline constexpr std::size_t max_cgroup_path_bytes = 4096;
+
+// What is wrong with a workload: the key ("threads_per_cpu"), the position in
+// a list when one element is at fault (a node listed twice), and a one-line
+// problem ("expected an integer in 1..1024, got 2000").
+struct WorkloadProblem {
+    std::string key;
+    std::optional<std::size_t> item;
+    std::string problem;
+};
+
+// nullopt when the workload keeps every limit above: a name of 1..128 bytes of
+// UTF-8 without control characters; threads_per_cpu in 1..1024 or threads in
+// 0..2^20; nodes "all" or a non-empty list of distinct ids in 0..65535;
+// buffer_per_cpu at most 1 TiB; a cgroup that is an absolute path without
+// "." or ".." components or control characters, at most 4096 bytes.
+std::optional<WorkloadProblem> workload_problem(const Workload& workload);
 
 // A bad configuration; what() is one line "FILE:LINE: key \"K\": problem".
 class ConfigError : public std::runtime_error {
