@@ -3,6 +3,8 @@
 #include <systemd/sd-daemon.h>
 
 #include <charconv>
+#include <chrono>
+#include <cstddef>
 #include <csignal>
 #include <cstdlib>
 #include <exception>
@@ -21,7 +23,7 @@ namespace {
 
 constexpr std::string_view usage =
     "usage: hpplaced [--config FILE] [--socket PATH] [--rcvbuf BYTES] [--metrics-file PATH]\n"
-    "                [--sysfs-root DIR] [--cgroup-root DIR]\n"
+    "                [--sysfs-root DIR] [--cgroup-root DIR] [control socket limits]\n"
     "Keeps thread and buffer placement in line with CPU and memory hotplug. Runs in the\n"
     "foreground and logs to stderr; SIGHUP reloads the config, SIGTERM/SIGINT stop.\n"
     "  --config FILE        TOML configuration (default /etc/hpplaced/hpplaced.conf; may be absent)\n"
@@ -29,7 +31,16 @@ constexpr std::string_view usage =
     "  --rcvbuf BYTES       receive buffer of the event sockets\n"
     "  --metrics-file PATH  also write the Prometheus metrics there after each change\n"
     "  --sysfs-root DIR     sysfs to read (default /sys)\n"
-    "  --cgroup-root DIR    cgroup v2 mount (default /sys/fs/cgroup)\n";
+    "  --cgroup-root DIR    cgroup v2 mount (default /sys/fs/cgroup); workload cgroups must be below it\n"
+    "Control socket limits (control/protocol.md):\n"
+    "  --max-clients N                connections at a time (default 64)\n"
+    "  --max-clients-per-peer N       of them from one process (default 16)\n"
+    "  --max-workloads-per-client N   registered workloads per connection (default 16)\n"
+    "  --max-workloads-per-peer N     registered workloads per process (default 64)\n"
+    "  --idle-timeout SECONDS         close a connection without a request for that long, unless it\n"
+    "                                 subscribed or registered (default 30)\n"
+    "  --line-timeout SECONDS         close a connection whose request line is not finished by then\n"
+    "                                 (default 10)\n";
 
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -42,6 +53,25 @@ int parse_bytes(std::string_view text) {
         throw UsageError("--rcvbuf: expected a positive number of bytes, got '" + std::string(text) + "'");
     }
     return value;
+}
+
+std::size_t parse_count(std::string_view name, std::string_view text) {
+    std::size_t value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc{} || end != text.data() + text.size() || value == 0) {
+        throw UsageError(std::string(name) + ": expected a positive number, got '" + std::string(text) + "'");
+    }
+    return value;
+}
+
+// Seconds, fractions allowed ("0.5"), at most a day.
+std::chrono::milliseconds parse_seconds(std::string_view name, std::string_view text) {
+    double seconds = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+    if (error != std::errc{} || end != text.data() + text.size() || !(seconds >= 0.001 && seconds <= 86400)) {
+        throw UsageError(std::string(name) + ": expected seconds in 0.001..86400, got '" + std::string(text) + "'");
+    }
+    return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
 }
 
 std::optional<hpplace::DaemonOptions> parse_options(int argc, char** argv) {
@@ -80,6 +110,18 @@ std::optional<hpplace::DaemonOptions> parse_options(int argc, char** argv) {
             options.sysfs_root = take_value();
         } else if (name == "--cgroup-root") {
             options.cgroup_root = take_value();
+        } else if (name == "--max-clients") {
+            options.control_limits.max_clients = parse_count(name, take_value());
+        } else if (name == "--max-clients-per-peer") {
+            options.control_limits.max_clients_per_peer = parse_count(name, take_value());
+        } else if (name == "--max-workloads-per-client") {
+            options.control_limits.max_workloads_per_client = parse_count(name, take_value());
+        } else if (name == "--max-workloads-per-peer") {
+            options.control_limits.max_workloads_per_peer = parse_count(name, take_value());
+        } else if (name == "--idle-timeout") {
+            options.control_limits.idle_timeout = parse_seconds(name, take_value());
+        } else if (name == "--line-timeout") {
+            options.control_limits.line_timeout = parse_seconds(name, take_value());
         } else {
             throw UsageError("unknown option '" + std::string(arg) + "' (see --help)");
         }

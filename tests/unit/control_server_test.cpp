@@ -14,6 +14,7 @@
 #include <fstream>
 #include <future>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -45,6 +46,9 @@ struct TempDir {
 struct FakeHandler final : ControlHandler {
     int status_calls = 0;
     bool fail_plan = false;
+    std::size_t plan_padding = 0;  // bytes of filler in the plan answer
+    bool accepts_registers = false;
+    std::set<std::string> registered;
     nlohmann::json status() override {
         ++status_calls;
         return {{"source", "kernel"}, {"plan_generation", 3}};
@@ -53,9 +57,26 @@ struct FakeHandler final : ControlHandler {
         if (fail_plan) {
             throw std::runtime_error("no plan yet");
         }
-        return {{"generation", 3}, {"workloads", nlohmann::json::array()}};
+        nlohmann::json plan = {{"generation", 3}, {"workloads", nlohmann::json::array()}};
+        if (plan_padding != 0) {
+            plan["padding"] = std::string(plan_padding, 'p');
+        }
+        return plan;
     }
     std::string metrics_text() override { return "hpplaced_plan_generation 3\n"; }
+    nlohmann::json register_workload(const nlohmann::json& workload) override {
+        if (!accepts_registers) {
+            return ControlHandler::register_workload(workload);
+        }
+        const std::string name = workload.at("name").get<std::string>();
+        registered.insert(name);
+        return {{"workload", name}, {"configured", false}};
+    }
+    void unregister_workload(const std::string& name) override {
+        if (registered.erase(name) == 0) {
+            throw control::ProtocolError("no registered workload");
+        }
+    }
 };
 
 // A server on a socket in a temp dir, its io_context run by a thread.
@@ -360,4 +381,108 @@ TEST_CASE("control client: clear errors when the daemon is not there or silent")
     CHECK_THROWS_WITH_AS(control::ControlClient::connect(silent_path),
                          ("hpplaced is not running (nobody listens on " + silent_path.string() + ")").c_str(),
                          control::ControlError);
+}
+
+namespace {
+
+std::string register_line(const std::string& name) {
+    return nlohmann::json{{"op", "register"}, {"workload", {{"name", name}}}}.dump() + "\n";
+}
+
+// The "error" of the single line the server sends before closing, "" if none.
+std::string refusal_of(const FileDescriptor& fd) {
+    const auto [lines, eof] = raw_read_lines(fd, 2);
+    if (lines.size() != 1 || !eof) {
+        return "";
+    }
+    return nlohmann::json::parse(lines[0]).value("error", "");
+}
+
+}  // namespace
+
+TEST_CASE("control server: a connection without a request, or with a line left unfinished, is closed with a reason") {
+    Running running(ControlServerLimits{.idle_timeout = 400ms, .line_timeout = 200ms});
+    running.on_io([&] {
+        running.handler.accepts_registers = true;
+        return 0;
+    });
+    const auto started = std::chrono::steady_clock::now();
+    const auto idle = raw_connect(running.socket);
+    const auto half = raw_connect(running.socket);
+    raw_send(half, R"({"op":"ping"})");  // no newline
+    const auto subscriber = raw_connect(running.socket);
+    raw_send(subscriber, "{\"op\":\"subscribe\",\"streams\":[\"plans\"]}\n");
+    const auto registered = raw_connect(running.socket);
+    raw_send(registered, register_line("svc"));
+    CHECK(refusal_of(half) == "request line not finished within 200 ms; closing the connection");
+    CHECK(refusal_of(idle) == "no request within 400 ms; closing the connection");
+    const auto took = std::chrono::steady_clock::now() - started;
+    CHECK(took >= 400ms);
+    CHECK(took < 3s);
+    // Subscribers and connections holding a workload wait for pushes: they stay.
+    std::this_thread::sleep_for(400ms);
+    raw_send(subscriber, "{\"op\":\"ping\"}\n");
+    raw_send(registered, "{\"op\":\"ping\"}\n");
+    CHECK(raw_read_lines(subscriber, 2).first.size() == 2);  // subscribe and ping answers
+    CHECK(raw_read_lines(registered, 2).first.size() == 2);
+    CHECK(running.on_io([&] { return running.server->client_count(); }) == 2);
+}
+
+TEST_CASE("control server: one process gets at most max_clients_per_peer connections, told why") {
+    Running running(ControlServerLimits{.max_clients_per_peer = 2});
+    auto first = control::ControlClient::connect(running.socket, 2s);
+    auto second = control::ControlClient::connect(running.socket, 2s);
+    CHECK(first.request(control::Op::ping).at("version") == 1);
+    CHECK(second.request(control::Op::ping).at("version") == 1);
+    const auto third = raw_connect(running.socket);
+    CHECK(refusal_of(third) ==
+          "too many connections from process " + std::to_string(::getpid()) + " (2), try again later");
+    // hpctl's client reports that reason, not a broken pipe.
+    auto fourth = control::ControlClient::connect(running.socket, 2s);
+    CHECK_THROWS_WITH_AS(fourth.request(control::Op::status), doctest::Contains("too many connections from process"),
+                         control::ControlError);
+    { auto gone = std::move(first); }
+    std::this_thread::sleep_for(100ms);
+    auto again = control::ControlClient::connect(running.socket, 2s);
+    CHECK(again.request(control::Op::ping).at("version") == 1);
+}
+
+TEST_CASE("control server: registered workloads are capped per connection and per process") {
+    Running running(ControlServerLimits{.max_workloads_per_client = 2, .max_workloads_per_peer = 3});
+    running.on_io([&] {
+        running.handler.accepts_registers = true;
+        return 0;
+    });
+    auto a = control::ControlClient::connect(running.socket, 2s);
+    auto b = control::ControlClient::connect(running.socket, 2s);
+    const auto do_register = [](control::ControlClient& client, const std::string& name) {
+        return client.request(nlohmann::json{{"op", "register"}, {"workload", {{"name", name}}}});
+    };
+    do_register(a, "w1");
+    do_register(a, "w2");
+    CHECK_THROWS_WITH_AS(do_register(a, "w3"), doctest::Contains("limit per connection"), control::ControlError);
+    do_register(a, "w1");  // replacing its own: no new one
+    do_register(b, "w4");
+    CHECK_THROWS_WITH_AS(do_register(b, "w5"), doctest::Contains("limit per process"), control::ControlError);
+    // Unregistered by another connection: the slot is free again.
+    CHECK(b.request(nlohmann::json{{"op", "unregister"}, {"name", "w2"}}).empty());
+    do_register(a, "w3");
+    CHECK(running.on_io([&] { return running.handler.registered; }) == std::set<std::string>{"w1", "w3", "w4"});
+}
+
+TEST_CASE("control client: reads answers up to max_answer_bytes; a longer answer is an error answer") {
+    Running running;
+    running.on_io([&] {
+        running.handler.plan_padding = 1 << 20;
+        return 0;
+    });
+    auto client = control::ControlClient::connect(running.socket, 5s);
+    CHECK(client.request(control::Op::plan).at("padding").get_ref<const std::string&>().size() == 1U << 20);
+    running.on_io([&] {
+        running.handler.plan_padding = control::max_answer_bytes;
+        return 0;
+    });
+    CHECK_THROWS_WITH_AS(client.request(control::Op::plan), doctest::Contains("longer than the limit"),
+                         control::ControlError);
+    CHECK(client.request(control::Op::ping).at("version") == 1);
 }

@@ -277,7 +277,7 @@ TEST_CASE("daemon: a registered workload is planned until its connection closes"
         {R"({"op":"register","id":2})", R"("register" needs a "workload" object)"},
         {R"({"op":"register","id":3,"workload":{"name":""}})", R"("workload" needs a non-empty string "name")"},
         {R"({"op":"register","id":4,"workload":{"name":"x","threads_per_cpu":0}})",
-         "register: workload.threads_per_cpu: must be at least 1"},
+         "register: workload.threads_per_cpu: expected an integer in 1..1024, got 0"},
         {R"({"op":"register","id":5,"workload":[1]})", R"("register" needs a "workload" object)"},
         {R"({"op":"unregister","id":6,"name":"nobody"})", R"(unregister: no registered workload "nobody")"},
     };
@@ -355,4 +355,59 @@ TEST_CASE("daemon: a registered name the config file gains on reload stays the f
     client.close();
     CHECK(planned_names(*daemon) == Names{"db", "web"});
     CHECK(threads_of("db") == 1);
+}
+
+TEST_CASE("daemon: a registered cgroup must lie below the cgroup root, as the config file's must") {
+    DaemonRig rig;
+    auto daemon = rig.make();
+    daemon->start();
+    rig.settle();
+    Connection client(rig);
+    const std::string outside = (rig.dir / "elsewhere").string();
+    std::filesystem::create_directories(outside);
+    const auto answer = client.ask(
+        nlohmann::json{{"op", "register"}, {"workload", {{"name", "db"}, {"cgroup", outside}}}}.dump());
+    CHECK(answer["ok"] == false);
+    CHECK(answer["error"].get<std::string>().find("is not below the cgroup root") != std::string::npos);
+    const auto dotted = client.ask(R"({"op":"register","workload":{"name":"db","cgroup":")" +
+                                   (rig.dir / "cgroup/../elsewhere").string() + R"("}})");
+    CHECK(dotted["error"].get<std::string>().find("\"..\"") != std::string::npos);
+    CHECK(planned_names(*daemon) == Names{"web"});
+    CHECK_FALSE(std::filesystem::exists(outside + "/cpuset.cpus"));
+    const auto inside = client.ask(nlohmann::json{{"op", "register"},
+                                                  {"workload", {{"name", "db"}, {"cgroup", (rig.dir / "cgroup/db").string()}}}}
+                                       .dump());
+    CHECK(inside["ok"] == true);
+
+    write(rig.dir / "hpplaced.conf", "[[workload]]\nname = \"web\"\ncgroup = \"" + outside + "\"\n");
+    CHECK_THROWS_WITH_AS(load_daemon_config(rig.options), doctest::Contains("is not below the cgroup root"),
+                         ConfigError);
+}
+
+TEST_CASE("daemon: a register storm on one connection costs the connection's share, closing it releases that") {
+    DaemonRig rig;
+    auto daemon = rig.make();
+    daemon->start();
+    rig.settle();
+    Connection client(rig);
+    const auto started = std::chrono::steady_clock::now();
+    std::size_t accepted = 0;
+    std::size_t refused = 0;
+    for (int i = 0; i < 2000; ++i) {
+        const auto answer = client.ask(R"({"op":"register","workload":{"name":"w)" + std::to_string(i) + R"("}})");
+        if (answer["ok"] == true) {
+            ++accepted;
+        } else {
+            CHECK(answer["error"].get<std::string>().find("limit per connection") != std::string::npos);
+            ++refused;
+        }
+    }
+    const ControlServerLimits defaults;
+    CHECK(accepted == defaults.max_workloads_per_client);
+    CHECK(refused == 2000 - defaults.max_workloads_per_client);
+    CHECK(planned_names(*daemon).size() == 1 + defaults.max_workloads_per_client);
+    client.close();
+    CHECK(planned_names(*daemon) == Names{"web"});
+    // Generous for a loaded machine: the quadratic version took 12 s for 2000.
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
 }

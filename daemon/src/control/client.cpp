@@ -49,7 +49,7 @@ int remaining_ms(Clock::time_point deadline) {
 }  // namespace
 
 ControlClient::ControlClient(FileDescriptor fd, std::filesystem::path path, std::chrono::milliseconds timeout) noexcept
-    : fd_(std::move(fd)), path_(std::move(path)), timeout_(timeout) {}
+    : fd_(std::move(fd)), path_(std::move(path)), timeout_(timeout), splitter_(max_answer_bytes) {}
 
 ControlClient ControlClient::connect(const std::filesystem::path& socket_path, std::chrono::milliseconds timeout) {
     sockaddr_un address{};
@@ -96,7 +96,9 @@ void ControlClient::send_all(const std::string& bytes) {
             continue;
         }
         if (errno != EAGAIN) {
-            throw ControlError("lost the connection to hpplaced at " + path_.string() + ": " + std::strerror(errno));
+            const int error = errno;
+            throw_refusal();
+            throw ControlError("lost the connection to hpplaced at " + path_.string() + ": " + std::strerror(error));
         }
         pollfd pfd{.fd = fd_.get(), .events = POLLOUT, .revents = 0};
         if (::poll(&pfd, 1, remaining_ms(deadline)) == 0) {
@@ -106,8 +108,27 @@ void ControlClient::send_all(const std::string& bytes) {
     }
 }
 
+void ControlClient::throw_refusal() {
+    // The daemon refuses a connection (too many clients, a timeout) with one
+    // error line before it closes it; that line says more than EPIPE.
+    try {
+        if (auto line = read_line(Clock::now() + std::chrono::milliseconds(100))) {
+            const Message message = parse_message(*line);
+            if (message.kind == Message::Kind::error) {
+                throw ControlError("hpplaced: " + message.error);
+            }
+        }
+    } catch (const ProtocolError&) {
+        // Not a message: the caller's error stands.
+    } catch (const ControlError& error) {
+        if (std::string_view(error.what()).starts_with("hpplaced: ")) {
+            throw;
+        }
+    }
+}
+
 std::optional<std::string> ControlClient::read_line(Clock::time_point deadline) {
-    char buffer[16384];
+    char buffer[65536];
     while (lines_.empty()) {
         pollfd pfd{.fd = fd_.get(), .events = POLLIN, .revents = 0};
         const int ready = ::poll(&pfd, 1, remaining_ms(deadline));

@@ -45,13 +45,15 @@ public:
 private:
     ControlClient(FileDescriptor fd, std::filesystem::path path, std::chrono::milliseconds timeout) noexcept;
     void send_all(const std::string& bytes);
-    // The next complete line, or nullopt if none came before deadline.
+    // Throws the daemon's reason when it sent one before closing the connection.
+    void throw_refusal();
+    // The next complete line (up to max_answer_bytes), or nullopt if none came before deadline.
     std::optional<std::string> read_line(std::chrono::steady_clock::time_point deadline);
 
     FileDescriptor fd_;
     std::filesystem::path path_;
     std::chrono::milliseconds timeout_;
-    LineSplitter splitter_;
+    LineSplitter splitter_;  // answers up to max_answer_bytes
     std::vector<std::string> lines_;  // complete lines not handed out yet
     std::uint64_t next_id_ = 1;
 };

@@ -5,14 +5,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <deque>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
-#include <vector>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
@@ -20,6 +23,7 @@
 #include <boost/asio/write.hpp>
 
 #include "core/file_descriptor.hpp"
+#include "core/quoted.hpp"
 #include "core/system_error.hpp"
 
 namespace hpplace {
@@ -38,44 +42,99 @@ namespace {
 
 class Session;
 
+using Clock = std::chrono::steady_clock;
+
+std::string duration_text(std::chrono::milliseconds duration) {
+    const auto ms = duration.count();
+    return ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
+}
+
+// The connecting process (SO_PEERCRED); -1 when the kernel did not say.
+struct Peer {
+    pid_t pid = -1;
+    uid_t uid = static_cast<uid_t>(-1);
+};
+
+struct PeerUsage {
+    std::size_t connections = 0;
+    std::size_t workloads = 0;
+};
+
 }  // namespace
 
 struct ControlServer::State {
     State(boost::asio::io_context& io, std::filesystem::path socket_path, ControlHandler& control_handler,
           ControlServerLimits server_limits, LogLine log_line)
         : acceptor(io),
+          sweeper(io),
           path(std::move(socket_path)),
           handler(control_handler),
           limits(server_limits),
           log(std::move(log_line)) {}
 
     stream_protocol::acceptor acceptor;
+    boost::asio::steady_timer sweeper;  // enforces the timeouts
     std::filesystem::path path;
     ControlHandler& handler;
     ControlServerLimits limits;
     LogLine log;
-    std::set<std::shared_ptr<Session>> sessions;
+    // By connection number; refused connections too, until their reason is sent.
+    std::map<std::uint64_t, std::shared_ptr<Session>> sessions;
+    std::size_t accepted = 0;  // sessions that were not refused
+    std::map<pid_t, PeerUsage> peers;
     // Workload name -> the live connections (by number) that registered it.
     // The last of them to close unregisters it.
     std::map<std::string, std::set<std::uint64_t>> registrants;
     std::uint64_t next_client = 1;
     bool stopped = false;
+
+    void release_peer(pid_t pid, std::size_t connections, std::size_t workloads) {
+        const auto it = peers.find(pid);
+        if (it == peers.end()) {
+            return;
+        }
+        it->second.connections -= std::min(it->second.connections, connections);
+        it->second.workloads -= std::min(it->second.workloads, workloads);
+        if (it->second.connections == 0 && it->second.workloads == 0) {
+            peers.erase(it);
+        }
+    }
 };
 
 namespace {
 
+Peer peer_of(stream_protocol::socket& socket) {
+    ucred credentials{};
+    socklen_t length = sizeof(credentials);
+    if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0 ||
+        length != sizeof(credentials)) {
+        return {};
+    }
+    return {credentials.pid, credentials.uid};
+}
+
 class Session : public std::enable_shared_from_this<Session> {
 public:
-    Session(std::shared_ptr<ControlServer::State> state, stream_protocol::socket socket, std::uint64_t number)
+    Session(std::shared_ptr<ControlServer::State> state, stream_protocol::socket socket, std::uint64_t number,
+            Peer peer)
         : state_(std::move(state)),
           socket_(std::move(socket)),
           splitter_(state_->limits.max_line),
-          number_(number) {}
+          number_(number),
+          peer_(peer),
+          last_line_(Clock::now()) {}
 
-    void start() { read_more(); }
+    // Counted against the limits from here on (refused ones never are).
+    void start() {
+        accepted_ = true;
+        ++state_->accepted;
+        ++state_->peers[peer_.pid].connections;
+        read_more();
+    }
 
     // Refuses the connection with one error line.
     void refuse(const std::string& why) {
+        state_->log(who() + " refused: " + why);
         enqueue(control::render_error(why));
         close_after_flush();
     }
@@ -87,6 +146,34 @@ public:
     }
 
     const control::Streams& streams() const noexcept { return streams_; }
+
+    // Another connection unregistered a workload this one had registered.
+    void forget(const std::string& name) {
+        if (registered_.erase(name) != 0) {
+            state_->release_peer(peer_.pid, 0, 1);
+        }
+    }
+
+    // Called by the server's sweep: closes the connection, saying why, once
+    // one of its timeouts has passed.
+    void check_timeouts(Clock::time_point now) {
+        const auto& limits = state_->limits;
+        if (closed_) {
+            return;
+        }
+        if (closing_) {
+            // Its last line is not taken (the peer does not read): give up on it.
+            if (now - closing_since_ >= limits.line_timeout) {
+                close();
+            }
+            return;
+        }
+        if (partial_since_ && now - *partial_since_ >= limits.line_timeout) {
+            time_out("request line not finished within " + duration_text(limits.line_timeout));
+        } else if (!long_lived() && now - last_line_ >= limits.idle_timeout) {
+            time_out("no request within " + duration_text(limits.idle_timeout));
+        }
+    }
 
     void close() {
         if (closed_) {
@@ -100,27 +187,50 @@ public:
         queue_.clear();
         queued_bytes_ = 0;
         release_workloads();
-        state_->sessions.erase(shared_from_this());
+        if (accepted_) {
+            --state_->accepted;
+            state_->release_peer(peer_.pid, 1, 0);
+        }
+        state_->sessions.erase(number_);
     }
 
 private:
-    std::string who() const { return "control client " + std::to_string(number_); }
+    std::string who() const {
+        std::string text = "control client " + std::to_string(number_);
+        if (peer_.pid >= 0) {
+            text += " (pid " + std::to_string(peer_.pid) + ", uid " + std::to_string(peer_.uid) + ")";
+        }
+        return text;
+    }
+
+    // Subscribers and clients that registered a workload wait for pushes.
+    bool long_lived() const noexcept { return streams_.events || streams_.plans || !registered_.empty(); }
+
+    void time_out(const std::string& why) {
+        state_->log(who() + ": " + why + ", connection closed");
+        enqueue(control::render_error(why + "; closing the connection"));
+        close_after_flush();
+    }
 
     // The connection is closed: the workloads it registered, and no other
     // live connection did, are unregistered. Not while the server stops (the
     // daemon is going away). Posted, so the handler is never re-entered from
     // inside one of its own calls (a push that drops a slow client).
     void release_workloads() {
+        if (registered_.empty()) {
+            return;
+        }
+        state_->release_peer(peer_.pid, 0, registered_.size());
+        const auto names = std::exchange(registered_, {});
         if (state_->stopped) {
             return;
         }
         std::vector<std::string> released;
-        for (auto it = state_->registrants.begin(); it != state_->registrants.end();) {
-            if (it->second.erase(number_) != 0 && it->second.empty()) {
-                released.push_back(it->first);
-                it = state_->registrants.erase(it);
-            } else {
-                ++it;
+        for (const auto& name : names) {
+            const auto it = state_->registrants.find(name);
+            if (it != state_->registrants.end() && it->second.erase(number_) != 0 && it->second.empty()) {
+                released.push_back(name);
+                state_->registrants.erase(it);
             }
         }
         if (released.empty()) {
@@ -134,7 +244,7 @@ private:
                 }
                 try {
                     state->handler.unregister_workload(name);
-                    state->log(who + " closed: workload \"" + name + "\" unregistered");
+                    state->log(who + " closed: workload " + quoted_text(name) + " unregistered");
                 } catch (const std::exception&) {
                     // Already unregistered by someone else: nothing to release.
                 }
@@ -177,6 +287,16 @@ private:
             close_after_flush();
             return;
         }
+        const auto now = Clock::now();
+        if (!lines.empty()) {
+            last_line_ = now;
+            partial_since_.reset();
+        }
+        if (splitter_.pending() == 0) {
+            partial_since_.reset();
+        } else if (!partial_since_ || !lines.empty()) {
+            partial_since_ = now;  // a new line began
+        }
         for (const auto& line : lines) {
             if (closing_) {
                 return;
@@ -197,10 +317,40 @@ private:
             enqueue(control::render_error(e.what(), control::request_id_of(line)));
             return;
         }
+        const std::string op(control::to_string(request.op));
         try {
-            enqueue(control::render_result(answer(request), request.id));
+            std::string answer_line = control::render_result(answer(request), request.id);
+            if (answer_line.size() > state_->limits.max_answer) {
+                state_->log(who() + ": " + op + " answer of " + std::to_string(answer_line.size()) +
+                            " bytes not sent (limit " + std::to_string(state_->limits.max_answer) + ")");
+                answer_line = control::render_error(op + ": the answer (" + std::to_string(answer_line.size()) +
+                                                        " bytes) is longer than the limit of " +
+                                                        std::to_string(state_->limits.max_answer) + " bytes",
+                                                    request.id);
+            }
+            enqueue(std::move(answer_line));
         } catch (const std::exception& e) {
-            enqueue(control::render_error(std::string(control::to_string(request.op)) + ": " + e.what(), request.id));
+            enqueue(control::render_error(op + ": " + e.what(), request.id));
+        }
+    }
+
+    // Refuses a register that would take this connection or its process past
+    // its share of workloads; a name it already registered may be replaced.
+    void check_register_limits(const nlohmann::json& workload) const {
+        const auto name = workload.is_object() ? workload.find("name") : workload.end();
+        if (name != workload.end() && name->is_string() && registered_.contains(name->get<std::string>())) {
+            return;
+        }
+        const auto& limits = state_->limits;
+        if (registered_.size() >= limits.max_workloads_per_client) {
+            throw control::ProtocolError("this connection already registered " + std::to_string(registered_.size()) +
+                                         " workloads, the limit per connection (unregister one first)");
+        }
+        const auto usage = state_->peers.find(peer_.pid);
+        if (usage != state_->peers.end() && usage->second.workloads >= limits.max_workloads_per_peer) {
+            throw control::ProtocolError("process " + std::to_string(peer_.pid) + " already registered " +
+                                         std::to_string(usage->second.workloads) +
+                                         " workloads, the limit per process (unregister one first)");
         }
     }
 
@@ -228,20 +378,35 @@ private:
                 streams_ = {};
                 return nlohmann::json::object();
             case control::Op::register_workload: {
+                check_register_limits(request.workload);
                 nlohmann::json result = handler.register_workload(request.workload);
                 // {"configured": true}: the config file's workload, not ours to release.
                 const auto name = result.find("workload");
                 const auto configured = result.find("configured");
                 if (name != result.end() && name->is_string() &&
                     !(configured != result.end() && configured->is_boolean() && configured->get<bool>())) {
-                    state_->registrants[name->get<std::string>()].insert(number_);
+                    const std::string& registered = name->get_ref<const std::string&>();
+                    if (registered_.insert(registered).second) {
+                        ++state_->peers[peer_.pid].workloads;
+                    }
+                    state_->registrants[registered].insert(number_);
                 }
                 return result;
             }
-            case control::Op::unregister_workload:
+            case control::Op::unregister_workload: {
                 handler.unregister_workload(request.name);
-                state_->registrants.erase(request.name);
+                const auto it = state_->registrants.find(request.name);
+                if (it != state_->registrants.end()) {
+                    const auto numbers = it->second;
+                    state_->registrants.erase(it);
+                    for (const auto number : numbers) {
+                        if (const auto session = state_->sessions.find(number); session != state_->sessions.end()) {
+                            session->second->forget(request.name);
+                        }
+                    }
+                }
                 return nlohmann::json::object();
+            }
             case control::Op::ping:
                 return {{"version", control::protocol_version}};
         }
@@ -294,7 +459,10 @@ private:
     }
 
     void close_after_flush() {
-        closing_ = true;
+        if (!closing_) {
+            closing_ = true;
+            closing_since_ = Clock::now();
+        }
         if (queue_.empty() && !writing_) {
             close();
         }
@@ -304,10 +472,16 @@ private:
     stream_protocol::socket socket_;
     control::LineSplitter splitter_;
     std::uint64_t number_;
+    Peer peer_;
     std::array<char, 4096> buffer_{};
     std::deque<std::string> queue_;
     std::size_t queued_bytes_ = 0;
     control::Streams streams_;
+    std::set<std::string> registered_;  // names this connection registered and holds
+    Clock::time_point last_line_;                   // connected, or the last line received
+    std::optional<Clock::time_point> partial_since_;  // an unfinished line began
+    Clock::time_point closing_since_{};
+    bool accepted_ = false;
     bool reading_ = false;
     bool writing_ = false;
     bool closing_ = false;  // no more requests; close once the queue is sent
@@ -361,14 +535,45 @@ void accept_next(const std::shared_ptr<ControlServer::State>& state) {
             }
             return;
         }
-        auto session = std::make_shared<Session>(state, std::move(socket), state->next_client++);
-        state->sessions.insert(session);
-        if (state->sessions.size() > state->limits.max_clients) {
-            session->refuse("too many clients (" + std::to_string(state->limits.max_clients) + "), try again later");
+        const Peer peer = peer_of(socket);
+        const std::uint64_t number = state->next_client++;
+        auto session = std::make_shared<Session>(state, std::move(socket), number, peer);
+        state->sessions.emplace(number, session);
+        const auto& limits = state->limits;
+        const auto usage = state->peers.find(peer.pid);
+        if (state->accepted >= limits.max_clients) {
+            session->refuse("too many clients (" + std::to_string(limits.max_clients) + "), try again later");
+        } else if (usage != state->peers.end() && usage->second.connections >= limits.max_clients_per_peer) {
+            session->refuse("too many connections from process " + std::to_string(peer.pid) + " (" +
+                            std::to_string(limits.max_clients_per_peer) + "), try again later");
         } else {
             session->start();
         }
         accept_next(state);
+    });
+}
+
+// Every so often (a quarter of the shorter timeout, 10 ms .. 1 s): closes the
+// connections whose timeout has passed. O(connections), at most max_clients
+// plus the refused ones on their way out.
+void sweep_next(const std::shared_ptr<ControlServer::State>& state) {
+    const auto shorter = std::min(state->limits.idle_timeout, state->limits.line_timeout);
+    const auto period = std::clamp(shorter / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+    state->sweeper.expires_after(period);
+    state->sweeper.async_wait([state](const boost::system::error_code& ec) {
+        if (ec || state->stopped) {
+            return;
+        }
+        const auto now = Clock::now();
+        std::vector<std::shared_ptr<Session>> sessions;
+        sessions.reserve(state->sessions.size());
+        for (const auto& [number, session] : state->sessions) {
+            sessions.push_back(session);
+        }
+        for (const auto& session : sessions) {  // a timeout erases from the map
+            session->check_timeouts(now);
+        }
+        sweep_next(state);
     });
 }
 
@@ -399,6 +604,7 @@ ControlServer::ControlServer(boost::asio::io_context& io, std::filesystem::path 
         throw std::system_error(ec.value(), std::system_category(), "cannot listen on " + state_->path.string());
     }
     accept_next(state_);
+    sweep_next(state_);
 }
 
 ControlServer::~ControlServer() { stop(); }
@@ -410,8 +616,9 @@ void ControlServer::stop() {
     state_->stopped = true;
     boost::system::error_code ignored;
     state_->acceptor.close(ignored);
-    const auto sessions = state_->sessions;  // close() erases from the set
-    for (const auto& session : sessions) {
+    state_->sweeper.cancel();
+    const auto sessions = state_->sessions;  // close() erases from the map
+    for (const auto& [number, session] : sessions) {
         session->close();
     }
     ::unlink(state_->path.c_str());
@@ -423,7 +630,7 @@ void ControlServer::publish_event(const Event& event) {
     }
     const std::string line = control::render_event_push(event);
     const auto sessions = state_->sessions;  // push may drop a slow client
-    for (const auto& session : sessions) {
+    for (const auto& [number, session] : sessions) {
         if (session->streams().events) {
             session->push(line);
         }
@@ -435,8 +642,14 @@ void ControlServer::publish_plan(const nlohmann::json& plan) {
         return;
     }
     const std::string line = control::render_plan_push(plan);
+    if (line.size() > state_->limits.max_answer) {
+        // Dropping every subscriber as a slow reader would not help them.
+        state_->log("plan push of " + std::to_string(line.size()) + " bytes not sent (limit " +
+                    std::to_string(state_->limits.max_answer) + " bytes)");
+        return;
+    }
     const auto sessions = state_->sessions;
-    for (const auto& session : sessions) {
+    for (const auto& [number, session] : sessions) {
         if (session->streams().plans) {
             session->push(line);
         }

@@ -17,17 +17,27 @@
 //
 // The constructor removes a stale socket file (one nobody listens on), refuses
 // to start when another daemon answers on it, binds, sets mode 0660 and starts
-// accepting. Limits keep a slow or hostile client from stalling the daemon:
-// at most max_clients connections, lines up to max_line bytes (longer: an
-// error line, then the connection is closed), at most max_queued_bytes of
-// unsent output per connection (beyond: the connection is closed), and while a
-// connection has unsent responses the server reads no further requests from it.
+// accepting. Limits (ControlServerLimits, defaults in protocol.md) keep a slow
+// or hostile client from stalling the daemon or locking others out:
+//   - at most max_clients connections, max_clients_per_peer of them from one
+//     process (SO_PEERCRED pid); one more is told why in one error line and
+//     closed;
+//   - lines up to max_line bytes (longer: an error line, then the connection
+//     is closed); answers and pushes up to max_answer bytes (a bigger answer
+//     becomes an error answer, a bigger push is left out and logged); at most
+//     max_queued_bytes of unsent output (beyond: the connection is closed), and
+//     while a connection has unsent responses no further requests are read;
+//   - a connection that sent no line for idle_timeout is closed, unless it
+//     subscribed or registered a workload (libhpplace keeps one quiet
+//     connection open for as long as it runs); a line not finished within
+//     line_timeout closes any connection; each is told why first;
+//   - at most max_workloads_per_client registered workloads per connection and
+//     max_workloads_per_peer per process.
 // A connection that closes (EOF, error, or dropped by these limits) takes the
 // workloads it registered with it, unless another live connection registered
-// the same name too. There is no idle timeout: libhpplace keeps one quiet
-// connection open for as long as it runs, and a dead peer's connection is
-// closed by the kernel (EOF/ECONNRESET) when its process exits.
+// the same name too.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -63,7 +73,14 @@ struct ControlHandler {
 struct ControlServerLimits {
     std::size_t max_clients = 64;
     std::size_t max_line = control::max_line_bytes;
-    std::size_t max_queued_bytes = 4 * 1024 * 1024;
+    // Room for two answers of the largest size: a plan push and a plan answer.
+    std::size_t max_queued_bytes = 2 * control::max_answer_bytes;
+    std::size_t max_answer = control::max_answer_bytes;
+    std::size_t max_clients_per_peer = 16;
+    std::size_t max_workloads_per_client = 16;
+    std::size_t max_workloads_per_peer = 64;
+    std::chrono::milliseconds idle_timeout{30'000};
+    std::chrono::milliseconds line_timeout{10'000};
 };
 
 class ControlServer {

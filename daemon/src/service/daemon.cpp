@@ -5,21 +5,44 @@
 #include <exception>
 #include <iostream>
 #include <system_error>
+#include <unordered_set>
 
 #include "client/messages.hpp"
 #include "control/protocol.hpp"
 #include "control/status.hpp"
+#include "core/quoted.hpp"
 #include "sources/kernel_source.hpp"
 #include "sources/udev_source.hpp"
 
 namespace hpplace {
+
+std::optional<std::string> cgroup_outside_root(const Workload& workload, const std::filesystem::path& cgroup_root) {
+    if (!workload.cgroup) {
+        return std::nullopt;
+    }
+    // workload_problem() has made sure there is no "." or ".." in it.
+    const auto root = cgroup_root.lexically_normal();
+    const auto cgroup = std::filesystem::path(*workload.cgroup).lexically_normal();
+    const auto relative = cgroup.lexically_relative(root);
+    if (!relative.empty() && *relative.begin() != "..") {
+        return std::nullopt;
+    }
+    return "cgroup " + quoted_text(*workload.cgroup) + " is not below the cgroup root " + root.string();
+}
 
 Config load_daemon_config(const DaemonOptions& options) {
     std::error_code error;
     if (!options.config_explicit && !std::filesystem::exists(options.config_path, error)) {
         return Config{};
     }
-    return load_config(options.config_path);
+    Config config = load_config(options.config_path);
+    for (const auto& workload : config.workloads) {
+        if (const auto problem = cgroup_outside_root(workload, options.cgroup_root)) {
+            throw ConfigError(options.config_path.string() + ": workload " + quoted_text(workload.name) + ": " +
+                              *problem);
+        }
+    }
+    return config;
 }
 
 TrackerEnvironment system_environment(boost::asio::io_context& io, const DaemonOptions& options) {
@@ -89,7 +112,7 @@ void Daemon::start() {
     log("config: " + std::to_string(config.workloads.size()) + " workload(s), auto_online " +
         std::string(to_string(config.auto_online)));
     server_ = std::make_unique<ControlServer>(io_, options_.socket_path, static_cast<ControlHandler&>(*this),
-                                              ControlServerLimits{},
+                                              options_.control_limits,
                                               [this](const std::string& line) { this->log(line); });
     heal_next_ = true;  // make the cgroups match the first plan whatever they were
     tracker_->start();
@@ -114,22 +137,32 @@ void Daemon::reload() {
     tracker_->resync("reload");
 }
 
-namespace {
-
-bool has_workload(const Config& config, const std::string& name) {
-    return std::any_of(config.workloads.begin(), config.workloads.end(),
-                       [&](const Workload& w) { return w.name == name; });
-}
-
-}  // namespace
-
 Config Daemon::with_registered(Config config) const {
+    // Linear in the workloads: this runs on every register and unregister.
+    std::unordered_set<std::string> names;
+    names.reserve(config.workloads.size());
+    for (const auto& workload : config.workloads) {
+        names.insert(workload.name);
+    }
+    config.workloads.reserve(config.workloads.size() + registered_.size());
     for (const auto& workload : registered_) {
-        if (!has_workload(config, workload.name)) {
+        if (!names.contains(workload.name)) {
             config.workloads.push_back(workload);
         }
     }
     return config;
+}
+
+bool Daemon::file_has(const std::string& name) const {
+    return std::any_of(file_config_.workloads.begin(), file_config_.workloads.end(),
+                       [&](const Workload& w) { return w.name == name; });
+}
+
+void Daemon::registered_changed() {
+    replanner_.set_config(with_registered(file_config_));
+    if (tracker_) {
+        tracker_->request_replan();
+    }
 }
 
 nlohmann::json Daemon::register_workload(const nlohmann::json& json) {
@@ -140,30 +173,32 @@ nlohmann::json Daemon::register_workload(const nlohmann::json& json) {
         // The server puts "register: " before it.
         throw control::ProtocolError(error.what());
     }
-    if (has_workload(file_config_, workload.name)) {
+    if (const auto problem = cgroup_outside_root(workload, options_.cgroup_root)) {
+        throw control::ProtocolError("workload.cgroup: " + *problem);
+    }
+    if (file_has(workload.name)) {
         return {{"workload", workload.name}, {"configured", true}};
     }
-    std::erase_if(registered_, [&](const Workload& w) { return w.name == workload.name; });
-    registered_.push_back(workload);
-    replanner_.set_config(with_registered(file_config_));
-    log("workload \"" + workload.name + "\" registered");
-    if (tracker_) {
-        tracker_->request_replan();
+    const auto same = std::find_if(registered_.begin(), registered_.end(),
+                                   [&](const Workload& w) { return w.name == workload.name; });
+    if (same != registered_.end()) {
+        registered_.erase(same);
     }
+    registered_.push_back(workload);
+    registered_changed();
+    log("workload " + quoted_text(workload.name) + " registered");
     return {{"workload", workload.name}, {"configured", false}};
 }
 
 void Daemon::unregister_workload(const std::string& name) {
-    const auto removed = std::erase_if(registered_, [&](const Workload& w) { return w.name == name; });
-    if (removed == 0) {
-        throw control::ProtocolError("no registered workload \"" + name + "\"");
+    const auto it = std::find_if(registered_.begin(), registered_.end(), [&](const Workload& w) { return w.name == name; });
+    if (it == registered_.end()) {
+        throw control::ProtocolError("no registered workload " + quoted_text(name));
     }
+    registered_.erase(it);
     // A name the config file has (since a reload) stays the file's.
-    replanner_.set_config(with_registered(file_config_));
-    log("workload \"" + name + "\" unregistered");
-    if (tracker_) {
-        tracker_->request_replan();
-    }
+    registered_changed();
+    log("workload " + quoted_text(name) + " unregistered");
 }
 
 void Daemon::stop() {

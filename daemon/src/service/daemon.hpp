@@ -36,10 +36,18 @@ struct DaemonOptions {
     std::optional<std::filesystem::path> metrics_file;
     std::filesystem::path sysfs_root = "/sys";
     std::filesystem::path cgroup_root = "/sys/fs/cgroup";
+    // Connections, timeouts and registered workloads of the control socket.
+    ControlServerLimits control_limits;
 };
 
+// Why a workload's cgroup is not one the daemon may write (not below
+// cgroup_root); nullopt when it is, or there is none. Checked for the config
+// file's workloads and for registered ones alike.
+std::optional<std::string> cgroup_outside_root(const Workload& workload, const std::filesystem::path& cgroup_root);
+
 // The configuration the options name: the default file may be missing (no
-// workloads, auto_online off); an explicit one may not. Throws ConfigError.
+// workloads, auto_online off); an explicit one may not. Throws ConfigError,
+// also for a workload cgroup outside options.cgroup_root.
 Config load_daemon_config(const DaemonOptions& options);
 
 // The real sources: hpnotify family, udev, nlctrl watcher, sysfs.
@@ -87,6 +95,9 @@ private:
     nlohmann::json register_workload(const nlohmann::json& workload) override;
     void unregister_workload(const std::string& name) override;
     Config with_registered(Config config) const;
+    bool file_has(const std::string& name) const;
+    // Re-plans with the registered workloads as they are now.
+    void registered_changed();
 
     void on_replan(const Topology& topology);
     void on_event_applied(const Event& event);
