@@ -2,7 +2,8 @@
 // speaks control/protocol.md. Callbacks run off the socket's read path, a
 // Registration waits for its running callback, bad lines are skipped, an
 // oversized line drops the connection, and the client reconnects, registers
-// again and resyncs after the daemon restarts.
+// again and resyncs after the daemon restarts. A CPU going offline stops the
+// process's WorkerPool workers on it from the read path's notice.
 
 #include <doctest/doctest.h>
 
@@ -15,6 +16,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -24,6 +26,7 @@
 #include "core/file_descriptor.hpp"
 #include "core/system_error.hpp"
 #include "hpplace/client.hpp"
+#include "hpplace/worker_pool.hpp"
 
 using namespace hpplace;
 using namespace std::chrono_literals;
@@ -384,4 +387,57 @@ TEST_CASE("client: bad options are refused; no daemon is not an error") {
     Client client(options_for(socket_path("nobody"), &log));
     CHECK_FALSE(client.wait_connected(50ms));
     CHECK(active_processor_count() >= 1);
+}
+
+TEST_CASE("client: cpu_going_offline stops the process's workers on that CPU before the plan arrives") {
+    const auto path = socket_path("offline");
+    FakeDaemon daemon(path, status_with({0, 1, 2}, 1 << 30), plan_with(1, {0, 1, 2}));
+    Client client(options_for(path, nullptr));
+
+    std::mutex mutex;
+    std::condition_variable_any changed;
+    std::map<unsigned, int> ended;  // worker index -> returns
+    PoolChanges background;
+    WorkerPoolOptions pool_options;
+    pool_options.pin = [](std::thread::native_handle_type, unsigned) { return 0; };  // CPUs 0-2 need not exist
+    pool_options.log = [](std::string_view) {};
+    pool_options.on_background_change = [&](const PoolChanges& changes) {
+        std::lock_guard lock(mutex);
+        background.stopped.insert(background.stopped.end(), changes.stopped.begin(), changes.stopped.end());
+        changed.notify_all();
+    };
+    WorkerPool pool(
+        [&](std::stop_token stop, const Worker& me) {
+            std::unique_lock lock(mutex);
+            changed.wait(lock, stop, [] { return false; });
+            ++ended[me.index()];
+            changed.notify_all();
+        },
+        pool_options);
+    Inbox<PoolChanges> applied;
+    auto on_assignment = client.on_assignment([&](const Assignment& a) { applied.push(pool.apply(a)); },
+                                              Replay::existing);
+    REQUIRE(applied.wait_size(1));
+    REQUIRE(pool.size() == 3);
+
+    daemon.send(event_line(101, "cpu_going_offline", 2));
+    {
+        std::unique_lock lock(mutex);
+        REQUIRE(changed.wait_for(lock, 10s, [&] { return ended[2] == 1 && !background.stopped.empty(); }));
+        CHECK(background.stopped == std::vector<AssignedThread>{{2, 2, 0}});
+        CHECK(ended[0] + ended[1] == 0);
+    }
+    CHECK(applied.get().size() == 1);  // no plan since the first
+    CHECK(pool.threads() == std::vector<AssignedThread>{{0, 0, 0}, {1, 1, 0}});
+
+    // The plan without CPU 2 arrives: nothing is stopped twice.
+    daemon.send(event_line(102, "cpu_offline", 2) + control::render_plan_push(plan_with(2, {0, 1})));
+    REQUIRE(applied.wait_size(2));
+    CHECK(applied.get()[1].empty());
+    // CPU 2 comes back: the next plan starts a new worker there.
+    daemon.send(event_line(103, "cpu_online", 2) + control::render_plan_push(plan_with(3, {0, 1, 2})));
+    REQUIRE(applied.wait_size(3));
+    CHECK(applied.get()[2].started == std::vector<AssignedThread>{{2, 2, 0}});
+    std::lock_guard lock(mutex);
+    CHECK(ended == std::map<unsigned, int>{{0, 0}, {1, 0}, {2, 1}});  // the new worker 2 still runs
 }

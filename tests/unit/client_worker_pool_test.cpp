@@ -6,9 +6,13 @@
 
 #include <sched.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "client/thread_diff.hpp"
@@ -167,4 +171,275 @@ TEST_CASE("WorkerPool: a throwing worker ends alone and the pool still joins") {
     CHECK(pool.apply(assignment_of({{0, 0, 0}})).started.size() == 1);
     CHECK(pool.stop_all().stopped.size() == 1);
     CHECK(pool.size() == 0);
+}
+
+// Retried pins and CPUs going offline, with the probes replaced: pin() refuses
+// chosen CPUs with EINVAL (as the kernel does for a CPU online but not yet in the
+// cpuset hierarchy) and otherwise pins nothing, so any CPU number works here.
+namespace {
+
+struct FakeCpus {
+    std::mutex mutex;
+    std::map<unsigned, int> refusals;  // CPU -> pins still to refuse (-1: all)
+    std::map<unsigned, int> pins;      // CPU -> pin calls
+    std::set<unsigned> offline;
+
+    void refuse(unsigned cpu, int count) {
+        std::lock_guard lock(mutex);
+        refusals[cpu] = count;
+    }
+    int pins_of(unsigned cpu) {
+        std::lock_guard lock(mutex);
+        return pins[cpu];
+    }
+    void set_offline(unsigned cpu) {
+        std::lock_guard lock(mutex);
+        offline.insert(cpu);
+    }
+};
+
+// What the pool reports from its own thread, and its log.
+struct Background {
+    std::mutex mutex;
+    std::condition_variable changed;
+    PoolChanges all;
+    std::vector<std::string> log;
+
+    template <typename Predicate>
+    bool wait(Predicate predicate) {
+        std::unique_lock lock(mutex);
+        return changed.wait_for(lock, 10s, [&] { return predicate(all, log); });
+    }
+    PoolChanges get() {
+        std::lock_guard lock(mutex);
+        return all;
+    }
+};
+
+WorkerPoolOptions fake_options(FakeCpus& cpus, Background& background, bool report_in_background = true) {
+    WorkerPoolOptions options;
+    options.pin_retry_first = 1ms;
+    options.pin_retry_max = 8ms;
+    options.pin_retry_budget = 5s;
+    options.stop_on_cpu_going_offline = false;  // only this test's calls, not other clients of the process
+    options.log = [&background](std::string_view line) {
+        std::lock_guard lock(background.mutex);
+        background.log.emplace_back(line);
+        background.changed.notify_all();
+    };
+    if (report_in_background) {
+        options.on_background_change = [&background](const PoolChanges& changes) {
+            std::lock_guard lock(background.mutex);
+            auto& all = background.all;
+            all.started.insert(all.started.end(), changes.started.begin(), changes.started.end());
+            all.moved.insert(all.moved.end(), changes.moved.begin(), changes.moved.end());
+            all.stopped.insert(all.stopped.end(), changes.stopped.begin(), changes.stopped.end());
+            all.errors.insert(all.errors.end(), changes.errors.begin(), changes.errors.end());
+            background.changed.notify_all();
+        };
+    }
+    options.cpu_online = [&cpus](unsigned cpu) {
+        std::lock_guard lock(cpus.mutex);
+        return !cpus.offline.contains(cpu);
+    };
+    options.pin = [&cpus](std::thread::native_handle_type, unsigned cpu) {
+        std::lock_guard lock(cpus.mutex);
+        ++cpus.pins[cpu];
+        auto it = cpus.refusals.find(cpu);
+        if (it != cpus.refusals.end() && it->second != 0) {
+            if (it->second > 0) {
+                --it->second;
+            }
+            return EINVAL;
+        }
+        return 0;
+    };
+    return options;
+}
+
+template <typename Predicate>
+bool eventually(Observed& observed, Predicate predicate) {
+    for (int i = 0; i < 10000; ++i) {
+        {
+            std::lock_guard lock(observed.mutex);
+            if (predicate()) {
+                return true;
+            }
+        }
+        std::this_thread::sleep_for(1ms);
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("WorkerPool: a pin refused while the CPU is online is retried in the background until it takes") {
+    FakeCpus cpus;
+    Background background;
+    Observed observed;
+    cpus.refuse(5, 3);
+    WorkerPool pool(observing(observed), fake_options(cpus, background));
+    const auto changes = pool.apply(assignment_of({{0, 5, 0}}));
+    CHECK(changes.started.empty());
+    CHECK(changes.errors.empty());
+    CHECK(changes.retrying == std::vector<AssignedThread>{{0, 5, 0}});
+    CHECK(pool.size() == 0);  // not started while retrying
+
+    REQUIRE(background.wait([](const PoolChanges& all, auto&) { return !all.started.empty(); }));
+    CHECK(background.get().started == std::vector<AssignedThread>{{0, 5, 0}});
+    CHECK(background.get().errors.empty());
+    CHECK(pool.threads() == std::vector<AssignedThread>{{0, 5, 0}});
+    CHECK(cpus.pins_of(5) == 4);
+    CHECK(eventually(observed, [&] { return observed.starts[0] == 1; }));
+    // The same assignment again changes nothing.
+    CHECK(pool.apply(assignment_of({{0, 5, 0}})).empty());
+}
+
+TEST_CASE("WorkerPool: a pin that keeps being refused gives up once, as one error") {
+    FakeCpus cpus;
+    Background background;
+    Observed observed;
+    cpus.refuse(5, -1);
+    SUBCASE("through on_background_change") {
+        {
+            auto options = fake_options(cpus, background);
+            options.pin_retry_budget = 50ms;
+            WorkerPool pool(observing(observed), options);
+            CHECK(pool.apply(assignment_of({{0, 5, 0}})).retrying.size() == 1);
+            REQUIRE(background.wait([](const PoolChanges& all, auto&) { return !all.errors.empty(); }));
+            CHECK(pool.size() == 0);
+        }  // destroyed: the pool's thread is joined, nothing more can come
+        const auto all = background.get();
+        REQUIRE(all.errors.size() == 1);
+        CHECK(all.errors[0].starts_with("thread 0: cannot pin to CPU 5: Invalid argument (gave up after "));
+        CHECK(all.started.empty());
+        CHECK(cpus.pins_of(5) >= 3);
+        std::lock_guard lock(background.mutex);
+        CHECK(std::count(background.log.begin(), background.log.end(), all.errors[0]) == 1);
+    }
+    SUBCASE("in the next apply() without a callback") {
+        auto options = fake_options(cpus, background, /*report_in_background=*/false);
+        options.pin_retry_budget = 50ms;
+        WorkerPool pool(observing(observed), options);
+        pool.apply(assignment_of({{0, 5, 0}}));
+        REQUIRE(background.wait([](auto&, const std::vector<std::string>& log) {
+            return !log.empty() && log.back().find("gave up") != std::string::npos;
+        }));
+        const auto next = pool.apply(assignment_of({}));
+        REQUIRE(next.errors.size() == 1);
+        CHECK(next.errors[0].find("gave up after") != std::string::npos);
+        CHECK(pool.apply(assignment_of({})).errors.empty());
+    }
+    SUBCASE("at once when the CPU went offline meanwhile") {
+        WorkerPool pool(observing(observed), fake_options(cpus, background));
+        pool.apply(assignment_of({{0, 5, 0}}));
+        cpus.set_offline(5);
+        REQUIRE(background.wait([](const PoolChanges& all, auto&) { return !all.errors.empty(); }));
+        CHECK(background.get().errors[0].ends_with("(no more retries: the CPU is offline)"));
+    }
+    std::lock_guard lock(observed.mutex);
+    CHECK(observed.starts[0] == 0);
+}
+
+TEST_CASE("WorkerPool: a newer assignment cancels a retry it no longer wants, keeps one it still wants") {
+    FakeCpus cpus;
+    Background background;
+    Observed observed;
+    cpus.refuse(5, -1);
+    int pins_at_cancel = 0;
+    {
+        WorkerPool pool(observing(observed), fake_options(cpus, background));
+        CHECK(pool.apply(assignment_of({{0, 5, 0}})).retrying.size() == 1);
+        // Still wanted where it was going: the retry goes on, not reported again.
+        const auto same = pool.apply(assignment_of({{0, 5, 0}}));
+        CHECK(same.empty());
+        CHECK(same.retrying.empty());
+        // Wanted elsewhere: the retry ends, the thread starts on the new CPU.
+        const auto moved = pool.apply(assignment_of({{0, 6, 0}}));
+        pins_at_cancel = cpus.pins_of(5);
+        CHECK(moved.started == std::vector<AssignedThread>{{0, 6, 0}});
+        CHECK(moved.errors.empty());
+        CHECK(eventually(observed, [&] { return observed.cpu_seen.contains(0); }));
+        // And one that is not wanted at all ends too.
+        cpus.refuse(7, -1);
+        CHECK(pool.apply(assignment_of({{0, 6, 0}, {1, 7, 0}})).retrying.size() == 1);
+        CHECK(pool.apply(assignment_of({{0, 6, 0}})).empty());
+    }
+    CHECK(cpus.pins_of(5) == pins_at_cancel);  // no retry after the cancel
+    const auto all = background.get();
+    CHECK(all.started.empty());
+    CHECK(all.errors.empty());
+    std::lock_guard lock(observed.mutex);
+    CHECK(observed.starts == std::map<unsigned, int>{{0, 1}});
+    CHECK(observed.cpu_seen[0] == 6);
+}
+
+TEST_CASE("WorkerPool: a refused move is retried; the worker keeps running where it was meanwhile") {
+    FakeCpus cpus;
+    Background background;
+    Observed observed;
+    WorkerPool pool(observing(observed), fake_options(cpus, background));
+    REQUIRE(pool.apply(assignment_of({{0, 6, 0}})).started.size() == 1);
+    cpus.refuse(5, 2);
+    const auto changes = pool.apply(assignment_of({{0, 5, 0}}));
+    CHECK(changes.moved.empty());
+    CHECK(changes.retrying == std::vector<AssignedThread>{{0, 5, 0}});
+    REQUIRE(background.wait([](const PoolChanges& all, auto&) { return !all.moved.empty(); }));
+    CHECK(background.get().moved == std::vector<AssignedThread>{{0, 5, 0}});
+    CHECK(pool.threads() == std::vector<AssignedThread>{{0, 5, 0}});
+    CHECK(eventually(observed, [&] { return observed.cpu_seen[0] == 5; }));
+    std::lock_guard lock(observed.mutex);
+    CHECK(observed.starts[0] == 1);
+}
+
+TEST_CASE("WorkerPool: a CPU going offline stops its workers at once; the later plan stops nothing") {
+    FakeCpus cpus;
+    Background background;
+    Observed observed;
+    WorkerPool pool(observing(observed), fake_options(cpus, background));
+    REQUIRE(pool.apply(assignment_of({{0, 5, 0}, {1, 6, 0}})).started.size() == 2);
+    REQUIRE(eventually(observed, [&] { return observed.cpu_seen.size() == 2; }));
+
+    pool.cpu_going_offline(5);
+    REQUIRE(background.wait([](const PoolChanges& all, auto&) { return !all.stopped.empty(); }));
+    CHECK(background.get().stopped == std::vector<AssignedThread>{{0, 5, 0}});
+    CHECK(pool.threads() == std::vector<AssignedThread>{{1, 6, 0}});
+    {
+        std::lock_guard lock(observed.mutex);
+        CHECK(observed.stops[0] == 1);  // returned before any new plan
+        CHECK(observed.stops[1] == 0);
+    }
+    // A plan from before the daemon saw it does not bring the worker back.
+    CHECK(pool.apply(assignment_of({{0, 5, 0}, {1, 6, 0}})).empty());
+    // The plan without CPU 5: nothing left to stop.
+    const auto later = pool.apply(assignment_of({{1, 6, 0}}));
+    CHECK(later.empty());
+    CHECK(later.errors.empty());
+    // CPU 5 back: the next plan starts a new worker there.
+    CHECK(pool.apply(assignment_of({{0, 5, 0}, {1, 6, 0}})).started == std::vector<AssignedThread>{{0, 5, 0}});
+    CHECK(eventually(observed, [&] { return observed.starts[0] == 2; }));
+    std::lock_guard lock(observed.mutex);
+    CHECK(observed.stops[0] == 1);
+    CHECK(background.get().stopped.size() == 1);
+}
+
+TEST_CASE("WorkerPool: cpu_online lets a plan that still names the CPU start there again") {
+    FakeCpus cpus;
+    Background background;
+    Observed observed;
+    WorkerPool pool(observing(observed), fake_options(cpus, background));
+    REQUIRE(pool.apply(assignment_of({{0, 5, 0}})).started.size() == 1);
+    pool.cpu_going_offline(5);
+    REQUIRE(background.wait([](const PoolChanges& all, auto&) { return !all.stopped.empty(); }));
+    pool.cpu_online(5);
+    // cpu_online is handled on the pool's thread too: wait until a plan naming CPU 5 starts there.
+    bool started = false;
+    for (int i = 0; i < 10000 && !started; ++i) {
+        started = !pool.apply(assignment_of({{0, 5, 0}})).started.empty();
+        if (!started) {
+            std::this_thread::sleep_for(1ms);
+        }
+    }
+    CHECK(started);
+    CHECK(pool.threads() == std::vector<AssignedThread>{{0, 5, 0}});
 }

@@ -10,7 +10,6 @@
 
 #include <array>
 #include <condition_variable>
-#include <fstream>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -27,6 +26,7 @@
 
 #include "client/callback_registry.hpp"
 #include "client/client_state.hpp"
+#include "client/cpu_signals.hpp"
 #include "client/log.hpp"
 #include "client/messages.hpp"
 #include "control/protocol.hpp"
@@ -84,13 +84,8 @@ std::string_view to_string(MemoryState state) noexcept {
 }
 
 unsigned active_processor_count() {
-    std::ifstream online("/sys/devices/system/cpu/online");
-    std::string list;
-    if (online && std::getline(online, list)) {
-        try {
-            return static_cast<unsigned>(CpuSet::parse_list(list).count());
-        } catch (const std::invalid_argument&) {
-        }
+    if (const auto online = client::system_online_cpus()) {
+        return static_cast<unsigned>(online->count());
     }
     const long count = ::sysconf(_SC_NPROCESSORS_ONLN);
     return count > 0 ? static_cast<unsigned>(count) : 1;
@@ -120,7 +115,20 @@ struct Client::Impl {
 
     void post_locked(const std::vector<client::Notification>& notifications) {
         for (const auto& notification : notifications) {
+            if (const auto* change = std::get_if<ProcessorChange>(&notification)) {
+                tell_worker_pools(*change);
+            }
             std::visit([&](const auto& value) { registry->post(value); }, notification);
+        }
+    }
+
+    // Before the callbacks: the process's WorkerPools stop their workers of a
+    // leaving CPU at once, not when the plan without it arrives.
+    static void tell_worker_pools(const ProcessorChange& change) {
+        if (change.state == ProcessorState::going_offline || change.state == ProcessorState::offline) {
+            client::post_cpu_going_offline(change.cpu);
+        } else if (change.state == ProcessorState::add_complete) {
+            client::post_cpu_online(change.cpu);
         }
     }
 
