@@ -121,7 +121,23 @@ int main(int argc, char** argv) {
     sigaction(SIGUSR1, &action, nullptr);
 
     std::atomic<unsigned long long> iterations{0};
+    std::mutex print_mutex;
     hpplace::NodeBuffers buffers;
+    // What the pool does on its own: a pin it retried (a new CPU's cpuset lags
+    // behind its arrival), a retry that gave up, workers of a CPU going offline.
+    hpplace::WorkerPoolOptions pool_options;
+    pool_options.on_background_change = [&](const hpplace::PoolChanges& changes) {
+        {
+            std::lock_guard lock(print_mutex);
+            std::printf("pool: %zu started, %zu moved, %zu stopped\n", changes.started.size(), changes.moved.size(),
+                        changes.stopped.size());
+            for (const auto& error : changes.errors) {
+                std::printf("error: %s\n", error.c_str());
+            }
+            std::fflush(stdout);
+        }
+        report_requested = true;
+    };
     hpplace::WorkerPool pool([&](std::stop_token stop, const hpplace::Worker& me) {
         const std::string name = "worker" + std::to_string(me.index());
         ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());
@@ -133,9 +149,8 @@ int main(int argc, char** argv) {
             iterations.fetch_add(1, std::memory_order_relaxed);
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
-    });
+    }, pool_options);
 
-    std::mutex print_mutex;
     auto report = [&] {
         std::lock_guard lock(print_mutex);
         std::string threads = "threads:";
@@ -168,6 +183,9 @@ int main(int argc, char** argv) {
                             changes.moved.size(), changes.stopped.size());
                 for (const auto& error : changes.errors) {
                     std::printf("error: %s\n", error.c_str());
+                }
+                for (const auto& thread : changes.retrying) {
+                    std::printf("retrying: thread %u on cpu%u\n", thread.index, thread.cpu);
                 }
             }
             buffers.wait_ready(std::chrono::seconds(10));
