@@ -14,6 +14,9 @@
 // while it was away are reported as synthesized changes, and the plan is fetched.
 // Callbacks run one at a time on a thread of the library, never on the thread
 // that reads the socket; a Registration's destruction waits for a running call.
+// A cpu_going_offline (or cpu_offline) that arrives also makes every WorkerPool of
+// the process stop its workers on that CPU, without waiting for the callbacks or
+// the next plan (see worker_pool.hpp).
 
 #include <chrono>
 #include <cstdint>
