@@ -1,7 +1,8 @@
 # Guest helpers of the client-library scenarios (tests/vm/client_scenarios.py prepends them to each
 # tests/vm/scenarios/client_*.sh) and of the demo (tests/vm/demo.py). Builds on /hp/lib.sh.
 #
-# One hpplaced (config: auto_online = "online", max_memory_share = 0.1, no workload of its own) and one
+# One hpplaced (config: auto_online = "online_movable", so that hot-added memory can be removed again,
+# max_memory_share = 0.1, no workload of its own) and one
 # hpplace-example-service per boot, started by whichever section needs them first, so that the
 # scenarios also run alone (--isolate). The service registers workload "svc" (one thread per CPU, 96 MiB
 # of buffer per CPU); node buffers are capped at a tenth of the node's memory, so memory arriving on a
@@ -18,7 +19,7 @@ PAGE_SIZE=4096
 client_config() {
 	mkdir -p /etc/hpplaced
 	cat > "$CLIENT_CONF" <<-CONF
-	auto_online = "online"
+	auto_online = "online_movable"
 	max_memory_share = 0.1
 	CONF
 }
@@ -191,6 +192,27 @@ need_cpu2() {
 	fi
 	wait_until 30 cpu_is_online 2 || die "cpu2 is not online"
 	wait_until 30 worker_on 2 || die "no worker on cpu2"
+}
+
+# events_counted TYPE: hpplaced's hpplaced_events_total for event TYPE (hpctl metrics).
+events_counted() {
+	count=$(hpctl metrics 2>/dev/null | sed -n 's/^hpplaced_events_total{type="'"$1"'"} //p')
+	echo "${count:-0}"
+}
+
+# pin_probe_start / pin_probe_stop [N]: hpvm-pin-probe, which pins itself to each CPU the moment its
+# cpu_online arrives, in the background; stop waits (10 s) for N lines and reports them as pin_probe.
+pin_probe_start() {
+	hpvm-pin-probe > /tmp/pin_probe.out 2> /tmp/pin_probe.err &
+	PIN_PROBE_PID=$!
+	wait_until 10 grep -q listening /tmp/pin_probe.err || die "hpvm-pin-probe did not start: $(cat /tmp/pin_probe.err)"
+}
+pin_probe_stop() {
+	wait_until 10 lines_at_least "${1:-0}" /tmp/pin_probe.out
+	kill "$PIN_PROBE_PID" 2>/dev/null
+	wait "$PIN_PROBE_PID" 2>/dev/null
+	out pin_probe /tmp/pin_probe.out
+	out pin_probe.stderr /tmp/pin_probe.err
 }
 
 # registered: the daemon's plan has workload svc.

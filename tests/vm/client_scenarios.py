@@ -21,6 +21,7 @@ HELPERS = VM_DIR / "client_guest.sh"
 MiB = 1 << 20
 PAGE_SIZE = 4096
 SERVICE = "hpplace-example-service"
+PIN_PROBE = "hpvm-pin-probe"
 #: client_guest.sh's config and service options.
 MAX_MEMORY_SHARE = 0.1
 BUFFER_PER_CPU = 96 * MiB
@@ -178,7 +179,109 @@ def register(runner) -> None:
         expect(len(offline) == len(before) - 1, f"{len(before)} workers -> {len(offline)} with cpu2 offline")
         bound = expect_buffers_as_planned(ctx, "offline")
         expect(bound.get(1, 0) == 0, f"node 1 keeps {bound.get(1)} bytes of buffers without a CPU to serve")
-        return f"{describe(before)} -> {describe(offline)}, node 1 buffers released"
+        expect(ctx.rc("online") == 0, f"echo 1 > cpu2/online failed: {ctx.output('online.stderr')}")
+        online = expect_worker_per_planned_thread(ctx, "online")
+        back = [t for t in online.values() if t.allowed == "2"]
+        expect(len(back) == 1 and back[0].tid not in before,
+               f"after echo 1: workers on cpu2 {[(t.comm, t.tid) for t in back]}, expected one new thread")
+        expect_buffers_as_planned(ctx, "online")
+        return f"{describe(before)} -> {describe(offline)}, node 1 buffers released -> {describe(online)}"
+
+    def affinity_breaks(ctx) -> int:
+        """Kernel lines "process N (comm) no longer affine to cpuX" in the section: threads the kernel
+        had to move off a CPU going offline because they were still pinned there (rate-limited)."""
+        lines = ctx.run.console_between(f"hpvm: begin {ctx.section.name}", f"hpvm: end {ctx.section.name}")
+        return sum(1 for line in lines if "no longer affine to cpu" in line)
+
+    def check_cpu_reonline(ctx) -> str:
+        rounds = int(ctx.output("rounds")[0])
+        seconds = []
+        for round_ in range(1, rounds + 1):
+            expect(ctx.rc(f"offline_{round_}") == 0, f"round {round_}: echo 0 failed")
+            expect(ctx.rc(f"online_{round_}") == 0, f"round {round_}: echo 1 failed")
+            seconds.append(int(ctx.output(f"worker_cs_{round_}")[0]) / 100)
+        probe = ctx.output("pin_probe")
+        expect(len(probe) == rounds, f"hpvm-pin-probe saw {len(probe)} cpu_online events in {rounds} rounds: {probe}")
+        failed = [line for line in probe if "cpu=2 pin=ok" not in line]
+        expect(not failed, f"pinning to cpu2 when its cpu_online arrived failed: {failed}")
+        expect_worker_per_planned_thread(ctx, "after")
+        expect_buffers_as_planned(ctx, "after")
+        return f"{rounds} rounds, worker on cpu2 {min(seconds):.2f}-{max(seconds):.2f} s after echo 1, " \
+               f"pin at cpu_online ok {len(probe)}/{rounds}, kernel broke {affinity_breaks(ctx)} affinities"
+
+    def status_node_memory(ctx, name: str, node_id: int) -> int:
+        status = document(ctx, name)
+        memory = next((n.get("memory_bytes") for n in status.get("nodes", []) if n.get("id") == node_id), None)
+        expect(isinstance(memory, int), f"{name}: no memory for node {node_id}: {json.dumps(status)[:300]}")
+        return memory
+
+    def expect_block_events(events: list[dict], kinds: list[str], starts: list[int], size: int) -> None:
+        """going/done event pairs of ``kinds`` for each block start, node 1, in seq order."""
+        got = [e.get("type") for e in events]
+        expect(got == kinds * len(starts), f"events {got}, expected {kinds * len(starts)}")
+        expect(all(e.get("node") == 1 and e.get("size") == size for e in events),
+               f"events not all node 1 / {size} bytes: {[(e.get('node'), e.get('size')) for e in events]}")
+        seqs = [e.get("seq") for e in events]
+        expect(seqs == list(range(seqs[0], seqs[0] + len(seqs))), f"event seqs {seqs} not consecutive")
+        expect(sorted({e.get("start") for e in events}) == sorted(starts),
+               f"events for {[hex(e.get('start', 0)) for e in events]}, blocks at {[hex(s) for s in starts]}")
+
+    def check_mem_hotremove(ctx) -> str:
+        blocks = [line.split() for line in ctx.output("new_blocks")]
+        expect(len(blocks) == 2 and all(b[1] == "online" and b[2] == "1" for b in blocks),
+               f"the DIMM's blocks: {blocks}, expected 2 online on node 1")
+        block_size = status_node_memory(ctx, "with_status", 1) - status_node_memory(ctx, "before_status", 1)
+        expect(block_size == 2 * 128 * MiB, f"node 1 memory grew by {block_size} with the DIMM, expected 256 MiB")
+        expect_block_events(ctx.events("watch"), ["mem_going_offline", "mem_offline"],
+                            [int(b[0]) * 128 * MiB for b in blocks], 128 * MiB)
+        removed = int(ctx.output("removed_after")[0]) - int(ctx.output("removed_before")[0])
+        expect(removed == 2, f"hpplaced counted {removed} mem_block_removed events, expected 2")
+        before, after = status_node_memory(ctx, "before_status", 1), status_node_memory(ctx, "after_status", 1)
+        expect(after == before, f"node 1 memory in status {after} after the removal, {before} before the DIMM")
+        bound = {name: expect_buffers_as_planned(ctx, name) for name in ("before", "with", "after")}
+        expect(bound["with"].get(1, 0) > bound["before"].get(1, 0),
+               f"node 1 buffers did not grow with the DIMM: {bound['before'].get(1)} -> {bound['with'].get(1)}")
+        expect(bound["after"].get(1, 0) == bound["before"].get(1, 0),
+               f"node 1 buffers {bound['after'].get(1)} after the removal, {bound['before'].get(1)} before the DIMM")
+        return f"node 1 {before // MiB} -> {(before + block_size) // MiB} -> {after // MiB} MiB, buffers " \
+               f"{bound['before'].get(1, 0) / MiB:.1f} -> {bound['with'].get(1, 0) / MiB:.1f} -> " \
+               f"{bound['after'].get(1, 0) / MiB:.1f} MiB"
+
+    def check_virtio_mem(ctx) -> str:
+        block_size = int(ctx.output("block_size")[0])
+        blocks = [line.split() for line in ctx.output("grown_blocks")]
+        expect(len(blocks) == 2 and all(b[1] == "online" and b[2] == "1" for b in blocks),
+               f"virtio-mem's blocks: {blocks}, expected 2 online on node 1")
+        starts = [int(b[0]) * block_size for b in blocks]
+        expect_block_events(ctx.events("grow_watch"), ["mem_going_online", "mem_online"], starts, block_size)
+        expect_block_events(ctx.events("shrink_watch"), ["mem_going_offline", "mem_offline"], starts, block_size)
+        before, grown, shrunk = (status_node_memory(ctx, name, 1)
+                                 for name in ("before_status", "grown_status", "shrunk_status"))
+        expect(grown == before + 256 * MiB, f"node 1 memory {before} -> {grown} growing by 256 MiB")
+        expect(shrunk == before, f"node 1 memory {shrunk} after shrinking to 0, {before} before")
+        bound = {name: expect_buffers_as_planned(ctx, name) for name in ("before", "grown", "shrunk")}
+        expect(bound["grown"].get(1, 0) > bound["before"].get(1, 0),
+               f"node 1 buffers did not grow: {bound['before'].get(1)} -> {bound['grown'].get(1)}")
+        expect(bound["shrunk"].get(1, 0) == bound["before"].get(1, 0),
+               f"node 1 buffers {bound['shrunk'].get(1)} after the shrink, {bound['before'].get(1)} before")
+        return f"node 1 {before // MiB} -> {grown // MiB} -> {shrunk // MiB} MiB, buffers " \
+               f"{bound['before'].get(1, 0) / MiB:.1f} -> {bound['grown'].get(1, 0) / MiB:.1f} -> " \
+               f"{bound['shrunk'].get(1, 0) / MiB:.1f} MiB"
+
+    def check_cpu_hotremove(ctx) -> str:
+        before = expect_worker_per_planned_thread(ctx, "before")
+        on_cpu2 = [t for t in before.values() if t.allowed == "2"]
+        expect(len(on_cpu2) == 1, f"before: workers on cpu2 {[t.comm for t in on_cpu2]}, expected one")
+        after_threads = threads_of(ctx, "after")
+        after = expect_worker_per_planned_thread(ctx, "after")
+        expect(on_cpu2[0].tid not in after_threads, f"{on_cpu2[0].comm} still exists with cpu2 removed")
+        expect(not any(t.allowed == "2" or t.processor == 2 for t in after_threads.values()),
+               f"a thread is still on removed cpu2: {describe(after_threads)}")
+        status = document(ctx, "after_status")
+        expect(2 not in status["cpus"]["present"] and 2 not in status["cpus"]["online"],
+               f"status still has cpu2: {status['cpus']}")
+        expect(ctx.output("present") == ["0-1"], f"sysfs present {ctx.output('present')}")
+        return f"{describe(before)} -> {describe(after)}; status present {status['cpus']['present']}"
 
     def check_restart(ctx) -> str:
         pid = ctx.output("service_pid")
@@ -217,9 +320,13 @@ def register(runner) -> None:
 
     check_cpu_hotadd, check_mem_hotadd = guest_first(check_cpu_hotadd), guest_first(check_mem_hotadd)
     check_cpu_offline, check_restart = guest_first(check_cpu_offline), guest_first(check_restart)
+    check_cpu_reonline, check_mem_hotremove = guest_first(check_cpu_reonline), guest_first(check_mem_hotremove)
+    check_virtio_mem, check_cpu_hotremove = guest_first(check_virtio_mem), guest_first(check_cpu_hotremove)
 
-    needs = ("hpnotify", "hpctl", "hpplaced", f"bin:{SERVICE}")
-    runner.BOOTS["client"] = runner.Boot(memhp_offline=True, binaries=(SERVICE,), timeout=600.0)
+    needs = ("hpnotify", "hpctl", "hpplaced", f"bin:{SERVICE}", f"bin:{PIN_PROBE}")
+    runner.BOOTS["client"] = runner.Boot(memhp_offline=True, binaries=(SERVICE, PIN_PROBE),
+                                         kernel_modules=("virtio_pci", "virtio_mem"), virtio_mem=(1, 512),
+                                         timeout=900.0)
     runner.SCENARIOS += [
         ClientScenario("client_cpu_hotadd", "a vCPU hot-added into node 1: the service gains a worker pinned to "
                        "and running on it", check_cpu_hotadd, boot="client", needs=needs),
@@ -228,5 +335,14 @@ def register(runner) -> None:
         ClientScenario("client_restart", "hpplaced SIGTERM + start: the service lives on, reconnects, keeps its "
                        "threads and buffers", check_restart, boot="client", needs=needs),
         ClientScenario("client_cpu_offline", "cpu2 offline: the service loses that worker and its "
-                       "node-1 buffers", check_cpu_offline, boot="client", needs=needs),
+                       "node-1 buffers; echo 1: a new worker on cpu2", check_cpu_offline, boot="client", needs=needs),
+        ClientScenario("client_cpu_reonline", "cpu2 offline and onlined by hand, 5 rounds: a pinned worker on cpu2 "
+                       "each time; pinning at cpu_online succeeds", check_cpu_reonline, boot="client", needs=needs,
+                       timeout=300),
+        ClientScenario("client_mem_hotremove", "a DIMM hot-added then ejected: node 1 memory and the service's "
+                       "node-1 buffers back where they were", check_mem_hotremove, boot="client", needs=needs),
+        ClientScenario("client_virtio_mem", "virtio-mem on node 1 grown to 256 MiB and shrunk to 0: events, status "
+                       "and buffers follow", check_virtio_mem, boot="client", needs=needs),
+        ClientScenario("client_cpu_hotremove", "cpu2 ejected (QMP device_del): gone from status and plan, its "
+                       "worker gone", check_cpu_hotremove, boot="client", needs=needs),
     ]

@@ -9,7 +9,7 @@ DAEMON_PID_FILE=/tmp/hpplaced.pid
 daemon_config() {
 	mkdir -p /etc/hpplaced
 	cat > /etc/hpplaced/hpplaced.conf <<-CONF
-	auto_online = "online"
+	auto_online = "online_movable"
 	[[workload]]
 	name = "work"
 	threads_per_cpu = 1

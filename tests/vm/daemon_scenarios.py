@@ -146,6 +146,30 @@ def register(runner) -> None:
                f"plans differ: {json.dumps(before)[:200]} vs {json.dumps(after)[:200]}")
         return f"{len(before['workloads'][0].get('threads', []))} threads, cpuset {before['workloads'][0].get('cpuset')}"
 
+    def check_cpu_hotremove(ctx) -> str:
+        expect(2 in cpuset(ctx, "cpuset_before"), f"cpuset before {ctx.output('cpuset_before')}")
+        expect(2 not in cpuset(ctx, "cpuset_after"), f"cpuset after the removal {ctx.output('cpuset_after')}")
+        after = document(ctx, "after")
+        expect(2 not in after["cpus"]["present"] and 2 not in after["cpus"]["online"],
+               f"status still has cpu2: {after['cpus']}")
+        expect(2 not in node(after, 1).get("cpus", []), f"status node 1 cpus {node(after, 1).get('cpus')}")
+        expect(ctx.output("present") == ["0-1"], f"sysfs present {ctx.output('present')}")
+        return f"cpuset {ctx.output('cpuset_before')[0]} -> {ctx.output('cpuset_after')[0]}, " \
+               f"status present {after['cpus']['present']}"
+
+    def check_mem_hotremove_vetoed(ctx) -> str:
+        expect(ctx.output("state_vetoed") == ["online"], f"the DIMM's block after the veto: {ctx.output('state_vetoed')}")
+        vetoed, removed = document(ctx, "vetoed"), document(ctx, "removed")
+        sysfs_vetoed, sysfs_removed = int(ctx.output("sysfs_vetoed")[0]), int(ctx.output("sysfs_removed")[0])
+        expect(node(vetoed, 1)["memory_bytes"] == sysfs_vetoed,
+               f"status node 1 {node(vetoed, 1)['memory_bytes']} after the refusal, sysfs {sysfs_vetoed}")
+        expect(node(removed, 1)["memory_bytes"] == sysfs_removed == sysfs_vetoed - 128 * MiB,
+               f"node 1 after the removal: status {node(removed, 1)['memory_bytes']}, sysfs {sysfs_removed}, "
+               f"{sysfs_vetoed} before")
+        refusals = [line for line in ctx.output("daemon_log") if "refused to offline memory" in line]
+        expect(refusals, "the daemon did not log the refused offline")
+        return f"logged: {refusals[0][:150]}"
+
     needs = ("hpnotify", "hpctl", "hpplaced")
     runner.BOOTS["daemon"] = runner.Boot(memhp_offline=True, timeout=900.0)
     runner.SCENARIOS += [
@@ -161,4 +185,9 @@ def register(runner) -> None:
                        "status == sysfs", check_storm, boot="daemon", needs=needs, timeout=300),
         DaemonScenario("daemon_restart", "SIGTERM and a new start give the same plan",
                        check_restart, boot="daemon", needs=needs),
+        DaemonScenario("daemon_mem_hotremove_vetoed", "a DIMM removal the kernel refuses is logged and status stays "
+                       "== sysfs; the retried removal is followed", check_mem_hotremove_vetoed, boot="daemon",
+                       needs=needs),
+        DaemonScenario("daemon_cpu_hotremove", "cpu2 ejected over QMP: gone from status, the cgroup's cpuset shrinks",
+                       check_cpu_hotremove, boot="daemon", needs=needs),
     ]

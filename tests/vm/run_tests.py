@@ -49,6 +49,7 @@ class Boot:
     binaries: tuple[str, ...] = ()  # more of $HPPLACE_BUILD_DIR/bin in /hp/bin (hpctl, hpplaced always)
     timeout: float = 600.0
     stall_seconds: float = 60.0  # no heartbeat and no guest line for this long: a stall (vmlib.Vm.run)
+    virtio_mem: tuple[int, int] | None = None  # (node, MiB): a virtio-mem-pci device, vmlib.Vm(virtio_mem=)
 
 
 BOOTS = {
@@ -654,7 +655,7 @@ def run_boot(name: str, boot: Boot, scenarios: list[Scenario], kernel: vmlib.Ker
                                       extra_files=extra_files)
     on_line = (lambda line: print(f"  | {line}", flush=True)) if verbose else None
     with vmlib.Vm(kernel, initramfs, name=name, out_dir=out_dir, memhp_offline=boot.memhp_offline,
-                  memoryless_nodes=boot.memoryless_nodes) as vm:
+                  memoryless_nodes=boot.memoryless_nodes, virtio_mem=boot.virtio_mem) as vm:
         run = vm.run(timeout=boot.timeout, section_timeouts={s.name: s.timeout for s in scenarios}, on_line=on_line,
                      stall_seconds=boot.stall_seconds)
         logs = [vm.log_path, vm.console_path, vm.guest_path, initramfs]

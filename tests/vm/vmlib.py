@@ -294,8 +294,20 @@ class Initramfs:
         for dep in _module_depends(host_path):
             dep_guest = self.add_kernel_module(dep)
             deps.append(dep_guest.split(f"/lib/modules/{self.kernel.version}/", 1)[1])
-        self._module_deps[relative] = deps
+        # modules.dep lists every module a module needs, directly or not, in reverse load order (modprobe
+        # loads from the last): the host's line has that order, our direct list only when it is one deep.
+        self._module_deps[relative] = self._host_module_deps().get(relative, deps)
         return guest
+
+    def _host_module_deps(self) -> dict[str, list[str]]:
+        if not hasattr(self, "_host_deps"):
+            self._host_deps: dict[str, list[str]] = {}
+            path = self.kernel.modules_dir / "modules.dep"
+            for line in (path.read_text().splitlines() if path.is_file() else []):
+                module, _, deps = line.partition(":")
+                strip = lambda name: re.sub(r"\.(xz|zst|gz)$", "", name)  # noqa: E731
+                self._host_deps[strip(module)] = [strip(d) for d in deps.split()]
+        return self._host_deps
 
     # -- output ---------------------------------------------------------------------------------
 

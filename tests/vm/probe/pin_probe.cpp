@@ -5,12 +5,11 @@
 //   seq=<seq> cpu=<N> pin=ok
 //   seq=<seq> cpu=<N> pin=<errno name> online=<0|1>    (online: cpuN/online when the pin failed)
 //
-// Other events are ignored; a receive overrun is a line "overrun" (the probe goes on). Stops on
-// SIGTERM/SIGINT.
+// Other events are ignored; a receive overrun is a line "overrun" (the probe goes on). Runs until it
+// is killed (SIGTERM's default action: there is nothing to clean up).
 #include <sched.h>
 
 #include <cerrno>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -25,8 +24,6 @@
 
 namespace {
 
-volatile std::sig_atomic_t stop = 0;
-
 std::string online_file(unsigned cpu) {
     std::ifstream file("/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/online");
     std::string value;
@@ -37,11 +34,6 @@ std::string online_file(unsigned cpu) {
 
 int main() {
     using namespace hpplace;
-    struct sigaction action {};
-    action.sa_handler = [](int) { stop = 1; };
-    sigaction(SIGTERM, &action, nullptr);
-    sigaction(SIGINT, &action, nullptr);
-
     cpu_set_t all;
     if (sched_getaffinity(0, sizeof(all), &all) != 0) {
         std::perror("hpvm-pin-probe: sched_getaffinity");
@@ -57,7 +49,7 @@ int main() {
         }
         socket.join_group(*group, "events");
         std::fprintf(stderr, "hpvm-pin-probe: listening\n");
-        while (!stop) {
+        for (;;) {
             kernel::Bytes datagram;
             try {
                 datagram = socket.receive();
@@ -65,11 +57,6 @@ int main() {
                 std::printf("overrun\n");
                 std::fflush(stdout);
                 continue;
-            } catch (const std::system_error& error) {
-                if (error.code().value() == EINTR) {
-                    continue;
-                }
-                throw;
             }
             for (const auto& message : kernel::split_messages(datagram)) {
                 if (message.type != family.id) {
@@ -98,5 +85,4 @@ int main() {
         std::fprintf(stderr, "hpvm-pin-probe: %s\n", error.what());
         return 1;
     }
-    return 0;
 }

@@ -1,5 +1,5 @@
 # daemon_mem_hotadd: a 256 MiB pc-dimm into node 1 arrives offline (memhp_default_state=offline); the
-# daemon onlines its blocks (auto_online = "online") and node 1's memory in `hpctl status` grows.
+# daemon onlines its blocks (auto_online = "online_movable") and node 1's memory in `hpctl status` grows.
 hp_load || die "insmod hpnotify.ko failed"
 daemon_up
 status before
