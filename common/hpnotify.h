@@ -26,7 +26,10 @@ enum hpnotify_event_type {
 	HPNOTIFY_EVENT_CPU_ARRIVED = 1,
 	/* CPU hotplug prepare state, startup: bring-up begins */
 	HPNOTIFY_EVENT_CPU_ADD_START,
-	/* CPU hotplug online state, startup: the CPU runs tasks */
+	/*
+	 * bring-up complete: a thread can be pinned to the CPU (unless it went
+	 * offline again since; cpu_going_offline then follows)
+	 */
 	HPNOTIFY_EVENT_CPU_ONLINE,
 	/* prepare state teardown of a CPU that never reached our online state */
 	HPNOTIFY_EVENT_CPU_ADD_FAILED,
@@ -74,7 +77,7 @@ enum {
 	HPNOTIFY_A_EVENT_MEM_START,
 	/* __u64: size in bytes of the memory range (mem_* events) */
 	HPNOTIFY_A_EVENT_MEM_SIZE,
-	/* __u32: number of active (online) CPUs after the event */
+	/* __u32: number of active CPUs after the event (cpu_online sent, cpu_offline not) */
 	HPNOTIFY_A_EVENT_ONLINE_CPUS,
 	/* bitmap: the active-CPU set after the event */
 	HPNOTIFY_A_EVENT_ONLINE_MASK,

@@ -46,8 +46,8 @@ static int hpnotify_online_state;
  * pending and queues hpnotify_online_work, which waits until the bring-up is
  * over and sends cpu_online then:
  *
- *  - sysfs "online" writes, add_cpu() and ACPI hot-add online the CPU with
- *    its device lock held until cpu_up() has returned, cpusets included:
+ *  - sysfs "online" writes and add_cpu() online the CPU with its device
+ *    lock held until cpu_up() has returned, cpusets included:
  *    taking and dropping that lock waits exactly for that;
  *  - paths that take no device lock (SMT control, the cpuhp "target" file,
  *    resume) are waited for up to the end of the hotplug write lock: the CPU
