@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <cerrno>
+#include <limits>
 #include <string>
 #include <system_error>
 
@@ -506,4 +507,30 @@ TEST_CASE("corrupted messages give ProtocolError or std::system_error, nothing e
     CHECK(parsed + rejected == 4 * 4000);
     CHECK(rejected > 0);
     CHECK(parsed > 0);  // some flips hit values only, and those still parse
+}
+
+TEST_CASE("an empty bitmap attribute is an empty set") {
+    MessageBuilder b(family_id, HPNOTIFY_CMD_EVENT);
+    b.u64(HPNOTIFY_A_EVENT_SEQ, 1)
+        .u64(HPNOTIFY_A_EVENT_TIMESTAMP, 2)
+        .u32(HPNOTIFY_A_EVENT_TYPE, HPNOTIFY_EVENT_CPU_OFFLINE)
+        .bitmap(HPNOTIFY_A_EVENT_ONLINE_MASK, {});
+    const Event event = parse_event(b.bytes());
+    REQUIRE(event.online_mask.has_value());
+    CHECK(event.online_mask->empty());
+}
+
+TEST_CASE("an error or dump status of INT_MIN is EINVAL, not an overflow") {
+    constexpr int int_min = std::numeric_limits<int>::min();
+    const auto errno_of = [](auto&& parse) {
+        try {
+            parse();
+        } catch (const std::system_error& e) {
+            return e.code().value();
+        }
+        return 0;
+    };
+    CHECK(errno_of([&] { parse_event(MessageBuilder::control(NLMSG_ERROR, int_min).bytes()); }) == EINVAL);
+    CHECK(errno_of([&] { parse_state_messages(concat({state_globals().bytes(), dump_done(int_min)})); }) == EINVAL);
+    CHECK(errno_of([&] { parse_state_messages(concat({state_globals().bytes(), dump_done(-EINTR)})); }) == EINTR);
 }

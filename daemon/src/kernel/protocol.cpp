@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <system_error>
 
 #include "hpnotify.h"
@@ -17,6 +18,12 @@ namespace hpplace::kernel {
 namespace {
 
 // ---- messages ----
+
+// The errno of a negative error or status the kernel sent. -INT_MIN overflows;
+// no errno is that large, so it becomes EINVAL rather than undefined behaviour.
+int errno_of(int negative) noexcept {
+    return negative == std::numeric_limits<int>::min() ? EINVAL : -negative;
+}
 
 const nlmsghdr* header_of(const MessageView& message) {
     return reinterpret_cast<const nlmsghdr*>(message.bytes.data());
@@ -181,7 +188,9 @@ public:
     }
     static CpuSet read_bitmap(const nlattr* attr) {
         std::vector<std::uint64_t> words(mnl_attr_get_payload_len(attr) / sizeof(std::uint64_t));
-        std::memcpy(words.data(), mnl_attr_get_payload(attr), words.size() * sizeof(std::uint64_t));
+        if (!words.empty()) {  // an empty vector's data() may be null, and memcpy from/to null is UB
+            std::memcpy(words.data(), mnl_attr_get_payload(attr), words.size() * sizeof(std::uint64_t));
+        }
         return CpuSet::from_words(words);
     }
 
@@ -348,7 +357,7 @@ void throw_if_error(const MessageView& message, std::string_view what) {
     int error = 0;
     std::memcpy(&error, message.bytes.data() + NLMSG_HDRLEN, sizeof error);
     if (error < 0) {
-        throw std::system_error(-error, std::system_category(), std::string(what));
+        throw std::system_error(errno_of(error), std::system_category(), std::string(what));
     }
 }
 
@@ -403,7 +412,7 @@ KernelState parse_state_messages(ByteView stream) {
                 int status = 0;
                 std::memcpy(&status, message.bytes.data() + NLMSG_HDRLEN, sizeof status);
                 if (status < 0) {
-                    throw std::system_error(-status, std::system_category(), std::string(what));
+                    throw std::system_error(errno_of(status), std::system_category(), std::string(what));
                 }
             }
             done = true;
