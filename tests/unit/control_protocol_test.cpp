@@ -186,3 +186,21 @@ TEST_CASE("op names round-trip") {
     }
     CHECK_FALSE(op_from_string("STATUS").has_value());
 }
+
+TEST_CASE("parse_request and parse_message refuse JSON nested deeper than 64 levels") {
+    // 100k '[' parse iteratively, but copying the value would recurse 100k frames deep.
+    const std::string deep(100'000, '[');
+    CHECK_THROWS_WITH_AS(parse_message(deep), "message from hpplaced nests arrays and objects deeper than 64 levels",
+                         ProtocolError);
+    CHECK_THROWS_WITH_AS(parse_request("{\"op\":\"register\",\"workload\":" + deep),
+                         "request nests arrays and objects deeper than 64 levels", ProtocolError);
+    CHECK(request_id_of("{\"id\":1,\"x\":" + deep).is_null());
+
+    // 64 levels pass: the object itself and 63 arrays inside it.
+    const std::string ok = "{\"ok\":true,\"result\":" + std::string(63, '[') + std::string(63, ']') + "}";
+    CHECK(parse_message(ok).kind == Message::Kind::result);
+    const std::string too_deep = "{\"ok\":true,\"result\":" + std::string(64, '[') + std::string(64, ']') + "}";
+    CHECK_THROWS_AS(parse_message(too_deep), ProtocolError);
+    // Brackets inside strings are text.
+    CHECK(parse_message("{\"ok\":false,\"error\":\"" + std::string(1000, '[') + "\\\"" + "\"}").error.size() == 1001);
+}

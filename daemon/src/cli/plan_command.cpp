@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "core/json_depth.hpp"
 #include "planner/config.hpp"
 #include "planner/plan.hpp"
 #include "planner/planner.hpp"
@@ -57,8 +58,13 @@ std::string read_file(const std::string& path) {
 }
 
 nlohmann::json read_json(const std::string& path) {
+    const std::string text = read_file(path);
+    if (json_nesting_depth(text) > max_json_depth) {
+        throw std::runtime_error(path + ": nests arrays and objects deeper than " + std::to_string(max_json_depth) +
+                                 " levels");
+    }
     try {
-        return nlohmann::json::parse(read_file(path));
+        return nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
         throw std::runtime_error(path + ": not JSON: " + e.what());
     }

@@ -3,6 +3,8 @@
 #include <array>
 #include <utility>
 
+#include "core/json_depth.hpp"
+
 namespace hpplace::control {
 
 namespace {
@@ -43,6 +45,10 @@ std::string excerpt(std::string_view text) {
 }
 
 nlohmann::json parse_object(std::string_view line, std::string_view what) {
+    if (json_nesting_depth(line) > max_json_depth) {
+        throw ProtocolError(std::string(what) + " nests arrays and objects deeper than " +
+                            std::to_string(max_json_depth) + " levels");
+    }
     nlohmann::json json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (json.is_discarded()) {
         throw ProtocolError(std::string(what) + " is not JSON: \"" + excerpt(line) + "\"");
@@ -184,6 +190,9 @@ Request parse_request(std::string_view line) {
 }
 
 nlohmann::json request_id_of(std::string_view line) noexcept {
+    if (json_nesting_depth(line) > max_json_depth) {
+        return nullptr;
+    }
     try {
         const nlohmann::json json = nlohmann::json::parse(line, nullptr, false);
         if (json.is_object()) {
