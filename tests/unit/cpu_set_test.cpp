@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
 #include <stdexcept>
+#include <string>
+#include <utility>
 
 #include "core/cpu_set.hpp"
 
@@ -37,4 +39,26 @@ TEST_CASE("set algebra and words") {
     CHECK(w.to_list() == "0,2");
     CHECK(w.words().size() == 1);
     CHECK(w == CpuSet::parse_list("0,2"));
+}
+
+TEST_CASE("cpu list: overlapping, unordered and repeated ranges are merged") {
+    CHECK(CpuSet::parse_list("64-130,0-3,64,2-7").to_list() == "0-7,64-130");
+    CHECK(CpuSet::parse_list("8-9,0-7").to_list() == "0-9");  // adjacent ranges join
+    CHECK(CpuSet::parse_list("63-64,1,1,1").to_list() == "1,63-64");
+    CHECK(CpuSet::parse_list("0-1048575").count() == 1048576);
+    std::string repeated;
+    for (int i = 0; i < 4000; ++i) {
+        repeated += "0-1048575,";
+    }
+    repeated += "5";
+    CHECK(CpuSet::parse_list(repeated) == CpuSet::range(0, 1048575));
+    for (const auto& [first, last] : {std::pair{0U, 0U}, {63U, 64U}, {1U, 126U}, {64U, 191U}}) {
+        const CpuSet set = CpuSet::range(first, last);
+        CHECK(set.count() == last - first + 1);
+        CHECK(set.test(first));
+        CHECK(set.test(last));
+        CHECK_FALSE(set.test(last + 1));
+        CHECK((first == 0 || !set.test(first - 1)));
+    }
+    CHECK(CpuSet::range(3, 2).empty());
 }

@@ -15,10 +15,22 @@ CpuSet CpuSet::from_words(std::span<const std::uint64_t> words) {
 
 CpuSet CpuSet::range(unsigned first, unsigned last_inclusive) {
     CpuSet s;
-    for (unsigned c = first; c <= last_inclusive; ++c) {
-        s.set(c);
+    if (first > last_inclusive) {
+        return s;
     }
+    s.words_.assign(last_inclusive / 64 + 1, 0);
+    s.set_words(first, last_inclusive);
     return s;
+}
+
+// Sets first..last word by word; words_ already reaches last.
+void CpuSet::set_words(unsigned first, unsigned last_inclusive) noexcept {
+    constexpr std::uint64_t all = ~std::uint64_t{0};
+    for (std::size_t w = first / 64; w <= last_inclusive / 64; ++w) {
+        const unsigned low = w == first / 64 ? first % 64 : 0;
+        const unsigned high = w == last_inclusive / 64 ? last_inclusive % 64 : 63;
+        words_[w] |= (all >> (63 - high)) & (all << low);
+    }
 }
 
 namespace {
@@ -47,7 +59,9 @@ std::string_view trim_space(std::string_view s) {
 
 CpuSet CpuSet::parse_list(std::string_view text) {
     const std::string_view whole = trim_space(text);
-    CpuSet s;
+    // Ranges are merged before any bit is set: a line of "0-1048575,0-1048575,..."
+    // (a plan from the daemon may be megabytes) costs one pass, not one per range.
+    std::vector<std::pair<unsigned, unsigned>> ranges;
     std::string_view rest = whole;
     while (!rest.empty()) {
         const auto comma = rest.find(',');
@@ -55,7 +69,8 @@ CpuSet CpuSet::parse_list(std::string_view text) {
         rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
         const auto dash = part.find('-');
         if (dash == std::string_view::npos) {
-            s.set(parse_number(part, whole));
+            const unsigned cpu = parse_number(part, whole);
+            ranges.emplace_back(cpu, cpu);
             continue;
         }
         const unsigned first = parse_number(part.substr(0, dash), whole);
@@ -64,10 +79,26 @@ CpuSet CpuSet::parse_list(std::string_view text) {
             throw std::invalid_argument("bad CPU list \"" + std::string(whole) + "\": range " + std::string(part) +
                                         " goes backwards");
         }
-        for (unsigned c = first; c <= last; ++c) {
-            s.set(c);
-        }
+        ranges.emplace_back(first, last);
     }
+    CpuSet s;
+    if (ranges.empty()) {
+        return s;
+    }
+    std::sort(ranges.begin(), ranges.end());
+    s.words_.assign(std::max_element(ranges.begin(), ranges.end(), [](const auto& a, const auto& b) {
+                        return a.second < b.second;
+                    })->second / 64 + 1,
+                    0);
+    auto [first, last] = ranges.front();
+    for (const auto& [next_first, next_last] : ranges) {
+        if (next_first > last + 1) {
+            s.set_words(first, last);
+            first = next_first;
+        }
+        last = std::max(last, next_last);
+    }
+    s.set_words(first, last);
     return s;
 }
 

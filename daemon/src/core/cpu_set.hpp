@@ -56,6 +56,7 @@ public:
     friend bool operator==(const CpuSet& a, const CpuSet& b) noexcept;
 
 private:
+    void set_words(unsigned first, unsigned last_inclusive) noexcept;
     void trim() noexcept;
     std::vector<std::uint64_t> words_;  // no trailing zero words
 };
