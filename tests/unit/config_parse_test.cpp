@@ -166,3 +166,14 @@ TEST_CASE("config: files") {
                          ConfigError);
     CHECK_THROWS_WITH_AS(load_config(dir), doctest::Contains("is a directory"), ConfigError);
 }
+
+TEST_CASE("config: inputs that trip toml++'s assertions get a clean error naming the file") {
+    // toml++ built header-only with assertions aborts on these; the library we
+    // link (Debian's) reports a parse error. Also replayed by the config fuzz harness.
+    const std::string nul_table("[\0]\n", 4);
+    CHECK(error_of(nul_table).starts_with("/etc/hpplaced/bad.toml:1:"));
+    for (const char* key : {"\xc2\xa1 = 1\n", "\xd2\x99 = 1\n", "a\xd0\x80 = 1\n"}) {  // U+00A1, U+0499, U+0400
+        CAPTURE(key);
+        CHECK(error_of(key).starts_with("/etc/hpplaced/bad.toml:1:"));
+    }
+}

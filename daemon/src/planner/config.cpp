@@ -322,8 +322,10 @@ Config parse_config(std::string_view text, std::string_view path) {
     }
     Config config;
     for (const auto& [key, value] : root) {
+        // Not captured as `key`: clang before 16 refuses lambdas capturing a structured binding.
+        const std::string_view name = key.str();
         const auto* known = std::find_if(std::begin(top_level_keys), std::end(top_level_keys),
-                                         [&](const TopLevelKey& k) { return k.name == key.str(); });
+                                         [&](const TopLevelKey& k) { return k.name == name; });
         if (known == std::end(top_level_keys)) {
             std::string names;
             for (const auto& k : top_level_keys) {
