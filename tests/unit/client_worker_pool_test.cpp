@@ -257,6 +257,16 @@ WorkerPoolOptions fake_options(FakeCpus& cpus, Background& background, bool repo
     return options;
 }
 
+// The fakes and what the workers saw, for one test.
+struct PoolRig {
+    FakeCpus cpus;
+    Background background;
+    Observed observed;
+    WorkerPoolOptions options(bool report_in_background = true) {
+        return fake_options(cpus, background, report_in_background);
+    }
+};
+
 template <typename Predicate>
 bool eventually(Observed& observed, Predicate predicate) {
     for (int i = 0; i < 10000; ++i) {
@@ -273,12 +283,9 @@ bool eventually(Observed& observed, Predicate predicate) {
 
 }  // namespace
 
-TEST_CASE("WorkerPool: a pin refused while the CPU is online is retried in the background until it takes") {
-    FakeCpus cpus;
-    Background background;
-    Observed observed;
+TEST_CASE_FIXTURE(PoolRig, "WorkerPool: a pin refused while the CPU is online is retried in the background until it takes") {
     cpus.refuse(5, 3);
-    WorkerPool pool(observing(observed), fake_options(cpus, background));
+    WorkerPool pool(observing(observed), options());
     const auto changes = pool.apply(assignment_of({{0, 5, 0}}));
     CHECK(changes.started.empty());
     CHECK(changes.errors.empty());
@@ -295,16 +302,13 @@ TEST_CASE("WorkerPool: a pin refused while the CPU is online is retried in the b
     CHECK(pool.apply(assignment_of({{0, 5, 0}})).empty());
 }
 
-TEST_CASE("WorkerPool: a pin that keeps being refused gives up once, as one error") {
-    FakeCpus cpus;
-    Background background;
-    Observed observed;
+TEST_CASE_FIXTURE(PoolRig, "WorkerPool: a pin that keeps being refused gives up once, as one error") {
     cpus.refuse(5, -1);
     SUBCASE("through on_background_change") {
         {
-            auto options = fake_options(cpus, background);
-            options.pin_retry_budget = 50ms;
-            WorkerPool pool(observing(observed), options);
+            auto pool_options = options();
+            pool_options.pin_retry_budget = 50ms;
+            WorkerPool pool(observing(observed), pool_options);
             CHECK(pool.apply(assignment_of({{0, 5, 0}})).retrying.size() == 1);
             REQUIRE(background.wait([](const PoolChanges& all, auto&) { return !all.errors.empty(); }));
             CHECK(pool.size() == 0);
@@ -318,9 +322,9 @@ TEST_CASE("WorkerPool: a pin that keeps being refused gives up once, as one erro
         CHECK(std::count(background.log.begin(), background.log.end(), all.errors[0]) == 1);
     }
     SUBCASE("in the next apply() without a callback") {
-        auto options = fake_options(cpus, background, /*report_in_background=*/false);
-        options.pin_retry_budget = 50ms;
-        WorkerPool pool(observing(observed), options);
+        auto pool_options = options(/*report_in_background=*/false);
+        pool_options.pin_retry_budget = 50ms;
+        WorkerPool pool(observing(observed), pool_options);
         pool.apply(assignment_of({{0, 5, 0}}));
         REQUIRE(background.wait([](auto&, const std::vector<std::string>& log) {
             return !log.empty() && log.back().find("gave up") != std::string::npos;
@@ -331,7 +335,7 @@ TEST_CASE("WorkerPool: a pin that keeps being refused gives up once, as one erro
         CHECK(pool.apply(assignment_of({})).errors.empty());
     }
     SUBCASE("at once when the CPU went offline meanwhile") {
-        WorkerPool pool(observing(observed), fake_options(cpus, background));
+        WorkerPool pool(observing(observed), options());
         pool.apply(assignment_of({{0, 5, 0}}));
         cpus.set_offline(5);
         REQUIRE(background.wait([](const PoolChanges& all, auto&) { return !all.errors.empty(); }));
@@ -341,14 +345,11 @@ TEST_CASE("WorkerPool: a pin that keeps being refused gives up once, as one erro
     CHECK(observed.starts[0] == 0);
 }
 
-TEST_CASE("WorkerPool: a newer assignment cancels a retry it no longer wants, keeps one it still wants") {
-    FakeCpus cpus;
-    Background background;
-    Observed observed;
+TEST_CASE_FIXTURE(PoolRig, "WorkerPool: a newer assignment cancels a retry it no longer wants, keeps one it still wants") {
     cpus.refuse(5, -1);
     int pins_at_cancel = 0;
     {
-        WorkerPool pool(observing(observed), fake_options(cpus, background));
+        WorkerPool pool(observing(observed), options());
         CHECK(pool.apply(assignment_of({{0, 5, 0}})).retrying.size() == 1);
         // Still wanted where it was going: the retry goes on, not reported again.
         const auto same = pool.apply(assignment_of({{0, 5, 0}}));
@@ -374,11 +375,8 @@ TEST_CASE("WorkerPool: a newer assignment cancels a retry it no longer wants, ke
     CHECK(observed.cpu_seen[0] == 6);
 }
 
-TEST_CASE("WorkerPool: a refused move is retried; the worker keeps running where it was meanwhile") {
-    FakeCpus cpus;
-    Background background;
-    Observed observed;
-    WorkerPool pool(observing(observed), fake_options(cpus, background));
+TEST_CASE_FIXTURE(PoolRig, "WorkerPool: a refused move is retried; the worker keeps running where it was meanwhile") {
+    WorkerPool pool(observing(observed), options());
     REQUIRE(pool.apply(assignment_of({{0, 6, 0}})).started.size() == 1);
     cpus.refuse(5, 2);
     const auto changes = pool.apply(assignment_of({{0, 5, 0}}));
@@ -392,11 +390,8 @@ TEST_CASE("WorkerPool: a refused move is retried; the worker keeps running where
     CHECK(observed.starts[0] == 1);
 }
 
-TEST_CASE("WorkerPool: a CPU going offline stops its workers at once; the later plan stops nothing") {
-    FakeCpus cpus;
-    Background background;
-    Observed observed;
-    WorkerPool pool(observing(observed), fake_options(cpus, background));
+TEST_CASE_FIXTURE(PoolRig, "WorkerPool: a CPU going offline stops its workers at once; the later plan stops nothing") {
+    WorkerPool pool(observing(observed), options());
     REQUIRE(pool.apply(assignment_of({{0, 5, 0}, {1, 6, 0}})).started.size() == 2);
     REQUIRE(eventually(observed, [&] { return observed.cpu_seen.size() == 2; }));
 
@@ -423,11 +418,8 @@ TEST_CASE("WorkerPool: a CPU going offline stops its workers at once; the later 
     CHECK(background.get().stopped.size() == 1);
 }
 
-TEST_CASE("WorkerPool: cpu_online lets a plan that still names the CPU start there again") {
-    FakeCpus cpus;
-    Background background;
-    Observed observed;
-    WorkerPool pool(observing(observed), fake_options(cpus, background));
+TEST_CASE_FIXTURE(PoolRig, "WorkerPool: cpu_online lets a plan that still names the CPU start there again") {
+    WorkerPool pool(observing(observed), options());
     REQUIRE(pool.apply(assignment_of({{0, 5, 0}})).started.size() == 1);
     pool.cpu_going_offline(5);
     REQUIRE(background.wait([](const PoolChanges& all, auto&) { return !all.stopped.empty(); }));
@@ -442,4 +434,16 @@ TEST_CASE("WorkerPool: cpu_online lets a plan that still names the CPU start the
     }
     CHECK(started);
     CHECK(pool.threads() == std::vector<AssignedThread>{{0, 5, 0}});
+}
+
+TEST_CASE_FIXTURE(PoolRig, "WorkerPool: an assignment applied right after the notice sees the CPU leaving") {
+    WorkerPool pool(observing(observed), options());
+    REQUIRE(pool.apply(assignment_of({{0, 5, 0}})).started.size() == 1);
+    pool.cpu_going_offline(5);
+    // Whether or not the pool's thread has handled the notice yet: stopped once, not restarted.
+    const auto stale = pool.apply(assignment_of({{0, 5, 0}}));
+    CHECK(stale.started.empty());
+    CHECK(pool.size() == 0);
+    CHECK(stale.stopped.size() + background.get().stopped.size() == 1);
+    CHECK(eventually(observed, [&] { return observed.stops[0] == 1 && observed.starts[0] == 1; }));
 }

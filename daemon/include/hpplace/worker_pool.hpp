@@ -74,7 +74,8 @@ struct WorkerPoolOptions {
     bool stop_on_cpu_going_offline = true;
     // Called on the pool's thread with what it did in the background: a retried
     // pin that succeeded (started/moved), one that gave up (errors, once per
-    // thread), workers stopped for a CPU going offline (stopped). It may call
+    // thread), workers stopped for a CPU going offline (stopped; in apply()'s own
+    // result instead when an apply() got to the notice first). It may call
     // apply(), not destroy the pool. Without it, those changes go into the result
     // of the next apply() or stop_all().
     std::function<void(const PoolChanges&)> on_background_change;

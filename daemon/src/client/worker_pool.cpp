@@ -336,8 +336,13 @@ struct WorkerPool::Impl final : CpuListener {
 
     PoolChanges apply(const Assignment& assignment) {
         // Throws on a bad assignment before anything changes.
-        const auto actions = client::diff_threads(places(), assignment.threads);
+        auto actions = client::diff_threads(places(), assignment.threads);
         PoolChanges changes = std::exchange(carried, {});
+        // A CPU notice the client posted before this assignment is handled before it,
+        // whether or not the pool's thread got to it yet.
+        if (handle_notices(changes)) {
+            actions = client::diff_threads(places(), assignment.threads);
+        }
         // A CPU no thread is planned on any more: the daemon has seen it leave.
         std::erase_if(leaving, [&](unsigned cpu) {
             return std::none_of(assignment.threads.begin(), assignment.threads.end(),
@@ -379,7 +384,6 @@ struct WorkerPool::Impl final : CpuListener {
                     due = due ? std::min(*due, retry.due) : retry.due;
                 }
             }
-            std::vector<std::pair<unsigned, bool>> taken;
             {
                 std::unique_lock lock(signal_mutex);
                 const auto ready = [&] { return !notices.empty() || rescan; };
@@ -391,19 +395,12 @@ struct WorkerPool::Impl final : CpuListener {
                 if (stop_token.stop_requested()) {
                     return;
                 }
-                taken.swap(notices);
                 rescan = false;
             }
             PoolChanges changes;
             {
                 std::lock_guard lock(mutex);
-                for (const auto& [cpu, cpu_leaving] : taken) {
-                    if (cpu_leaving) {
-                        stop_for_offline(cpu, changes);
-                    } else {
-                        leaving.erase(cpu);
-                    }
-                }
+                handle_notices(changes);
                 run_due_retries(changes);
                 if (!options.on_background_change) {
                     append(carried, changes);
@@ -420,6 +417,23 @@ struct WorkerPool::Impl final : CpuListener {
                 }
             }
         }
+    }
+
+    // Called with mutex held. Returns whether there was any.
+    bool handle_notices(PoolChanges& changes) {
+        std::vector<std::pair<unsigned, bool>> taken;
+        {
+            std::lock_guard lock(signal_mutex);
+            taken.swap(notices);
+        }
+        for (const auto& [cpu, cpu_leaving] : taken) {
+            if (cpu_leaving) {
+                stop_for_offline(cpu, changes);
+            } else {
+                leaving.erase(cpu);
+            }
+        }
+        return !taken.empty();
     }
 
     void stop_for_offline(unsigned cpu, PoolChanges& changes) {
