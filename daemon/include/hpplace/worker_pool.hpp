@@ -13,11 +13,13 @@
 // A CPU that has just come online may refuse the pin for a few milliseconds
 // (EINVAL: the kernel adds it to the cpuset hierarchy a little after onlining
 // it). Such a pin is retried by the pool's own thread with a bounded backoff
-// (WorkerPoolOptions) instead of being dropped; apply() never waits for it.
+// (WorkerPoolOptions) instead of being dropped; apply() never waits for it. An
+// online CPU the process may never use (outside its cpuset for good) is thus
+// reported only when the retries give up.
 //
-// A worker pinned to a CPU that is going offline is stopped (stop requested,
-// joined by the pool's thread) as soon as a Client of this process receives the
-// cpu_going_offline event, before the plan without it arrives; that later plan
+// A worker pinned to a CPU that is going offline is stopped (stop requested and
+// joined off the socket's read path, by the pool's thread or by an apply() that
+// comes first) as soon as a Client of this process receives the cpu_going_offline event, before the plan without it arrives; that later plan
 // finds it gone and stops nothing, and no worker is started on the CPU until it
 // is back online or a plan no longer places a thread on it.
 
