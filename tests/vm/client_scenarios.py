@@ -259,12 +259,17 @@ def register(runner) -> None:
                                  for name in ("before_status", "grown_status", "shrunk_status"))
         expect(grown == before + 256 * MiB, f"node 1 memory {before} -> {grown} growing by 256 MiB")
         expect(shrunk == before, f"node 1 memory {shrunk} after shrinking to 0, {before} before")
+        refused, refused_sysfs = status_node_memory(ctx, "refused_status", 1), int(ctx.output("refused_sysfs")[0])
+        expect(refused == refused_sysfs == grown,
+               f"after the refused shrink: status node 1 {refused}, sysfs {refused_sysfs}, expected {grown}")
+        refusals = [line for line in ctx.output("hpplaced_log") if "refused to offline memory" in line]
+        expect(refusals, "hpplaced did not log the refused offline")
         bound = {name: expect_buffers_as_planned(ctx, name) for name in ("before", "grown", "shrunk")}
         expect(bound["grown"].get(1, 0) > bound["before"].get(1, 0),
                f"node 1 buffers did not grow: {bound['before'].get(1)} -> {bound['grown'].get(1)}")
         expect(bound["shrunk"].get(1, 0) == bound["before"].get(1, 0),
                f"node 1 buffers {bound['shrunk'].get(1)} after the shrink, {bound['before'].get(1)} before")
-        return f"node 1 {before // MiB} -> {grown // MiB} -> {shrunk // MiB} MiB, buffers " \
+        return f"node 1 {before // MiB} -> {grown // MiB} (shrink refused once) -> {shrunk // MiB} MiB, buffers " \
                f"{bound['before'].get(1, 0) / MiB:.1f} -> {bound['grown'].get(1, 0) / MiB:.1f} -> " \
                f"{bound['shrunk'].get(1, 0) / MiB:.1f} MiB"
 
@@ -325,7 +330,7 @@ def register(runner) -> None:
 
     needs = ("hpnotify", "hpctl", "hpplaced", f"bin:{SERVICE}", f"bin:{PIN_PROBE}")
     runner.BOOTS["client"] = runner.Boot(memhp_offline=True, binaries=(SERVICE, PIN_PROBE),
-                                         kernel_modules=("virtio_pci", "virtio_mem"), virtio_mem=(1, 512),
+                                         kernel_modules=("virtio_pci", "virtio_mem", "memory-notifier-error-inject"), virtio_mem=(1, 512),
                                          timeout=900.0)
     runner.SCENARIOS += [
         ClientScenario("client_cpu_hotadd", "a vCPU hot-added into node 1: the service gains a worker pinned to "

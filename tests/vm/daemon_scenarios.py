@@ -171,7 +171,8 @@ def register(runner) -> None:
         return f"logged: {refusals[0][:150]}"
 
     needs = ("hpnotify", "hpctl", "hpplaced")
-    runner.BOOTS["daemon"] = runner.Boot(memhp_offline=True, timeout=900.0)
+    runner.BOOTS["daemon"] = runner.Boot(memhp_offline=True, kernel_modules=("memory-notifier-error-inject",),
+                                         timeout=900.0)
     runner.SCENARIOS += [
         DaemonScenario("daemon_cpu_hotadd", "hpplaced onlines a QMP vCPU of node 1; the cgroup's cpuset gains it",
                        check_cpu_hotadd, boot="daemon", needs=needs),

@@ -2,7 +2,8 @@
 # to 256 MiB (QMP qom-set requested-size) and back to 0. Growing, the virtio_mem driver adds two
 # memory blocks that arrive offline and hpplaced onlines them (movable); shrinking, the driver offlines
 # and removes them. hpnotify's events carry node 1 and the blocks' ranges; hpplaced's status and the
-# service's node-1 buffers follow both ways.
+# service's node-1 buffers follow both ways. A first shrink is vetoed on purpose: refused, logged, status
+# still equal to sysfs.
 hp_load || die "insmod hpnotify.ko failed"
 modprobe virtio_pci || die "modprobe virtio_pci failed"
 modprobe virtio_mem || die "modprobe virtio_mem failed"
@@ -36,12 +37,33 @@ out_dimm_blocks grown_blocks
 wait_until 30 plan_settled || die "plan and service did not settle after the growth"
 status_json grown_status
 snapshot grown
+# A shrink the kernel cannot satisfy: offlining is vetoed (memory-notifier-error-inject), the driver
+# keeps its memory; hpplaced logs the refusal and its status stays equal to sysfs.
+grep -q '^memory_notifier_error_inject ' /proc/modules ||
+	modprobe memory-notifier-error-inject priority=-1 || die "modprobe memory-notifier-error-inject failed"
+actions=/sys/kernel/debug/notifier-error-inject/memory/actions
+write inject -16 "$actions/MEM_GOING_OFFLINE/error"
+host virtio_mem mib=0 || die "requested-size 0 refused"
+refusal_logged() {
+	grep -q 'refused to offline memory' "$HPPLACED_LOG"
+}
+wait_until 60 refusal_logged || die "hpplaced logged no refused offline within 60 s of the vetoed shrink"
+status_matches_sysfs() {
+	hpctl status --json 2>/dev/null | tr -d ' \n' | grep -q '"id":1,"memory_bytes":'"$(node_online_bytes 1)"'[,}]'
+}
+wait_until 30 status_matches_sysfs || die "status node 1 memory is not sysfs's $(node_online_bytes 1) after the refusal"
+status_json refused_status
+out_lines refused_sysfs "$(node_online_bytes 1)"
+echo 0 > "$actions/MEM_GOING_OFFLINE/error"
+rmmod memory_notifier_error_inject
+# Asked again (a new requested size is a new request; the driver's own retry timer is slow).
 watch_start shrink_watch
+host virtio_mem mib=128 || die "requested-size 128 MiB refused"
 host virtio_mem mib=0 || die "requested-size 0 refused"
 wait_until 60 dimm_blocks_gone || die "virtio-mem: blocks $(echo $DIMM_BLOCKS) still exist 60 s after shrinking to 0"
 watch_stop 4
 wait_until 30 plan_settled || die "plan and service did not settle after the shrink"
 status_json shrunk_status
 snapshot shrunk
-out_lines virtio_mem_sysfs "$(cat /sys/bus/virtio/drivers/virtio_mem/virtio*/device 2>/dev/null)"
 service_log
+hpplaced_log
