@@ -46,10 +46,6 @@ std::string pin_error(const AssignedThread& thread, int error) {
            std::generic_category().message(error);
 }
 
-std::string milliseconds_since(Clock::time_point start) {
-    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()) +
-           " ms";
-}
 
 class RunningWorker final : public Worker {
 public:
@@ -473,7 +469,7 @@ struct WorkerPool::Impl final : CpuListener {
             if (error == 0) {
                 log("thread " + std::to_string(it->first) + ": pinned to CPU " + std::to_string(retry.place.cpu) +
                     " after " + std::to_string(retry.backoff.retries()) + " retries (" +
-                    milliseconds_since(retry.backoff.start()) + ")");
+                    std::to_string(retry.backoff.elapsed().count()) + " ms)");
                 if (retry.kind == Retry::Kind::start) {
                     retry.worker->launch();
                     workers.emplace(it->first, std::move(retry.worker));
@@ -493,7 +489,7 @@ struct WorkerPool::Impl final : CpuListener {
             const std::string line =
                 pin_error(retry.place, error) +
                 (online ? " (gave up after " + std::to_string(retry.backoff.retries()) + " retries, " +
-                              milliseconds_since(retry.backoff.start()) + ")"
+                              std::to_string(retry.backoff.elapsed().count()) + " ms)"
                         : " (no more retries: the CPU is offline)");
             log(line);
             changes.errors.push_back(line);

@@ -40,7 +40,10 @@ public:
     }
 
     unsigned retries() const noexcept { return retries_; }
-    Clock::time_point start() const noexcept { return start_; }
+    // Time since the first failure, for log lines.
+    std::chrono::milliseconds elapsed() const noexcept {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start_);
+    }
 
 private:
     BackoffPolicy policy_;

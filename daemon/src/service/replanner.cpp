@@ -8,16 +8,6 @@
 
 namespace hpplace {
 
-namespace {
-
-std::string milliseconds_since(Backoff::Clock::time_point start) {
-    return std::to_string(
-               std::chrono::duration_cast<std::chrono::milliseconds>(Backoff::Clock::now() - start).count()) +
-           " ms";
-}
-
-}  // namespace
-
 struct CgroupPlanApplier::State : std::enable_shared_from_this<State> {
     CgroupApplier applier;
     std::optional<CgroupRetry> retry;
@@ -63,7 +53,7 @@ struct CgroupPlanApplier::State : std::enable_shared_from_this<State> {
             for (std::size_t i = 0; i < pending.size(); ++i) {
                 applier.log()("workload " + pending[i].workload + ": cpuset still refused after " +
                               std::to_string(backoff->retries()) + " retries (" +
-                              milliseconds_since(backoff->start()) + "), retried at the next change" +
+                              std::to_string(backoff->elapsed().count()) + " ms), retried at the next change" +
                               (i < last_errors.size() ? ": " + last_errors[i] : std::string()));
             }
             give_ups += pending.size();
@@ -95,7 +85,7 @@ struct CgroupPlanApplier::State : std::enable_shared_from_this<State> {
             } else if (result.errors == 0) {
                 applier.log()("workload " + target.workload + ": cpuset applied after " +
                               std::to_string(backoff->retries()) + " retries (" +
-                              milliseconds_since(backoff->start()) + ")");
+                              std::to_string(backoff->elapsed().count()) + " ms)");
             } else {
                 applier.log()(last_error);  // failing otherwise now: left to the next change
             }
