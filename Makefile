@@ -5,6 +5,8 @@
 #   make demo       install what is needed, build, run the demo in a VM
 #   make unit-test  / make vm-test   one half of `make test`
 #   make bench      the placement benchmarks
+#   make fuzz       every fuzz harness for FUZZ_SECONDS (or FUZZ_RUNS executions)
+#   make fuzz-smoke / make asan-test / make tsan-test   parts of `make test`
 #
 # KDIR picks the kernel build tree; default: scripts/kdir.sh (CONTRACT.md).
 
@@ -13,7 +15,8 @@ JOBS ?= $(shell nproc)
 KDIR ?= $(shell scripts/kdir.sh 2>/dev/null)
 export KDIR
 
-.PHONY: all kmod userspace deps test check unit-test vm-test demo demo-run bench install clean
+.PHONY: all kmod userspace deps test check unit-test vm-test demo demo-run bench install clean \
+	fuzzers fuzz fuzz-smoke asan-test tsan-test
 
 all: kmod userspace
 
@@ -54,6 +57,58 @@ demo-run: all
 bench: userspace
 	$(BUILD_DIR)/bin/placement_bench
 
+# ---- fuzzing and sanitizers (README, "Fuzzing and sanitizers") ----
+#
+# make fuzz [FUZZ_SECONDS=300] [FUZZ_RUNS=10000000] [FUZZ_HARNESSES="netlink config"]
+# runs each harness in turn (FUZZ_SECONDS=0 with FUZZ_RUNS: until that many
+# executions) and prints harness, execs, exec/s, cov, ft and crashes; the table
+# is kept in $(FUZZ_BUILD_DIR)/fuzz-report.txt, findings next to it.
+FUZZ_BUILD_DIR ?= build-fuzz
+ASAN_BUILD_DIR ?= build-asan
+TSAN_BUILD_DIR ?= build-tsan
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_RUNS ?= 0
+FUZZ_HARNESSES ?=
+ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+TSAN_FLAGS = -fsanitize=thread
+# The unit tests whose code starts threads (libhpplace's worker pools and
+# connection, the daemon service, the control server), the ones TSan runs.
+TSAN_TESTS = *client_worker_pool_test.cpp,*client_connection_test.cpp,*daemon_service_test.cpp,*control_server_test.cpp
+
+$(FUZZ_BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(FUZZ_BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+		-DCMAKE_CXX_COMPILER=clang++ -DHPPLACE_FUZZ=ON -DHPPLACE_BUILD_BENCH=OFF
+
+fuzzers: $(FUZZ_BUILD_DIR)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD_DIR) -j$(JOBS) --target fuzzers
+
+fuzz: fuzzers
+	tests/fuzz/run.sh $(FUZZ_BUILD_DIR) $(FUZZ_SECONDS) $(FUZZ_RUNS) $(FUZZ_HARNESSES)
+
+fuzz-smoke: fuzzers
+	tests/fuzz/run.sh $(FUZZ_BUILD_DIR) $(FUZZ_SMOKE_SECONDS) 0 $(FUZZ_HARNESSES)
+
+# The whole unit suite (and the fuzz corpus replay) built with ASan and UBSan,
+# leak checking on. The examples' install test is left out: it builds the
+# examples against an installed copy, which adds nothing here.
+$(ASAN_BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(ASAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHPPLACE_BUILD_BENCH=OFF \
+		"-DCMAKE_C_FLAGS=$(ASAN_FLAGS)" "-DCMAKE_CXX_FLAGS=$(ASAN_FLAGS)"
+
+asan-test: $(ASAN_BUILD_DIR)/CMakeCache.txt
+	cmake --build $(ASAN_BUILD_DIR) -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --test-dir $(ASAN_BUILD_DIR) --output-on-failure -E '^client_examples_installed$$'
+
+$(TSAN_BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(TSAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHPPLACE_BUILD_BENCH=OFF \
+		"-DCMAKE_C_FLAGS=$(TSAN_FLAGS)" "-DCMAKE_CXX_FLAGS=$(TSAN_FLAGS)"
+
+tsan-test: $(TSAN_BUILD_DIR)/CMakeCache.txt
+	cmake --build $(TSAN_BUILD_DIR) -j$(JOBS) --target unit_tests
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(TSAN_BUILD_DIR)/bin/unit_tests '--source-file=$(TSAN_TESTS)'
+
 # make install [DESTDIR=/staging] [PREFIX=/usr/local]: binaries, libhpplace and
 # its headers, the systemd unit (ExecStart pointed at PREFIX), the example
 # config (an existing one is kept), hpnotify.ko for the kernel it was built
@@ -78,4 +133,4 @@ install: all
 
 clean:
 	-$(MAKE) -C kmod KDIR=$(KDIR) clean
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(FUZZ_BUILD_DIR) $(ASAN_BUILD_DIR) $(TSAN_BUILD_DIR)

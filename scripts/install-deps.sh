@@ -10,7 +10,11 @@ qemu-system-x86 busybox-static cpio gzip util-linux
 libmnl-dev libudev-dev libnuma-dev libboost-dev libsystemd-dev
 nlohmann-json3-dev libtomlplusplus-dev doctest-dev libbenchmark-dev
 python3 systemd ccache
+clang libclang-rt-14-dev llvm
 "
+# clang, libclang-rt-14-dev (libFuzzer and clang's ASan/UBSan runtimes) and llvm
+# (llvm-symbolizer, for readable sanitizer stacks) are for make fuzz; GCC's
+# ASan/UBSan/TSan runtimes (make asan-test, tsan-test) come with build-essential.
 
 missing=""
 for p in $PACKAGES; do
