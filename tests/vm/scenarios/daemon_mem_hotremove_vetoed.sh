@@ -20,6 +20,11 @@ refusal_logged() {
 	grep -q 'refused to offline memory' "$DAEMON_LOG"
 }
 wait_until 60 refusal_logged || die "hpplaced logged no refused offline within 60 s of the vetoed removal"
+# ACPI tries twice before it gives up: the block is online again once both attempts are over.
+refused_and_online() {
+	[ "$(grep -c 'refused to offline memory' "$DAEMON_LOG")" -ge 2 ] && grep -qx online "$MEM_SYS/memory$DIMM_BLOCKS/state"
+}
+wait_until 30 refused_and_online || echo "after 30 s: $(grep -c 'refused to offline memory' "$DAEMON_LOG") refusals logged, memory$DIMM_BLOCKS $(cat "$MEM_SYS/memory$DIMM_BLOCKS/state")"
 out_lines state_vetoed "$(cat "$MEM_SYS/memory$DIMM_BLOCKS/state")"
 out_lines sysfs_vetoed "$(node_online_bytes 1)"
 wait_until 30 status_matches_sysfs || die "status node 1 memory is not sysfs's $(node_online_bytes 1) after the refusal"
