@@ -348,22 +348,21 @@ TEST_CASE("tracker: a hotplug operation the kernel refused is logged once and ch
     rig.run();
     const Topology before = rig.tracker->topology();
     const std::size_t lines_before = rig.log.size();
-    Event going;
-    going.type = EventType::mem_going_offline;
-    going.source = EventSource::kernel;
-    going.seq = 1;
-    going.node = 1;
+    const auto event_on_node1 = [](EventType type, std::uint64_t seq) {
+        Event event;
+        event.type = type;
+        event.seq = seq;
+        event.node = 1;
+        return event;
+    };
+    Event going = event_on_node1(EventType::mem_going_offline, 1);
     going.start = 5ull << 30;
     going.size = 128ull << 20;
     Event canceled = going;
     canceled.type = EventType::mem_offline_canceled;
     canceled.seq = 2;
-    Event failed;
-    failed.type = EventType::cpu_add_failed;
-    failed.source = EventSource::kernel;
-    failed.seq = 3;
+    Event failed = event_on_node1(EventType::cpu_add_failed, 3);
     failed.cpu = 3;
-    failed.node = 1;
     for (const Event& event : {going, canceled, failed}) {
         rig.kernel->on_event(event);
         rig.run();

@@ -215,6 +215,14 @@ pin_probe_stop() {
 	out pin_probe.stderr /tmp/pin_probe.err
 }
 
+# client_ready: hpplaced and the service run, cpu2 has its worker, plan and service are settled.
+client_ready() {
+	hpplaced_start
+	service_start
+	need_cpu2
+	wait_until 30 plan_settled || die "plan and service did not settle at the start"
+}
+
 # registered: the daemon's plan has workload svc.
 registered() {
 	hpctl plan --json 2>/dev/null | tr -d ' \n' | grep -q '"name":"svc"'

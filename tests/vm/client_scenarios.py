@@ -226,6 +226,14 @@ def register(runner) -> None:
         expect(sorted({e.get("start") for e in events}) == sorted(starts),
                f"events for {[hex(e.get('start', 0)) for e in events]}, blocks at {[hex(s) for s in starts]}")
 
+    def expect_node1_buffers_there_and_back(ctx, before: str, peak: str, after: str) -> str:
+        """Snapshots before, at the peak and after memory came and went: each as planned, node 1's buffers
+        grown at the peak and back to where they were."""
+        bound = {name: expect_buffers_as_planned(ctx, name).get(1, 0) for name in (before, peak, after)}
+        expect(bound[peak] > bound[before], f"node 1 buffers did not grow: {bound[before]} -> {bound[peak]}")
+        expect(bound[after] == bound[before], f"node 1 buffers {bound[after]} at {after}, {bound[before]} {before}")
+        return " -> ".join(f"{bound[name] / MiB:.1f}" for name in (before, peak, after)) + " MiB"
+
     def check_mem_hotremove(ctx) -> str:
         blocks = [line.split() for line in ctx.output("new_blocks")]
         expect(len(blocks) == 2 and all(b[1] == "online" and b[2] == "1" for b in blocks),
@@ -238,14 +246,8 @@ def register(runner) -> None:
         expect(removed == 2, f"hpplaced counted {removed} mem_block_removed events, expected 2")
         before, after = status_node_memory(ctx, "before_status", 1), status_node_memory(ctx, "after_status", 1)
         expect(after == before, f"node 1 memory in status {after} after the removal, {before} before the DIMM")
-        bound = {name: expect_buffers_as_planned(ctx, name) for name in ("before", "with", "after")}
-        expect(bound["with"].get(1, 0) > bound["before"].get(1, 0),
-               f"node 1 buffers did not grow with the DIMM: {bound['before'].get(1)} -> {bound['with'].get(1)}")
-        expect(bound["after"].get(1, 0) == bound["before"].get(1, 0),
-               f"node 1 buffers {bound['after'].get(1)} after the removal, {bound['before'].get(1)} before the DIMM")
-        return f"node 1 {before // MiB} -> {(before + block_size) // MiB} -> {after // MiB} MiB, buffers " \
-               f"{bound['before'].get(1, 0) / MiB:.1f} -> {bound['with'].get(1, 0) / MiB:.1f} -> " \
-               f"{bound['after'].get(1, 0) / MiB:.1f} MiB"
+        buffers = expect_node1_buffers_there_and_back(ctx, "before", "with", "after")
+        return f"node 1 {before // MiB} -> {(before + block_size) // MiB} -> {after // MiB} MiB, buffers {buffers}"
 
     def check_virtio_mem(ctx) -> str:
         block_size = int(ctx.output("block_size")[0])
@@ -264,14 +266,9 @@ def register(runner) -> None:
                f"after the refused shrink: status node 1 {refused}, sysfs {refused_sysfs}, expected {grown}")
         refusals = [line for line in ctx.output("hpplaced_log") if "refused to offline memory" in line]
         expect(refusals, "hpplaced did not log the refused offline")
-        bound = {name: expect_buffers_as_planned(ctx, name) for name in ("before", "grown", "shrunk")}
-        expect(bound["grown"].get(1, 0) > bound["before"].get(1, 0),
-               f"node 1 buffers did not grow: {bound['before'].get(1)} -> {bound['grown'].get(1)}")
-        expect(bound["shrunk"].get(1, 0) == bound["before"].get(1, 0),
-               f"node 1 buffers {bound['shrunk'].get(1)} after the shrink, {bound['before'].get(1)} before")
-        return f"node 1 {before // MiB} -> {grown // MiB} (shrink refused once) -> {shrunk // MiB} MiB, buffers " \
-               f"{bound['before'].get(1, 0) / MiB:.1f} -> {bound['grown'].get(1, 0) / MiB:.1f} -> " \
-               f"{bound['shrunk'].get(1, 0) / MiB:.1f} MiB"
+        buffers = expect_node1_buffers_there_and_back(ctx, "before", "grown", "shrunk")
+        return f"node 1 {before // MiB} -> {grown // MiB} (shrink refused once) -> {shrunk // MiB} MiB, " \
+               f"buffers {buffers}"
 
     def check_cpu_hotremove(ctx) -> str:
         before = expect_worker_per_planned_thread(ctx, "before")

@@ -2,10 +2,7 @@
 # cpu2; hpplaced drops it from its status (present and online) and its plan, and the service's worker on
 # cpu2 is gone.
 hp_load || die "insmod hpnotify.ko failed"
-hpplaced_start
-service_start
-need_cpu2
-wait_until 30 service_settled || die "the service is not settled at the start"
+client_ready
 snapshot before
 status_json before_status
 host remove_cpu socket=2 || die "device_del refused"

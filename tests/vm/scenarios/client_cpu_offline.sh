@@ -2,10 +2,7 @@
 # stopped (and node 1's buffers, which served cpu2 alone, are given back). Then echo 1 (by hand, not the
 # daemon): a new worker is pinned to cpu2 again.
 hp_load || die "insmod hpnotify.ko failed"
-hpplaced_start
-service_start
-need_cpu2
-wait_until 30 service_settled || die "the service is not settled at the start"
+client_ready
 snapshot before
 write offline 0 "$CPU_SYS/cpu2/online" || die "echo 0 > cpu2/online failed"
 wait_until 30 no_worker_on 2 || die "a worker is still pinned to offline cpu2 after 30 s"

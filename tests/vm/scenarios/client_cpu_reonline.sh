@@ -3,10 +3,7 @@
 # each time the service has a worker pinned to and running on cpu2 within 10 s, and hpvm-pin-probe,
 # pinning itself to cpu2 the moment cpu_online arrives, succeeds.
 hp_load || die "insmod hpnotify.ko failed"
-hpplaced_start
-service_start
-need_cpu2
-wait_until 30 service_settled || die "the service is not settled at the start"
+client_ready
 pin_probe_start
 rounds=${HPVM_REONLINE_ROUNDS:-5}
 round=1

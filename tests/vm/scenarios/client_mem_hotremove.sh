@@ -3,10 +3,7 @@
 # pages off them) and removes them; hpplaced counts a mem_block_removed per block, node 1's memory in
 # its status returns to the value before the hot-add, and the service's node-1 buffers shrink back.
 hp_load || die "insmod hpnotify.ko failed"
-hpplaced_start
-service_start
-need_cpu2
-wait_until 30 plan_settled || die "plan and service did not settle at the start"
+client_ready
 status_json before_status
 snapshot before
 hotadd_dimm 256 1 dimm_client_remove

@@ -11,10 +11,7 @@ virtio_mem_bound() {
 	ls /sys/bus/virtio/drivers/virtio_mem/ 2>/dev/null | grep -q '^virtio'
 }
 wait_until 30 virtio_mem_bound || die "the virtio_mem driver did not bind the device within 30 s"
-hpplaced_start
-service_start
-need_cpu2
-wait_until 30 plan_settled || die "plan and service did not settle at the start"
+client_ready
 status_json before_status
 snapshot before
 out_lines block_size "$(block_size)"
