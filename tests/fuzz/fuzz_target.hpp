@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -30,6 +31,14 @@ inline std::string_view text_of(const std::uint8_t* data, std::size_t size) noex
     std::abort();
 }
 
+}  // namespace hpplace::fuzz
+
+// Not assert(): it must hold in release builds too.
+#define FUZZ_CHECK(condition) \
+    ((condition) ? void() : ::hpplace::fuzz::invariant_broken(#condition, __FILE__, __LINE__))
+
+namespace hpplace::fuzz {
+
 // JSON text read the way the programs read outside JSON: refused when nested
 // too deeply, nullopt when not JSON.
 inline std::optional<nlohmann::json> json_of(std::string_view text) {
@@ -41,6 +50,25 @@ inline std::optional<nlohmann::json> json_of(std::string_view text) {
         return std::nullopt;
     }
     return json;
+}
+
+// For readers of whole JSON documents: what read() accepts must come back
+// unchanged through to_json(). nullopt when the input is no JSON or read()
+// threw Error, its documented refusal.
+template <typename Error, typename Read>
+auto read_round_trip(const std::uint8_t* data, std::size_t size, Read&& read)
+    -> std::optional<decltype(read(std::declval<const nlohmann::json&>()))> {
+    const auto json = json_of(text_of(data, size));
+    if (!json) {
+        return std::nullopt;
+    }
+    try {
+        auto value = read(*json);
+        FUZZ_CHECK(read(to_json(value)) == value);
+        return value;
+    } catch (const Error&) {
+        return std::nullopt;
+    }
 }
 
 // Calls f(line) for each '\n'-separated piece of text, the last one too.
@@ -57,7 +85,3 @@ void for_each_line(std::string_view text, F&& f) {
 }
 
 }  // namespace hpplace::fuzz
-
-// Not assert(): it must hold in release builds too.
-#define FUZZ_CHECK(condition) \
-    ((condition) ? void() : ::hpplace::fuzz::invariant_broken(#condition, __FILE__, __LINE__))

@@ -12,19 +12,15 @@
 #include <string>
 
 #include "control/protocol.hpp"
-#include "hpnotify.h"
 #include "hpnotify_message_builder.hpp"
 
 using namespace hpplace;
 using namespace hpplace::kernel;
-using hpplace::kernel::testing::concat;
-using hpplace::kernel::testing::MessageBuilder;
+using namespace hpplace::kernel::testing;
 
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr std::uint16_t family_id = 0x1f;  // as tests/fuzz/netlink.cpp
 
 fs::path out_dir;
 
@@ -51,27 +47,8 @@ MessageBuilder event(std::uint64_t seq, std::uint32_t type) {
     return b;
 }
 
-Bytes family(std::uint8_t command) {
-    MessageBuilder b(GENL_ID_CTRL, command);
-    b.u16(CTRL_ATTR_FAMILY_ID, family_id)
-        .strz(CTRL_ATTR_FAMILY_NAME, HPNOTIFY_FAMILY_NAME)
-        .u32(CTRL_ATTR_VERSION, HPNOTIFY_FAMILY_VERSION)
-        .begin_nest(CTRL_ATTR_MCAST_GROUPS)
-        .begin_nest(1)
-        .strz(CTRL_ATTR_MCAST_GRP_NAME, HPNOTIFY_MCGRP_EVENTS)
-        .u32(CTRL_ATTR_MCAST_GRP_ID, 11)
-        .end_nest()
-        .end_nest();
-    return b.bytes();
-}
-
 void netlink_seeds() {
-    const Bytes cpu_online = event(5, HPNOTIFY_EVENT_CPU_ONLINE)
-                                 .u32(HPNOTIFY_A_EVENT_CPU, 2)
-                                 .u32(HPNOTIFY_A_EVENT_NODE, 1)
-                                 .u32(HPNOTIFY_A_EVENT_ONLINE_CPUS, 3)
-                                 .bitmap(HPNOTIFY_A_EVENT_ONLINE_MASK, {0b111})
-                                 .bytes();
+    const Bytes cpu_online = cpu_online_event(5).bytes();
     write("netlink", "event_cpu_online", cpu_online);
     write("netlink", "event_mem_online", event(6, HPNOTIFY_EVENT_MEM_ONLINE)
                                              .u32(HPNOTIFY_A_EVENT_NODE, 1)
@@ -80,36 +57,11 @@ void netlink_seeds() {
                                              .bytes());
     write("netlink", "event_empty_mask",
           event(7, HPNOTIFY_EVENT_CPU_OFFLINE).bitmap(HPNOTIFY_A_EVENT_ONLINE_MASK, {}).bytes());
-
-    MessageBuilder globals(family_id, HPNOTIFY_CMD_GET_STATE, NLM_F_MULTI, 7);
-    globals.u64(HPNOTIFY_A_STATE_LAST_SEQ, 42)
-        .u32(HPNOTIFY_A_STATE_NR_CPU_IDS, 4)
-        .bitmap(HPNOTIFY_A_STATE_POSSIBLE_CPUS, {0xf})
-        .bitmap(HPNOTIFY_A_STATE_PRESENT_CPUS, {0x7})
-        .bitmap(HPNOTIFY_A_STATE_ONLINE_CPUS, {0x3});
-    MessageBuilder node(family_id, HPNOTIFY_CMD_GET_STATE, NLM_F_MULTI, 7);
-    node.begin_nest(HPNOTIFY_A_STATE_NODE)
-        .u32(HPNOTIFY_A_NODE_ID, 1)
-        .u64(HPNOTIFY_A_NODE_MEM_BYTES, 1 << 30)
-        .bitmap(HPNOTIFY_A_NODE_CPUS, {0x6})
-        .end_nest();
-    const Bytes done = MessageBuilder::control(NLMSG_DONE, 0, NLM_F_MULTI, 7).bytes();
-    write("netlink", "state_dump", concat({globals.bytes(), node.bytes(), done}));
-    write("netlink", "state_dump_failed", concat({globals.bytes(), MessageBuilder::control(NLMSG_DONE, -EINTR).bytes()}));
-
-    MessageBuilder stats(family_id, HPNOTIFY_CMD_GET_STATS);
-    stats.u64(HPNOTIFY_A_STATS_LAST_SEQ, 42)
-        .begin_nest(HPNOTIFY_A_STATS_SENT)
-        .u64(HPNOTIFY_EVENT_CPU_ONLINE, 3)
-        .u64(HPNOTIFY_EVENT_MEM_ONLINE, 1)
-        .end_nest()
-        .u64(HPNOTIFY_A_STATS_SEND_FAILURES, 1)
-        .u64(HPNOTIFY_A_STATS_NO_LISTENER, 2)
-        .u32(HPNOTIFY_A_STATS_LISTENERS, 1);
-    write("netlink", "stats", stats.bytes());
-
-    write("netlink", "nlctrl_newfamily", family(CTRL_CMD_NEWFAMILY));
-    write("netlink", "nlctrl_delfamily_then_event", concat({family(CTRL_CMD_DELFAMILY), cpu_online}));
+    write("netlink", "state_dump", concat({state_globals().bytes(), state_node(1, 1 << 30, 0x6).bytes(), dump_done()}));
+    write("netlink", "state_dump_failed", concat({state_globals().bytes(), dump_done(-EINTR)}));
+    write("netlink", "stats", stats_reply().bytes());
+    write("netlink", "nlctrl_newfamily", family_reply().bytes());
+    write("netlink", "nlctrl_delfamily_then_event", concat({family_reply(CTRL_CMD_DELFAMILY).bytes(), cpu_online}));
     write("netlink", "error_eperm", MessageBuilder::control(NLMSG_ERROR, -EPERM).bytes());
     write("netlink", "ack", MessageBuilder::control(NLMSG_ERROR, 0).bytes());
 }

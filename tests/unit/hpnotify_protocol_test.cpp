@@ -11,24 +11,9 @@
 
 using namespace hpplace;
 using namespace hpplace::kernel;
-using hpplace::kernel::testing::concat;
-using hpplace::kernel::testing::MessageBuilder;
+using namespace hpplace::kernel::testing;
 
 namespace {
-
-constexpr std::uint16_t family_id = 0x1f;
-
-MessageBuilder cpu_online_event(std::uint64_t seq) {
-    MessageBuilder b(family_id, HPNOTIFY_CMD_EVENT);
-    b.u64(HPNOTIFY_A_EVENT_SEQ, seq)
-        .u64(HPNOTIFY_A_EVENT_TIMESTAMP, 123456789)
-        .u32(HPNOTIFY_A_EVENT_TYPE, HPNOTIFY_EVENT_CPU_ONLINE)
-        .u32(HPNOTIFY_A_EVENT_CPU, 2)
-        .u32(HPNOTIFY_A_EVENT_NODE, 1)
-        .u32(HPNOTIFY_A_EVENT_ONLINE_CPUS, 3)
-        .bitmap(HPNOTIFY_A_EVENT_ONLINE_MASK, {0b111});
-    return b;
-}
 
 // The attribute of the given type inside a built message, for corrupting it.
 nlattr* find_attribute(nlmsghdr* nlh, std::uint16_t type) {
@@ -51,62 +36,6 @@ std::string protocol_error_of(const Bytes& bytes) {
         return e.what();
     }
     return "no error";
-}
-
-MessageBuilder state_globals(std::uint16_t flags = NLM_F_MULTI) {
-    MessageBuilder b(family_id, HPNOTIFY_CMD_GET_STATE, flags, 7);
-    b.u64(HPNOTIFY_A_STATE_LAST_SEQ, 42)
-        .u32(HPNOTIFY_A_STATE_NR_CPU_IDS, 4)
-        .bitmap(HPNOTIFY_A_STATE_POSSIBLE_CPUS, {0xf})
-        .bitmap(HPNOTIFY_A_STATE_PRESENT_CPUS, {0x7})
-        .bitmap(HPNOTIFY_A_STATE_ONLINE_CPUS, {0x3});
-    return b;
-}
-
-MessageBuilder state_node(unsigned id, std::uint64_t memory, std::uint64_t cpus, std::uint16_t flags = NLM_F_MULTI) {
-    MessageBuilder b(family_id, HPNOTIFY_CMD_GET_STATE, flags, 7);
-    b.begin_nest(HPNOTIFY_A_STATE_NODE)
-        .u32(HPNOTIFY_A_NODE_ID, id)
-        .u64(HPNOTIFY_A_NODE_MEM_BYTES, memory)
-        .bitmap(HPNOTIFY_A_NODE_CPUS, {cpus})
-        .end_nest();
-    return b;
-}
-
-Bytes dump_done(int status = 0) { return MessageBuilder::control(NLMSG_DONE, status, NLM_F_MULTI, 7).bytes(); }
-
-MessageBuilder stats_reply() {
-    MessageBuilder b(family_id, HPNOTIFY_CMD_GET_STATS);
-    b.u64(HPNOTIFY_A_STATS_LAST_SEQ, 9)
-        .begin_nest(HPNOTIFY_A_STATS_SENT)
-        .u64(HPNOTIFY_EVENT_CPU_ONLINE, 5)
-        .u64(HPNOTIFY_EVENT_MEM_ONLINE, 4)
-        .u64(HPNOTIFY_EVENT_MAX + 7, 99)  // a type from a newer module
-        .end_nest()
-        .u64(HPNOTIFY_A_STATS_SEND_FAILURES, 1)
-        .u64(HPNOTIFY_A_STATS_NO_LISTENER, 12)
-        .u32(HPNOTIFY_A_STATS_LISTENERS, 1);
-    return b;
-}
-
-MessageBuilder family_reply(std::uint8_t command = CTRL_CMD_NEWFAMILY) {
-    MessageBuilder b(GENL_ID_CTRL, command);
-    b.u16(CTRL_ATTR_FAMILY_ID, family_id)
-        .strz(CTRL_ATTR_FAMILY_NAME, HPNOTIFY_FAMILY_NAME)
-        .u32(CTRL_ATTR_VERSION, HPNOTIFY_FAMILY_VERSION)
-        .u32(CTRL_ATTR_HDRSIZE, 0)
-        .u32(CTRL_ATTR_MAXATTR, HPNOTIFY_A_EVENT_MAX)
-        .begin_nest(CTRL_ATTR_MCAST_GROUPS)
-        .begin_nest(1)
-        .strz(CTRL_ATTR_MCAST_GRP_NAME, HPNOTIFY_MCGRP_EVENTS)
-        .u32(CTRL_ATTR_MCAST_GRP_ID, 11)
-        .end_nest()
-        .begin_nest(2)
-        .strz(CTRL_ATTR_MCAST_GRP_NAME, "other")
-        .u32(CTRL_ATTR_MCAST_GRP_ID, 12)
-        .end_nest()
-        .end_nest();
-    return b;
 }
 
 }  // namespace
