@@ -7,6 +7,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -416,6 +417,31 @@ TEST_CASE_FIXTURE(PoolRig, "WorkerPool: a CPU going offline stops its workers at
     std::lock_guard lock(observed.mutex);
     CHECK(observed.stops[0] == 1);
     CHECK(background.get().stopped.size() == 1);
+}
+
+TEST_CASE_FIXTURE(PoolRig, "WorkerPool: a worker of a CPU going offline may run elsewhere before it is asked to stop") {
+    cpu_set_t process;
+    REQUIRE(::sched_getaffinity(0, sizeof(process), &process) == 0);
+    if (!CPU_ISSET(0, &process) || CPU_COUNT(&process) < 2) {
+        MESSAGE("needs CPU 0 and another CPU in this process's affinity; skipped");
+        return;
+    }
+    std::atomic<int> cpu0_allowed_at_stop{-1};
+    // The fake pin leaves the thread's affinity alone: it starts with the process's CPUs, 0 among them.
+    WorkerPool pool(
+        [&](std::stop_token stop, const Worker&) {
+            while (!stop.stop_requested()) {
+                std::this_thread::sleep_for(1ms);
+            }
+            cpu_set_t mine;
+            ::sched_getaffinity(0, sizeof(mine), &mine);
+            cpu0_allowed_at_stop = CPU_ISSET(0, &mine) ? 1 : 0;
+        },
+        options());
+    REQUIRE(pool.apply(assignment_of({{0, 0, 0}})).started.size() == 1);
+    pool.cpu_going_offline(0);
+    REQUIRE(background.wait([](const PoolChanges& all, auto&) { return !all.stopped.empty(); }));
+    CHECK(cpu0_allowed_at_stop == 0);
 }
 
 TEST_CASE_FIXTURE(PoolRig, "WorkerPool: cpu_online lets a plan that still names the CPU start there again") {

@@ -101,6 +101,22 @@ public:
         return error;
     }
 
+    // Lets the thread run anywhere but `cpu` (the kernel keeps it within the
+    // process's cpuset): a worker asked to stop because its CPU is going
+    // offline may still be asleep or finishing an iteration when the CPU goes,
+    // and the kernel would then have to break its affinity ("no longer affine
+    // to cpuN"). Best effort: nothing to do when no other CPU is left.
+    void move_off(unsigned cpu) noexcept {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (unsigned other = 0; other < CPU_SETSIZE; ++other) {
+            if (other != cpu) {
+                CPU_SET(other, &set);
+            }
+        }
+        ::pthread_setaffinity_np(thread_.native_handle(), sizeof(set), &set);
+    }
+
     void request_stop() noexcept { thread_.request_stop(); }
     void join() {
         if (thread_.joinable()) {
@@ -445,6 +461,7 @@ struct WorkerPool::Impl final : CpuListener {
         std::vector<AssignedThread> which;
         for (const auto& [index, worker] : workers) {
             if (worker->cpu() == cpu) {
+                worker->move_off(cpu);  // before the stop, which waits for the function to return
                 which.push_back(worker->place());
             }
         }
