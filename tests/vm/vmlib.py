@@ -884,8 +884,13 @@ class Vm:
             return None
         except Exception as error:  # reported to the guest and to the section, never fatal here
             message = f"host action {request!r} failed: {error}"
+            if self._process.poll() is not None:
+                message += f" (QEMU exited with status {self._process.poll()})"
             self._note("host: " + message)
-            self.reply("error: " + str(error).replace("\n", " "))
+            try:
+                self.reply("error: " + str(error).replace("\n", " "))
+            except OSError:
+                pass  # QEMU is gone; run() sees its guest channel close
             return message
 
     # -- plumbing -------------------------------------------------------------------------------
