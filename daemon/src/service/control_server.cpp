@@ -599,7 +599,9 @@ ControlServer::ControlServer(boost::asio::io_context& io, std::filesystem::path 
         throw std::system_error(ec.value(), std::system_category(), "cannot bind " + state_->path.string());
     }
     throw_system_error_on(::chmod(state_->path.c_str(), 0660) != 0, "cannot chmod 0660 " + state_->path.string());
-    state_->acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
+    // A short queue of connections not yet accepted: behind a connect storm a
+    // fresh client waits for at most this many accepts, not for thousands.
+    state_->acceptor.listen(static_cast<int>(std::clamp<std::size_t>(state_->limits.max_clients, 16, 128)), ec);
     if (ec) {
         throw std::system_error(ec.value(), std::system_category(), "cannot listen on " + state_->path.string());
     }
