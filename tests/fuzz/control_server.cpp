@@ -1,0 +1,195 @@
+// The control server's sessions (service/control_server.cpp) fed arbitrary
+// bytes in arbitrary chunks over real AF_UNIX connections: one server for the
+// whole run, on a socket in a temp dir, its io_context polled by this thread.
+//
+// Input: the first byte sets the chunk size (1..64 bytes); the rest is sent to
+// the current connection chunk by chunk, the server polled after each. Two
+// bytes steer instead of being sent: 0x1e switches between two connections,
+// 0x1f closes the current one and opens a fresh one (so registers, caps and
+// their release on close meet several connections).
+//
+// Checks: every line the server sends is a JSON object, an answer
+// ({"ok": bool}) or a push, and no longer than max_answer; once every
+// connection is closed the server holds none and every workload registered
+// through it has been released.
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include "client/messages.hpp"
+#include "control/protocol.hpp"
+#include "core/file_descriptor.hpp"
+#include "fuzz_target.hpp"
+#include "service/control_server.hpp"
+
+using namespace hpplace;
+
+namespace {
+
+struct Handler final : ControlHandler {
+    std::set<std::string> registered;
+    nlohmann::json status() override { return {{"source", "kernel"}, {"plan_generation", 1}}; }
+    nlohmann::json plan() override { return {{"generation", 1}, {"workloads", nlohmann::json::array()}}; }
+    std::string metrics_text() override { return "hpplaced_plan_generation 1\n"; }
+    nlohmann::json register_workload(const nlohmann::json& json) override {
+        Workload workload;
+        try {
+            workload = client::workload_from_json(json);
+        } catch (const std::invalid_argument& e) {
+            throw control::ProtocolError(e.what());
+        }
+        registered.insert(workload.name);
+        return {{"workload", workload.name}, {"configured", false}};
+    }
+    void unregister_workload(const std::string& name) override {
+        if (registered.erase(name) == 0) {
+            throw control::ProtocolError("no registered workload");
+        }
+    }
+};
+
+struct Server {
+    std::filesystem::path dir;
+    boost::asio::io_context io;
+    Handler handler;
+    std::unique_ptr<ControlServer> server;
+
+    Server() {
+        std::string pattern = (std::filesystem::temp_directory_path() / "hpplace-fuzz-XXXXXX").string();
+        if (::mkdtemp(pattern.data()) == nullptr) {
+            std::abort();
+        }
+        dir = pattern;
+        // Small workload caps so that inputs reach them; timeouts long enough
+        // never to fire within one input (the run stays deterministic).
+        ControlServerLimits limits{.max_clients = 8, .max_clients_per_peer = 8, .max_workloads_per_client = 2,
+                                   .max_workloads_per_peer = 3};
+        server = std::make_unique<ControlServer>(io, dir / "s", handler, limits, [](const std::string&) {});
+        std::atexit([] { std::filesystem::remove_all(instance().dir); });
+    }
+
+    static Server& instance() {
+        static Server server;
+        return server;
+    }
+
+    void settle() {
+        while (io.poll() > 0) {
+        }
+        io.restart();
+    }
+};
+
+class Connection {
+public:
+    explicit Connection(const std::filesystem::path& path)
+        : fd_(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)),
+          splitter_(control::max_answer_bytes) {
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::strcpy(address.sun_path, path.c_str());
+        FUZZ_CHECK(::connect(fd_.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0);
+    }
+
+    void send(std::string_view bytes) {
+        if (!open_) {
+            return;
+        }
+        // A server that closed the connection (an oversized line) takes no more.
+        if (::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+            open_ = false;
+        }
+    }
+
+    // Reads what arrived and checks each line.
+    void drain() {
+        std::array<char, 65536> buffer{};
+        for (;;) {
+            const ssize_t n = ::recv(fd_.get(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+            if (n <= 0) {
+                if (n == 0) {
+                    open_ = false;
+                }
+                return;
+            }
+            for (const auto& line : splitter_.feed(std::string_view(buffer.data(), static_cast<std::size_t>(n)))) {
+                const auto json = nlohmann::json::parse(line, nullptr, false);
+                FUZZ_CHECK(json.is_object());
+                FUZZ_CHECK((json.contains("ok") && json["ok"].is_boolean()) || json.contains("event") ||
+                           json.contains("plan"));
+                if (json.contains("ok") && !json["ok"].get<bool>()) {
+                    FUZZ_CHECK(json.contains("error") && json["error"].is_string());
+                }
+            }
+        }
+    }
+
+private:
+    FileDescriptor fd_;
+    control::LineSplitter splitter_;
+    bool open_ = true;
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    Server& s = Server::instance();
+    if (size == 0) {
+        return 0;
+    }
+    const std::size_t chunk = 1 + data[0] % 64;
+    const std::string_view input = fuzz::text_of(data + 1, size - 1);
+    std::array<std::unique_ptr<Connection>, 2> connections;
+    std::size_t current = 0;
+    const auto path = s.dir / "s";
+    connections[0] = std::make_unique<Connection>(path);
+    connections[1] = std::make_unique<Connection>(path);
+    s.settle();
+    const auto step = [&] {
+        s.settle();
+        for (auto& c : connections) {
+            if (c) {
+                c->drain();
+            }
+        }
+        s.settle();
+    };
+    std::string pending;
+    const auto flush = [&] {
+        for (std::size_t at = 0; at < pending.size(); at += chunk) {
+            connections[current]->send(std::string_view(pending).substr(at, chunk));
+            step();
+        }
+        pending.clear();
+    };
+    for (const char c : input) {
+        if (c == '\x1e' || c == '\x1f') {
+            flush();
+            if (c == '\x1e') {
+                current = 1 - current;
+            } else {
+                connections[current] = std::make_unique<Connection>(path);
+                step();
+            }
+            continue;
+        }
+        pending += c;
+    }
+    flush();
+    connections = {};
+    step();
+    FUZZ_CHECK(s.server->client_count() == 0);
+    FUZZ_CHECK(s.handler.registered.empty());
+    return 0;
+}
