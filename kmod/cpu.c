@@ -23,7 +23,8 @@
 #include <linux/workqueue.h>
 
 #include "compat.h"
-#include "hpnotify.h"
+#include "cpu.h"
+#include "netlink.h"
 
 /*
  * Per CPU: did the CPU reach our online state since its prepare startup?

@@ -13,7 +13,9 @@
 #include <linux/module.h>
 
 #include "compat.h"
-#include "hpnotify.h"
+#include "cpu.h"
+#include "memory.h"
+#include "netlink.h"
 
 static int __init hpnotify_init(void)
 {

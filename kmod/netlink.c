@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The "hpnotify" generic netlink family: event notifications on the "events"
- * group, the GET_STATE dump and the GET_STATS request.
+ * group (one send path, hpnotify_send_event()), the GET_STATE dump (the
+ * machine's side of it from state.c) and the GET_STATS request.
  */
 #include <linux/atomic.h>
 #include <linux/bitmap.h>
@@ -14,7 +15,13 @@
 #include <net/netlink.h>
 
 #include "compat.h"
-#include "hpnotify.h"
+#include "netlink.h"
+#include "state.h"
+
+/* Multicast groups, by index in the family's mcgrps array. */
+enum hpnotify_multicast_group {
+	HPNOTIFY_NLGRP_EVENTS,
+};
 
 static struct genl_family hpnotify_genl_family;
 
@@ -101,11 +108,6 @@ static size_t hpnotify_event_common_size(void)
 	       nla_total_size_64bit(hpnotify_cpu_bitmap_bytes()); /* ONLINE_MASK */
 }
 
-static size_t hpnotify_node_attr_size(int nid)
-{
-	return nid == NUMA_NO_NODE ? 0 : nla_total_size(sizeof(u32));
-}
-
 /*
  * Called with hpnotify_event_lock held. Assigns the next sequence number and
  * the timestamp; returns false (counted) when nobody listens, so the caller
@@ -153,13 +155,6 @@ static void *hpnotify_event_put_header(struct sk_buff *msg,
 	return hdr;
 }
 
-static int hpnotify_put_node(struct sk_buff *msg, int nid)
-{
-	if (nid == NUMA_NO_NODE)
-		return 0;
-	return nla_put_u32(msg, HPNOTIFY_A_EVENT_NODE, nid);
-}
-
 /*
  * Ends the message and multicasts it; consumes @msg.
  *
@@ -187,128 +182,84 @@ static void hpnotify_event_multicast(struct sk_buff *msg, void *hdr,
 		atomic64_inc(&hpnotify_send_failures);
 }
 
+/* Exact size of @ev's message payload: the common attributes and its own. */
+static size_t hpnotify_event_size(const struct hpnotify_event *ev)
+{
+	size_t size = hpnotify_event_common_size();
+
+	if (ev->has_cpu)
+		size += nla_total_size(sizeof(u32));		/* CPU */
+	if (ev->nid != NUMA_NO_NODE)
+		size += nla_total_size(sizeof(u32));		/* NODE */
+	if (ev->has_range)
+		size += 2 * nla_total_size_64bit(sizeof(u64));	/* MEM_START, MEM_SIZE */
+	return size;
+}
+
+static int hpnotify_event_put_fields(struct sk_buff *msg,
+				     const struct hpnotify_event *ev)
+{
+	/* In the order the attributes always had: CPU, range, node. */
+	if (ev->has_cpu && nla_put_u32(msg, HPNOTIFY_A_EVENT_CPU, ev->cpu))
+		return -EMSGSIZE;
+	if (ev->has_range &&
+	    (nla_put_u64_64bit(msg, HPNOTIFY_A_EVENT_MEM_START, ev->start,
+			       HPNOTIFY_A_EVENT_PAD) ||
+	     nla_put_u64_64bit(msg, HPNOTIFY_A_EVENT_MEM_SIZE, ev->size,
+			       HPNOTIFY_A_EVENT_PAD)))
+		return -EMSGSIZE;
+	if (ev->nid != NUMA_NO_NODE &&
+	    nla_put_u32(msg, HPNOTIFY_A_EVENT_NODE, ev->nid))
+		return -EMSGSIZE;
+	return 0;
+}
+
+/* The active CPUs after a CPU event, under hpnotify_event_lock. */
+static void hpnotify_event_update_cpus(const struct hpnotify_event *ev)
+{
+	lockdep_assert_held(&hpnotify_event_lock);
+
+	if (ev->type == HPNOTIFY_EVENT_CPU_ONLINE)
+		cpumask_set_cpu(ev->cpu, &hpnotify_event_cpus);
+	else if (ev->type == HPNOTIFY_EVENT_CPU_OFFLINE ||
+		 ev->type == HPNOTIFY_EVENT_CPU_ADD_FAILED)
+		cpumask_clear_cpu(ev->cpu, &hpnotify_event_cpus);
+}
+
 /*
- * The senders never fail their caller: a hotplug operation goes on whatever
- * happens here, and every failure is counted in send_failures.
+ * The one send path. It never fails its caller: a hotplug operation goes on
+ * whatever happens here, and every failure is counted in send_failures.
  *
  * GFP_KERNEL: all callers may sleep (see hpnotify_event_lock). The messages
  * are small order-0 allocations, which reclaim satisfies without waiting on
  * the hotplug locks our callers hold; GFP_NOWAIT would drop events exactly
  * when memory is tight, e.g. while memory goes offline.
  */
-void hpnotify_send_cpu_event(enum hpnotify_event_type type, unsigned int cpu)
+void hpnotify_send_event(const struct hpnotify_event *ev)
 {
-	int nid = cpu_to_node(cpu);
-	struct hpnotify_event_header ev;
+	struct hpnotify_event_header header;
 	struct sk_buff *msg;
 	void *hdr;
 
 	mutex_lock(&hpnotify_event_lock);
 	/* Even when nobody listens: the next listener's events must be right. */
-	if (type == HPNOTIFY_EVENT_CPU_ONLINE)
-		cpumask_set_cpu(cpu, &hpnotify_event_cpus);
-	else if (type == HPNOTIFY_EVENT_CPU_OFFLINE ||
-		 type == HPNOTIFY_EVENT_CPU_ADD_FAILED)
-		cpumask_clear_cpu(cpu, &hpnotify_event_cpus);
+	hpnotify_event_update_cpus(ev);
 
-	if (!hpnotify_event_begin(&ev, type))
+	if (!hpnotify_event_begin(&header, ev->type))
 		goto out_unlock;
 
-	msg = genlmsg_new(hpnotify_event_common_size() +
-			  nla_total_size(sizeof(u32)) +	/* CPU */
-			  hpnotify_node_attr_size(nid),	/* NODE */
-			  GFP_KERNEL);
+	msg = genlmsg_new(hpnotify_event_size(ev), GFP_KERNEL);
 	if (!msg)
 		goto out_fail;
 
-	hdr = hpnotify_event_put_header(msg, &ev);
+	hdr = hpnotify_event_put_header(msg, &header);
 	if (!hdr)
 		goto out_free_msg;
 
-	if (nla_put_u32(msg, HPNOTIFY_A_EVENT_CPU, cpu) ||
-	    hpnotify_put_node(msg, nid))
+	if (hpnotify_event_put_fields(msg, ev))
 		goto out_cancel_msg;
 
-	hpnotify_event_multicast(msg, hdr, type);
-	goto out_unlock;
-
-out_cancel_msg:
-	genlmsg_cancel(msg, hdr);
-out_free_msg:
-	nlmsg_free(msg);
-out_fail:
-	atomic64_inc(&hpnotify_send_failures);
-out_unlock:
-	mutex_unlock(&hpnotify_event_lock);
-}
-
-void hpnotify_send_mem_event(enum hpnotify_event_type type, u64 start,
-			     u64 size, int nid)
-{
-	struct hpnotify_event_header ev;
-	struct sk_buff *msg;
-	void *hdr;
-
-	mutex_lock(&hpnotify_event_lock);
-	if (!hpnotify_event_begin(&ev, type))
-		goto out_unlock;
-
-	msg = genlmsg_new(hpnotify_event_common_size() +
-			  nla_total_size_64bit(sizeof(u64)) + /* MEM_START */
-			  nla_total_size_64bit(sizeof(u64)) + /* MEM_SIZE */
-			  hpnotify_node_attr_size(nid),	      /* NODE */
-			  GFP_KERNEL);
-	if (!msg)
-		goto out_fail;
-
-	hdr = hpnotify_event_put_header(msg, &ev);
-	if (!hdr)
-		goto out_free_msg;
-
-	if (nla_put_u64_64bit(msg, HPNOTIFY_A_EVENT_MEM_START, start,
-			      HPNOTIFY_A_EVENT_PAD) ||
-	    nla_put_u64_64bit(msg, HPNOTIFY_A_EVENT_MEM_SIZE, size,
-			      HPNOTIFY_A_EVENT_PAD) ||
-	    hpnotify_put_node(msg, nid))
-		goto out_cancel_msg;
-
-	hpnotify_event_multicast(msg, hdr, type);
-	goto out_unlock;
-
-out_cancel_msg:
-	genlmsg_cancel(msg, hdr);
-out_free_msg:
-	nlmsg_free(msg);
-out_fail:
-	atomic64_inc(&hpnotify_send_failures);
-out_unlock:
-	mutex_unlock(&hpnotify_event_lock);
-}
-
-void hpnotify_send_node_event(enum hpnotify_event_type type, int nid)
-{
-	struct hpnotify_event_header ev;
-	struct sk_buff *msg;
-	void *hdr;
-
-	mutex_lock(&hpnotify_event_lock);
-	if (!hpnotify_event_begin(&ev, type))
-		goto out_unlock;
-
-	msg = genlmsg_new(hpnotify_event_common_size() +
-			  hpnotify_node_attr_size(nid),	/* NODE */
-			  GFP_KERNEL);
-	if (!msg)
-		goto out_fail;
-
-	hdr = hpnotify_event_put_header(msg, &ev);
-	if (!hdr)
-		goto out_free_msg;
-
-	if (hpnotify_put_node(msg, nid))
-		goto out_cancel_msg;
-
-	hpnotify_event_multicast(msg, hdr, type);
+	hpnotify_event_multicast(msg, hdr, ev->type);
 	goto out_unlock;
 
 out_cancel_msg:
@@ -368,17 +319,6 @@ static int hpnotify_fill_state_global(struct sk_buff *skb,
 	genl_dump_check_consistent(cb, hdr);
 	genlmsg_end(skb, hdr);
 	return 0;
-}
-
-static bool hpnotify_node_has_present_cpus(int nid)
-{
-	unsigned int cpu;
-
-	for_each_present_cpu(cpu) {
-		if (cpu_to_node(cpu) == nid)
-			return true;
-	}
-	return false;
 }
 
 static int hpnotify_put_node_cpus(struct sk_buff *skb, int nid)
