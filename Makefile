@@ -81,7 +81,7 @@ TSAN_FLAGS = -fsanitize=thread -Wno-tsan
 # connection, the daemon service, the control server), the ones TSan runs.
 TSAN_TESTS = *client_worker_pool_test.cpp,*client_connection_test.cpp,*daemon_service_test.cpp,*control_server_test.cpp
 # Left out: it registers its callbacks after the Client has started connecting,
-# and under TSan the connection and the first plan often win that race (2 of 5
+# and under TSan the connection and the first plan often win that race (3 of 9
 # runs), so the callbacks never hear of them and the test times out. (A
 # wildcard: doctest cuts filters at commas.)
 TSAN_EXCLUDE = client: reconnects after the daemon restarts*
