@@ -660,6 +660,11 @@ void ControlServer::publish_plan(const nlohmann::json& plan) {
 
 std::size_t ControlServer::client_count() const noexcept { return state_->sessions.size(); }
 
+bool ControlServer::has_plan_subscribers() const noexcept {
+    return std::any_of(state_->sessions.begin(), state_->sessions.end(),
+                       [](const auto& entry) { return entry.second->streams().plans; });
+}
+
 const std::filesystem::path& ControlServer::socket_path() const noexcept { return state_->path; }
 
 }  // namespace hpplace

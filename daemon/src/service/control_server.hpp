@@ -103,6 +103,7 @@ public:
     void publish_plan(const nlohmann::json& plan);
 
     std::size_t client_count() const noexcept;
+    bool has_plan_subscribers() const noexcept;
     const std::filesystem::path& socket_path() const noexcept;
 
     struct State;  // defined in control_server.cpp; shared with the connections

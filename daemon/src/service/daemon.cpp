@@ -251,7 +251,8 @@ void Daemon::on_replan(const Topology& topology) {
         if (outcome.new_generation) {
             log("plan generation " + std::to_string(replanner_.plan().generation) + ": " +
                 std::to_string(outcome.actions.size()) + " action(s)");
-            if (server_) {
+            // The plan document is O(threads): built only for someone who reads it.
+            if (server_ && server_->has_plan_subscribers()) {
                 server_->publish_plan(plan_json());
             }
         }
