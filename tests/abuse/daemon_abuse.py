@@ -3,7 +3,11 @@
 
 Starts build/bin/hpplaced on a copy of the two_nodes sysfs fixture with a temp
 cgroup root and socket, short timeouts (--idle-timeout/--line-timeout 1 s) and
-the default connection and workload limits, then runs the phases below. All
+the default connection and workload limits, then runs the phases: malformed
+and oversized lines, unfinished lines on more connections than one process may
+hold, more idle connections than max_clients, 500 at once, 10,000
+connect/close cycles, 5,000 registers on one connection, extreme workloads,
+and a plan far above 64 KiB read by hpctl. All
 the while a separate process (another peer for the per-process limits) opens a
 fresh connection every 5 ms and times a `status` answer. After each phase:
   - the CPU picture still follows the machine: cpu3 is toggled in the fixture
@@ -458,6 +462,25 @@ def phase_extreme_registers(d):
     check([w["name"] for w in plan["result"]["workloads"]] == ["web"], "extreme registers: nothing planned")
 
 
+def phase_large_plan(d):
+    """A valid plan far above 64 KiB (20,000 threads): hpctl reads it whole."""
+    with connect(d.socket) as s:
+        s.sendall(b'{"op":"register","workload":{"name":"many","threads":20000}}\n')
+        lines, _ = read_lines(s, 1)
+        check(bool(lines) and json.loads(lines[0]).get("ok") is True, "large plan: 20,000 threads registered")
+        hpctl = os.path.join(os.path.dirname(BINARY), "hpctl")
+        out = subprocess.run([hpctl, "plan", "--json", "--socket", d.socket], capture_output=True, text=True,
+                             timeout=30)
+        size = len(out.stdout)
+        threads = 0
+        if out.returncode == 0:
+            plan = json.loads(out.stdout)
+            threads = sum(len(w["threads"]) for w in plan["workloads"] if w["name"] == "many")
+        check(out.returncode == 0 and threads == 20000,
+              f"large plan: hpctl plan --json read {threads} threads ({size} bytes; {out.stderr.strip()})")
+    return f"{size} bytes"
+
+
 def repeat_for(seconds, run):
     """Runs a short phase again and again for `seconds`; returns the rounds."""
     started = time.monotonic()
@@ -501,6 +524,7 @@ def main():
             ("10000 cycles", lambda: phase_cycles(d)),
             ("5000 registers", lambda: phase_register_storm(d)),
             ("extreme registers", lambda: repeat_for(0.5, lambda: phase_extreme_registers(d))),
+            ("large plan", lambda: phase_large_plan(d)),
         ]
         for name, run in phases:
             phase.value = name.encode()

@@ -1,5 +1,7 @@
 #include "service/daemon.hpp"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 #include <exception>
@@ -196,6 +198,7 @@ void Daemon::unregister_workload(const std::string& name) {
         throw control::ProtocolError("no registered workload " + quoted_text(name));
     }
     registered_.erase(it);
+    trim_after_replan_ = true;
     // A name the config file has (since a reload) stays the file's.
     registered_changed();
     log("workload " + quoted_text(name) + " unregistered");
@@ -258,6 +261,11 @@ void Daemon::on_replan(const Topology& topology) {
         }
     } catch (const std::exception& error) {
         log(std::string("planning failed, the previous plan stays: ") + error.what());
+    }
+    if (std::exchange(trim_after_replan_, false)) {
+        // A workload that went may have left megabytes of freed plan (2^20
+        // threads) in the heap; glibc keeps them unless asked.
+        ::malloc_trim(0);
     }
     if (metrics_file_) {
         metrics_file_->write(metrics_);

@@ -117,6 +117,7 @@ private:
     bool ready_ = false;
     bool reloading_ = false;
     bool heal_next_ = false;
+    bool trim_after_replan_ = false;  // a registered workload left: return freed memory
     Config file_config_;                // as the config file has it (last good load)
     std::vector<Workload> registered_;  // from clients; planned unless the file has the name
 };
