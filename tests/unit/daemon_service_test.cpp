@@ -411,3 +411,22 @@ TEST_CASE("daemon: a register storm on one connection costs the connection's sha
     // Generous for a loaded machine: the quadratic version took 12 s for 2000.
     CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
 }
+
+TEST_CASE("daemon: a plan too large for an answer is refused without building it; the connection stays") {
+    DaemonRig rig;
+    auto daemon = rig.make();
+    daemon->start();
+    rig.settle();
+    Connection client(rig);
+    // Within the limits (threads up to 2^20), but its plan document would be ~35 MB.
+    REQUIRE(client.ask(R"({"op":"register","workload":{"name":"huge","threads":1048576}})")["ok"] == true);
+    const auto started = std::chrono::steady_clock::now();
+    const auto answer = client.ask(R"({"op":"plan"})");
+    CHECK(answer["ok"] == false);
+    CHECK(answer["error"].get<std::string>().find("more threads than an answer") != std::string::npos);
+    // Building and refusing the document took seconds; counting the threads does not.
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(1));
+    CHECK(client.ask(R"({"op":"ping"})")["ok"] == true);
+    client.close();
+    CHECK(planned_names(*daemon) == Names{"web"});
+}

@@ -256,7 +256,13 @@ void Daemon::on_replan(const Topology& topology) {
                 std::to_string(outcome.actions.size()) + " action(s)");
             // The plan document is O(threads): built only for someone who reads it.
             if (server_ && server_->has_plan_subscribers()) {
-                server_->publish_plan(plan_json());
+                if (plan_fits_an_answer()) {
+                    server_->publish_plan(plan_json());
+                } else {
+                    log("plan generation " + std::to_string(replanner_.plan().generation) +
+                        " is too large to push (more than " + std::to_string(options_.control_limits.max_answer) +
+                        " bytes)");
+                }
             }
         }
     } catch (const std::exception& error) {
@@ -281,6 +287,32 @@ void Daemon::on_replan(const Topology& topology) {
 nlohmann::json Daemon::status_json() const {
     return control::make_status(tracker_->source(), tracker_->topology(), tracker_->counters(),
                                 replanner_.plan().generation);
+}
+
+namespace {
+
+// The fewest bytes one planned thread takes in the plan document:
+// {"cpu":0,"index":0,"node":0} and a comma.
+constexpr std::size_t min_thread_json_bytes = 29;
+
+}  // namespace
+
+bool Daemon::plan_fits_an_answer() const {
+    std::size_t threads = 0;
+    for (const auto& workload : replanner_.plan().workloads) {
+        threads += workload.threads.size();
+    }
+    return threads <= options_.control_limits.max_answer / min_thread_json_bytes;
+}
+
+nlohmann::json Daemon::plan() {
+    if (!plan_fits_an_answer()) {
+        // Building the document of a million threads takes seconds and
+        // hundreds of MiB, only to be refused by the size limit.
+        throw control::ProtocolError("the plan has more threads than an answer of at most " +
+                                     std::to_string(options_.control_limits.max_answer) + " bytes can carry");
+    }
+    return plan_json();
 }
 
 nlohmann::json Daemon::plan_json() const {

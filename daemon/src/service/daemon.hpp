@@ -85,7 +85,10 @@ public:
 
 private:
     nlohmann::json status() override { return status_json(); }
-    nlohmann::json plan() override { return plan_json(); }
+    // The plan answer; a ProtocolError, without building it, when its threads
+    // alone are more than an answer may carry.
+    nlohmann::json plan() override;
+    bool plan_fits_an_answer() const;
     std::string metrics_text() override { return metrics_.render(); }
     // {"op":"register"} / {"op":"unregister"} from libhpplace: workloads kept
     // beside the config file's (a name the file has stays the file's) and
