@@ -234,6 +234,24 @@ def register(runner) -> None:
         expect(bound[after] == bound[before], f"node 1 buffers {bound[after]} at {after}, {bound[before]} {before}")
         return " -> ".join(f"{bound[name] / MiB:.1f}" for name in (before, peak, after)) + " MiB"
 
+    def expect_refused_then_removed(events: list[dict], starts: list[int], size: int) -> None:
+        """Offline attempts of blocks at ``starts`` (node 1): each mem_going_offline answered by
+        mem_offline_canceled (vetoed) or mem_offline; at least one veto, and every block offlined once."""
+        expect(events, "no offline events")
+        seqs = [e.get("seq") for e in events]
+        expect(seqs == list(range(seqs[0], seqs[0] + len(seqs))), f"event seqs {seqs} not consecutive")
+        expect(all(e.get("node") == 1 and e.get("size") == size for e in events),
+               f"events not all node 1 / {size} bytes: {[(e.get('node'), e.get('size')) for e in events]}")
+        pairs = list(zip(events[0::2], events[1::2]))
+        expect(len(events) % 2 == 0 and all(g.get("type") == "mem_going_offline" and g.get("start") == d.get("start")
+                                            and d.get("type") in ("mem_offline", "mem_offline_canceled")
+                                            for g, d in pairs),
+               f"not going_offline/outcome pairs: {[(e.get('type'), hex(e.get('start', 0))) for e in events]}")
+        expect(any(d["type"] == "mem_offline_canceled" for _, d in pairs), "no vetoed offline among the events")
+        offlined = sorted(d["start"] for _, d in pairs if d["type"] == "mem_offline")
+        expect(offlined == sorted(starts), f"blocks offlined {[hex(s) for s in offlined]}, "
+                                           f"expected each of {[hex(s) for s in starts]} once")
+
     def check_mem_hotremove(ctx) -> str:
         blocks = [line.split() for line in ctx.output("new_blocks")]
         expect(len(blocks) == 2 and all(b[1] == "online" and b[2] == "1" for b in blocks),
@@ -256,7 +274,7 @@ def register(runner) -> None:
                f"virtio-mem's blocks: {blocks}, expected 2 online on node 1")
         starts = [int(b[0]) * block_size for b in blocks]
         expect_block_events(ctx.events("grow_watch"), ["mem_going_online", "mem_online"], starts, block_size)
-        expect_block_events(ctx.events("shrink_watch"), ["mem_going_offline", "mem_offline"], starts, block_size)
+        expect_refused_then_removed(ctx.events("shrink_watch"), starts, block_size)
         before, grown, shrunk = (status_node_memory(ctx, name, 1)
                                  for name in ("before_status", "grown_status", "shrunk_status"))
         expect(grown == before + 256 * MiB, f"node 1 memory {before} -> {grown} growing by 256 MiB")

@@ -39,6 +39,9 @@ snapshot grown
 grep -q '^memory_notifier_error_inject ' /proc/modules ||
 	modprobe memory-notifier-error-inject priority=-1 || die "modprobe memory-notifier-error-inject failed"
 actions=/sys/kernel/debug/notifier-error-inject/memory/actions
+# One watcher from here on: the driver retries on its own, so the shrink may complete any time after
+# the veto is lifted, before or after it is asked again.
+watch_start shrink_watch
 write inject -16 "$actions/MEM_GOING_OFFLINE/error"
 host virtio_mem mib=0 || die "requested-size 0 refused"
 refusal_logged() {
@@ -53,12 +56,11 @@ status_json refused_status
 out_lines refused_sysfs "$(node_online_bytes 1)"
 echo 0 > "$actions/MEM_GOING_OFFLINE/error"
 rmmod memory_notifier_error_inject
-# Asked again (a new requested size is a new request; the driver's own retry timer is slow).
-watch_start shrink_watch
+# Asked again (a new requested size is a new request), in case the driver's own retry is slow.
 host virtio_mem mib=128 || die "requested-size 128 MiB refused"
 host virtio_mem mib=0 || die "requested-size 0 refused"
 wait_until 60 dimm_blocks_gone || die "virtio-mem: blocks $(echo $DIMM_BLOCKS) still exist 60 s after shrinking to 0"
-watch_stop 4
+watch_stop 6
 wait_until 30 plan_settled || die "plan and service did not settle after the shrink"
 status_json shrunk_status
 snapshot shrunk
