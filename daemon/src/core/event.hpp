@@ -8,6 +8,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "core/cpu_set.hpp"
+#include "hpnotify.h"
 
 namespace hpplace {
 
@@ -33,7 +34,11 @@ enum class EventType : std::uint8_t {
     mem_block_removed,
 };
 
-inline constexpr unsigned event_type_count = 17;
+// The kernel's types (1 .. HPNOTIFY_EVENT_MAX of the uapi), then the two udev-only ones.
+inline constexpr unsigned event_type_count = HPNOTIFY_EVENT_MAX + 2;
+static_assert(static_cast<unsigned>(EventType::node_mem_removed) == HPNOTIFY_EVENT_MAX,
+              "EventType must list the uapi's event types first, in their order");
+static_assert(static_cast<unsigned>(EventType::mem_block_removed) == event_type_count);
 
 enum class EventSource : std::uint8_t { kernel, udev, sysfs };
 

@@ -4,6 +4,7 @@
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -138,7 +139,13 @@ void walk_attributes(const void* payload, std::size_t length, std::string_view w
 // The attributes of one container, validated against rules; unknown types are skipped.
 class AttributeSet {
 public:
-    static constexpr std::size_t max_type = 16;
+    // Every attribute type of the containers parsed here, from the uapi's and
+    // nlctrl's *_MAX (the stats' SENT nest is keyed by event type).
+    static constexpr std::size_t max_type =
+        std::max({std::size_t{HPNOTIFY_A_EVENT_MAX}, std::size_t{HPNOTIFY_A_STATE_MAX}, std::size_t{HPNOTIFY_A_NODE_MAX},
+                  std::size_t{HPNOTIFY_A_STATS_MAX}, std::size_t{HPNOTIFY_EVENT_MAX}, std::size_t{CTRL_ATTR_MAX},
+                  std::size_t{CTRL_ATTR_MCAST_GRP_MAX}}) +
+        1;
 
     AttributeSet(const void* payload, std::size_t length, std::span<const AttributeRule> rules, std::string_view where)
         : rules_(rules), where_(where) {
