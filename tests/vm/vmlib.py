@@ -229,6 +229,7 @@ class Initramfs:
         self.kernel = kernel
         self._entries: dict[str, _Entry] = {}
         self._module_deps: dict[str, list[str]] = {}  # guest relative path -> deps (modules.dep)
+        self._host_deps: dict[str, list[str]] | None = None
 
     # -- plain entries --------------------------------------------------------------------------
 
@@ -284,8 +285,7 @@ class Initramfs:
         host_path = self.kernel.find_module(name)
         relative = host_path.relative_to(self.kernel.modules_dir).as_posix()
         data = _read_module(host_path)
-        for suffix in (".xz", ".zst", ".gz"):
-            relative = relative.removesuffix(suffix)
+        relative = _strip_compression(relative)
         guest = f"/lib/modules/{self.kernel.version}/{relative}"
         if guest in self:
             return guest
@@ -300,13 +300,13 @@ class Initramfs:
         return guest
 
     def _host_module_deps(self) -> dict[str, list[str]]:
-        if not hasattr(self, "_host_deps"):
-            self._host_deps: dict[str, list[str]] = {}
+        """The kernel's modules.dep, read once: module -> dependencies, without compression suffixes."""
+        if self._host_deps is None:
+            self._host_deps = {}
             path = self.kernel.modules_dir / "modules.dep"
             for line in (path.read_text().splitlines() if path.is_file() else []):
                 module, _, deps = line.partition(":")
-                strip = lambda name: re.sub(r"\.(xz|zst|gz)$", "", name)  # noqa: E731
-                self._host_deps[strip(module)] = [strip(d) for d in deps.split()]
+                self._host_deps[_strip_compression(module)] = [_strip_compression(d) for d in deps.split()]
         return self._host_deps
 
     # -- output ---------------------------------------------------------------------------------
@@ -368,6 +368,10 @@ def shared_libraries(executable: Path) -> list[str]:
         if match:
             libraries.append(match.group(1))
     return libraries
+
+
+def _strip_compression(name: str) -> str:
+    return re.sub(r"\.(xz|zst|gz)$", "", name)
 
 
 def _read_module(path: Path) -> bytes:

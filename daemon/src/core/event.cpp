@@ -16,26 +16,9 @@ constexpr std::array<std::string_view, event_type_count> type_names = {
     "mem_block_added",   "mem_block_removed",
 };
 
-// Types the kernel module emits: 1 .. node_mem_removed, numbered as the uapi numbers them.
+// Types the kernel module emits: 1 .. node_mem_removed.
 constexpr std::uint32_t last_kernel_type = static_cast<std::uint32_t>(EventType::node_mem_removed);
 
-constexpr bool same(EventType type, hpnotify_event_type kernel) { return static_cast<int>(type) == kernel; }
-static_assert(same(EventType::cpu_arrived, HPNOTIFY_EVENT_CPU_ARRIVED) &&
-              same(EventType::cpu_add_start, HPNOTIFY_EVENT_CPU_ADD_START) &&
-              same(EventType::cpu_online, HPNOTIFY_EVENT_CPU_ONLINE) &&
-              same(EventType::cpu_add_failed, HPNOTIFY_EVENT_CPU_ADD_FAILED) &&
-              same(EventType::cpu_going_offline, HPNOTIFY_EVENT_CPU_GOING_OFFLINE) &&
-              same(EventType::cpu_offline, HPNOTIFY_EVENT_CPU_OFFLINE) &&
-              same(EventType::cpu_removed, HPNOTIFY_EVENT_CPU_REMOVED) &&
-              same(EventType::mem_going_online, HPNOTIFY_EVENT_MEM_GOING_ONLINE) &&
-              same(EventType::mem_online, HPNOTIFY_EVENT_MEM_ONLINE) &&
-              same(EventType::mem_online_canceled, HPNOTIFY_EVENT_MEM_ONLINE_CANCELED) &&
-              same(EventType::mem_going_offline, HPNOTIFY_EVENT_MEM_GOING_OFFLINE) &&
-              same(EventType::mem_offline, HPNOTIFY_EVENT_MEM_OFFLINE) &&
-              same(EventType::mem_offline_canceled, HPNOTIFY_EVENT_MEM_OFFLINE_CANCELED) &&
-              same(EventType::node_mem_added, HPNOTIFY_EVENT_NODE_MEM_ADDED) &&
-              same(EventType::node_mem_removed, HPNOTIFY_EVENT_NODE_MEM_REMOVED),
-              "EventType and the uapi's hpnotify_event_type disagree");
 
 }  // namespace
 

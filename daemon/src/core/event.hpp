@@ -12,24 +12,24 @@
 
 namespace hpplace {
 
-// Every hotplug event the product knows, kernel or udev born. The numbering of
-// the kernel's types is the uapi's (common/hpnotify.h); the udev-only ones follow.
+// Every hotplug event the product knows, kernel or udev born: the kernel's types
+// with the uapi's values (common/hpnotify.h), then the udev-only ones.
 enum class EventType : std::uint8_t {
-    cpu_arrived = 1,
-    cpu_add_start,
-    cpu_online,
-    cpu_add_failed,
-    cpu_going_offline,
-    cpu_offline,
-    cpu_removed,
-    mem_going_online,
-    mem_online,
-    mem_online_canceled,
-    mem_going_offline,
-    mem_offline,
-    mem_offline_canceled,
-    node_mem_added,
-    node_mem_removed,
+    cpu_arrived = HPNOTIFY_EVENT_CPU_ARRIVED,
+    cpu_add_start = HPNOTIFY_EVENT_CPU_ADD_START,
+    cpu_online = HPNOTIFY_EVENT_CPU_ONLINE,
+    cpu_add_failed = HPNOTIFY_EVENT_CPU_ADD_FAILED,
+    cpu_going_offline = HPNOTIFY_EVENT_CPU_GOING_OFFLINE,
+    cpu_offline = HPNOTIFY_EVENT_CPU_OFFLINE,
+    cpu_removed = HPNOTIFY_EVENT_CPU_REMOVED,
+    mem_going_online = HPNOTIFY_EVENT_MEM_GOING_ONLINE,
+    mem_online = HPNOTIFY_EVENT_MEM_ONLINE,
+    mem_online_canceled = HPNOTIFY_EVENT_MEM_ONLINE_CANCELED,
+    mem_going_offline = HPNOTIFY_EVENT_MEM_GOING_OFFLINE,
+    mem_offline = HPNOTIFY_EVENT_MEM_OFFLINE,
+    mem_offline_canceled = HPNOTIFY_EVENT_MEM_OFFLINE_CANCELED,
+    node_mem_added = HPNOTIFY_EVENT_NODE_MEM_ADDED,
+    node_mem_removed = HPNOTIFY_EVENT_NODE_MEM_REMOVED,
     mem_block_added,
     mem_block_removed,
 };
@@ -37,7 +37,7 @@ enum class EventType : std::uint8_t {
 // The kernel's types (1 .. HPNOTIFY_EVENT_MAX of the uapi), then the two udev-only ones.
 inline constexpr unsigned event_type_count = HPNOTIFY_EVENT_MAX + 2;
 static_assert(static_cast<unsigned>(EventType::node_mem_removed) == HPNOTIFY_EVENT_MAX,
-              "EventType must list the uapi's event types first, in their order");
+              "a uapi event type is missing from EventType");
 static_assert(static_cast<unsigned>(EventType::mem_block_removed) == event_type_count);
 
 enum class EventSource : std::uint8_t { kernel, udev, sysfs };
