@@ -168,6 +168,12 @@ node_online_bytes() {
 	echo $((node_blocks * $(block_size)))
 }
 
+# status_memory_is_sysfs NODE: the daemon's status (hpctl, JSON keys sorted: a node is
+# {"cpus":[...],"id":N,"memory_bytes":N}) has NODE's online memory as sysfs counts it.
+status_memory_is_sysfs() {
+	hpctl status --json 2>/dev/null | tr -d ' \n' | grep -q '"id":'"$1"',"memory_bytes":'"$(node_online_bytes "$1")"'[,}]'
+}
+
 # cpu_is_online CPU / cpu_node CPU (the node of CPU, from its nodeN link in sysfs)
 cpu_is_online() {
 	[ "$(cat "$CPU_SYS/cpu$1/online" 2>/dev/null)" = 1 ]

@@ -44,14 +44,8 @@ actions=/sys/kernel/debug/notifier-error-inject/memory/actions
 watch_start shrink_watch
 write inject -16 "$actions/MEM_GOING_OFFLINE/error"
 host virtio_mem mib=0 || die "requested-size 0 refused"
-refusal_logged() {
-	grep -q 'refused to offline memory' "$HPPLACED_LOG"
-}
-wait_until 60 refusal_logged || die "hpplaced logged no refused offline within 60 s of the vetoed shrink"
-status_matches_sysfs() {
-	hpctl status --json 2>/dev/null | tr -d ' \n' | grep -q '"id":1,"memory_bytes":'"$(node_online_bytes 1)"'[,}]'
-}
-wait_until 30 status_matches_sysfs || die "status node 1 memory is not sysfs's $(node_online_bytes 1) after the refusal"
+wait_until 60 grep -q 'refused to offline memory' "$HPPLACED_LOG" || die "hpplaced logged no refused offline within 60 s of the vetoed shrink"
+wait_until 30 status_memory_is_sysfs 1 || die "status node 1 memory is not sysfs's $(node_online_bytes 1) after the refusal"
 status_json refused_status
 out_lines refused_sysfs "$(node_online_bytes 1)"
 echo 0 > "$actions/MEM_GOING_OFFLINE/error"
