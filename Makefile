@@ -8,7 +8,7 @@
 #   make fuzz       every fuzz harness for FUZZ_SECONDS (or FUZZ_RUNS executions)
 #   make fuzz-smoke / make asan-test / make tsan-test   parts of `make test`
 #
-# KDIR picks the kernel build tree; default: scripts/kdir.sh (CONTRACT.md).
+# KDIR picks the kernel build tree; default: scripts/kdir.sh (docs/contract.md).
 
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)

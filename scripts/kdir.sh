@@ -1,5 +1,5 @@
 #!/bin/sh
-# Prints the kernel build tree to build the module against (CONTRACT.md):
+# Prints the kernel build tree to build the module against (docs/contract.md):
 # the running kernel's if its headers are installed, else the newest Debian
 # kernel whose headers and image are both installed (the one the VM boots).
 set -eu

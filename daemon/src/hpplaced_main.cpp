@@ -32,7 +32,7 @@ constexpr std::string_view usage =
     "  --metrics-file PATH  also write the Prometheus metrics there after each change\n"
     "  --sysfs-root DIR     sysfs to read (default /sys)\n"
     "  --cgroup-root DIR    cgroup v2 mount (default /sys/fs/cgroup); workload cgroups must be below it\n"
-    "Control socket limits (control/protocol.md):\n"
+    "Control socket limits (docs/contract.md):\n"
     "  --max-clients N                connections at a time (default 64)\n"
     "  --max-clients-per-peer N       of them from one process (default 16)\n"
     "  --max-workloads-per-client N   registered workloads per connection (default 16)\n"

@@ -1,5 +1,5 @@
 // hpplace::Client against a fake hpplaced: a unix socket server in the test that
-// speaks control/protocol.md. Callbacks run off the socket's read path, a
+// speaks the protocol of docs/contract.md. Callbacks run off the socket's read path, a
 // Registration waits for its running callback, bad lines are skipped, an
 // oversized line drops the connection, and the client reconnects, registers
 // again and resyncs after the daemon restarts. A CPU going offline stops the

@@ -25,7 +25,7 @@ Topology two_nodes() {
 
 }  // namespace
 
-TEST_CASE("make_status has exactly the CONTRACT.md shape") {
+TEST_CASE("make_status has exactly the shape of docs/contract.md") {
     const control::EventCounters counters{.received = 7, .last_seq = 41, .lost = 2, .resyncs = 1};
     const auto status = control::make_status(EventSource::kernel, two_nodes(), counters, 5);
     const auto expected = nlohmann::json::parse(R"({

@@ -57,7 +57,7 @@ BOOTS = {
     "main": Boot(memhp_offline=True, kernel_modules=("memory-notifier-error-inject",), timeout=600.0),
     # The stress scenario gets a VM of its own: whatever it breaks stays out of the others' logs.
     "stress": Boot(memhp_offline=True, timeout=420.0),
-    # VM.md's layout plus a node 2 with neither CPUs nor memory, which a DIMM gives its first memory.
+    # The standard layout plus a node 2 with neither CPUs nor memory, which a DIMM gives its first memory.
     "memoryless": Boot(memhp_offline=True, memoryless_nodes=1, timeout=180.0),
     # A guest made to stall on purpose: its boot ends with the stall report.
     "stall": Boot(memhp_offline=True, timeout=180.0, stall_seconds=20.0),
@@ -162,7 +162,7 @@ def expect_fields(events: list[dict], **fields) -> None:
 
 
 def expect_common(events: list[dict]) -> None:
-    """Fields every kernel event has (CONTRACT.md) and a clock that does not go back."""
+    """Fields every kernel event has (docs/contract.md) and a clock that does not go back."""
     for event in events:
         for key in ("seq", "type", "source", "time_ns"):
             expect(key in event, f"event without {key!r}: {event}")

@@ -1,7 +1,7 @@
 #pragma once
 
 // What hpplaced planned for one workload: the part of the daemon's plan
-// (CONTRACT.md, `hpctl plan --json`) that concerns the workload a client
+// (docs/contract.md, `hpctl plan --json`) that concerns the workload a client
 // registered. Plain values, no library types.
 
 #include <cstdint>

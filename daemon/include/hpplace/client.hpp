@@ -73,7 +73,7 @@ struct MemoryChange {
     bool synthesized = false;
 };
 
-// A workload as the config file's [[workload]] table describes it (CONTRACT.md).
+// A workload as the config file's [[workload]] table describes it (docs/contract.md).
 struct WorkloadSpec {
     std::string name;
     std::optional<unsigned> threads_per_cpu;  // or

@@ -1,5 +1,5 @@
 // hpctl status / metrics / plan (daemon branch): ask hpplaced over its control
-// socket (control/protocol.md) and print the answer.
+// socket (docs/contract.md, "Control socket") and print the answer.
 #include <cstdio>
 #include <iostream>
 #include <stdexcept>

@@ -1,7 +1,7 @@
 // hpctl watch [--json] [--rcvbuf BYTES] [--count N] [--follow]
 //
 // Subscribes to the hpnotify family directly (no daemon) and prints one line
-// per event on stdout, flushed at once: JSON (CONTRACT.md) with --json, else a
+// per event on stdout, flushed at once: JSON (docs/contract.md) with --json, else a
 // readable line. stdout carries events only; losses, resyncs and the module's
 // comings and goings are one line each on stderr.
 #include <charconv>
@@ -175,7 +175,7 @@ private:
         return true;
     }
 
-    // The kernel's picture after a loss: stdout stays events-only (CONTRACT.md),
+    // The kernel's picture after a loss: stdout stays events-only (docs/contract.md),
     // the resync is reported on stderr.
     void resync() {
         try {

@@ -1,4 +1,4 @@
-// libhpplace's connection to hpplaced (control/protocol.md): one Asio thread
+// libhpplace's connection to hpplaced (docs/contract.md, "Control socket"): one Asio thread
 // reads and writes the socket and reconnects; ClientState turns messages into
 // notifications; the CallbackRegistry's thread runs the callbacks.
 

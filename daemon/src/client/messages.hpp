@@ -1,6 +1,6 @@
 #pragma once
 
-// libhpplace's reading of what hpplaced sends (control/protocol.md): pushed
+// libhpplace's reading of what hpplaced sends (docs/contract.md, "Control socket"): pushed
 // events, the status document and the plan, turned into plain values. Pure.
 // Unknown fields are ignored (the daemon may extend its documents); missing or
 // mistyped fields the library needs throw std::invalid_argument naming them.
@@ -20,7 +20,7 @@
 
 namespace hpplace::client {
 
-// The CPU and memory picture of a status document (CONTRACT.md `hpctl status --json`).
+// The CPU and memory picture of a status document (docs/contract.md, `hpctl status --json`).
 struct Snapshot {
     CpuSet online;
     std::map<unsigned, unsigned> node_of_cpu;         // present CPUs of the nodes

@@ -1,6 +1,6 @@
 #pragma once
 
-// The status document of `hpctl status --json` (CONTRACT.md):
+// The status document of `hpctl status --json` (docs/contract.md):
 //   {"source": "kernel"|"udev", "cpus": {"online": [...], "present": [...]},
 //    "nodes": [{"id", "cpus", "memory_bytes"}],
 //    "events": {"received", "last_seq", "lost", "resyncs"}, "plan_generation"}

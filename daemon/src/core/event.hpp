@@ -42,7 +42,7 @@ static_assert(static_cast<unsigned>(EventType::mem_block_removed) == event_type_
 
 enum class EventSource : std::uint8_t { kernel, udev, sysfs };
 
-// The CONTRACT.md names ("cpu_online", "kernel", ...).
+// The names of docs/contract.md ("cpu_online", "kernel", ...).
 std::string_view to_string(EventType type) noexcept;
 std::string_view to_string(EventSource source) noexcept;
 std::optional<EventType> event_type_from_string(std::string_view name) noexcept;
@@ -64,7 +64,7 @@ struct Event {
     friend bool operator==(const Event&, const Event&) = default;
 };
 
-// One JSON object as `hpctl watch --json` prints it (CONTRACT.md).
+// One JSON object as `hpctl watch --json` prints it (docs/contract.md).
 nlohmann::json to_json(const Event& event);
 // One readable line, without a newline.
 std::string to_text(const Event& event);

@@ -1,6 +1,6 @@
 #pragma once
 
-// The daemon's TOML configuration (CONTRACT.md "Workload config"):
+// The daemon's TOML configuration (docs/contract.md, "Configuration file"):
 //
 //   auto_online = "off"            # "off" | "online" | "online_movable" | "online_kernel"
 //   reserved_cpus = "0"            # cpulist of CPUs no planned thread runs on (kept free)

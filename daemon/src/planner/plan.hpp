@@ -1,7 +1,7 @@
 #pragma once
 
 // A placement plan: plain values, what the planner computes from a topology, the
-// workloads and the previous plan. JSON (CONTRACT.md, `hpctl plan --json`):
+// workloads and the previous plan. JSON (docs/contract.md, `hpctl plan --json`):
 //   {"generation", "workloads": [{"name", "threads": [{"index", "cpu", "node"}],
 //    "buffers": [{"node", "bytes", "requested_bytes", "clipped"}], "cpuset", "mems"}]}
 // ("requested_bytes" and "clipped" are extensions: what buffer_per_cpu asked for,

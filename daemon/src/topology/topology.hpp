@@ -56,7 +56,7 @@ public:
 // and a fixture tree in tests. Falls back to one node when there is no node dir.
 Topology read_topology(const std::filesystem::path& sysfs_root = "/sys");
 
-// The topology JSON of CONTRACT.md: {"nodes": [{"id", "cpus", "memory_bytes", "distances"}]}.
+// The topology JSON of docs/contract.md: {"nodes": [{"id", "cpus", "memory_bytes", "distances"}]}.
 // "offline_cpus" is an optional extension.
 Topology topology_from_json(const nlohmann::json& json);
 nlohmann::json to_json(const Topology& topology);

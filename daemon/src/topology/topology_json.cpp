@@ -1,4 +1,4 @@
-// The topology JSON of CONTRACT.md, read with every field checked so that a bad
+// The topology JSON of docs/contract.md, read with every field checked so that a bad
 // file gives one line naming the JSON path and the problem.
 
 #include <algorithm>
