@@ -173,8 +173,8 @@ std::vector<PlannedThread> place_fixed(std::uint64_t total, std::span<const Node
     return placed;
 }
 
-// Indices [0, limit) not in `used`, increasing, at most `count` of them; then
-// beyond `limit` if still short.
+// The `count` lowest indices not in `used`, increasing: the free ones below
+// used.size() first, then used.size() on.
 std::vector<unsigned> free_indices(const std::vector<bool>& used, std::size_t count) {
     std::vector<unsigned> indices;
     indices.reserve(count);

@@ -1,4 +1,4 @@
-"""Client-library scenarios (issue 5 item 7): hpplace-example-service, linked with libhpplace, in the
+"""Client-library scenarios: hpplace-example-service, linked with libhpplace, in the
 two-node guest with hpplaced; its threads and buffers must follow CPU and memory hotplug.
 
 ``register(runner)`` adds them to ``run_tests.py``'s SCENARIOS and BOOTS (run_tests calls it). Each guest

@@ -1,4 +1,4 @@
-"""Daemon scenarios (issue 4 item 7): hpplaced in the two-node guest with a cgroup workload.
+"""Daemon scenarios: hpplaced in the two-node guest with a cgroup workload.
 
 ``register(runner)`` adds them to ``run_tests.py``'s SCENARIOS and BOOTS (run_tests calls it); each
 guest part is ``scenarios/<name>.sh`` with ``daemon_guest.sh`` (helpers: daemon_up, status, cpuset_has

@@ -12,7 +12,7 @@ Pieces, in the order a test uses them:
   kernel modules with their dependencies) and writes a gzip'd cpio "newc" archive in pure Python.
   ``build_initramfs()`` assembles the standard guest: busybox, ``/init``, ``/hp/lib.sh``, our artifacts,
   an unprivileged user and a guest script.
-- ``Vm`` boots QEMU in the two-node NUMA layout of ``/work/shared/design/VM.md``. Two serial ports:
+- ``Vm`` boots QEMU in the standard two-node NUMA layout (``Vm``'s docstring). Two serial ports:
   ttyS0 carries the kernel console (saved to ``<name>.console.log``), ttyS1 the guest's user space
   (``/init`` and the scenario scripts: ``<name>.guest.log``). User space therefore never interleaves
   with kernel messages and marker lines stay whole. ``<name>.log`` merges both with host timestamps.
@@ -599,7 +599,7 @@ or raises to answer the guest with an error."""
 class Vm:
     """One QEMU guest. Use as a context manager; ``start()`` boots, ``run()`` follows the guest script.
 
-    The layout is VM.md's: 1 GiB in two 512 MiB NUMA nodes, 2 of 4 vCPUs present (sockets 0,1 are
+    The standard layout: 1 GiB in two 512 MiB NUMA nodes, 2 of 4 vCPUs present (sockets 0,1 are
     node 0; 2,3 are node 1), room for 4 DIMMs up to 4 GiB in total. ``memoryless_nodes`` adds nodes
     2, 3 ... with neither CPUs nor memory (a DIMM gives such a node its first memory).
     ``memhp_offline`` puts memhp_default_state=offline on the kernel command line. ``virtio_mem=(node,

@@ -1,6 +1,6 @@
 #pragma once
 
-// A synchronous control-socket client for hpctl (and later libhpplace): one
+// A synchronous control-socket client for hpctl: one
 // connection, a timeout on every operation, one-line errors that say what to do
 // ("hpplaced is not running (no socket at /run/hpplaced.sock)").
 

@@ -1,8 +1,8 @@
 #pragma once
 
-// The control-socket protocol between hpplaced and its clients (hpctl, later
+// The control-socket protocol between hpplaced and its clients (hpctl and
 // libhpplace): newline-delimited JSON over an AF_UNIX stream socket. The wire
-// format is documented in protocol.md next to this file.
+// format is documented in docs/contract.md ("Control socket").
 //
 // Everything here is pure (no I/O) so that it is unit-tested on byte strings:
 //   - LineSplitter cuts a byte stream into lines, bounded by max_line_bytes;
@@ -14,7 +14,7 @@
 // parse_request(), asks its ControlHandler and writes render_result() or
 // render_error(). Pushes to subscribers are render_event_push() /
 // render_plan_push(). The client side (control/client.*) uses
-// render_request() and parse_response().
+// render_request() and parse_message().
 
 #include <cstddef>
 #include <cstdint>
@@ -64,12 +64,12 @@ private:
 };
 
 enum class Op : std::uint8_t {
-    status,       // -> the status document (CONTRACT.md, hpctl status --json)
-    plan,         // -> the current plan (CONTRACT.md, hpctl plan --json)
+    status,       // -> the status document (docs/contract.md, hpctl status --json)
+    plan,         // -> the current plan (docs/contract.md, hpctl plan --json)
     metrics,      // -> {"text": "<Prometheus text exposition>"}
     subscribe,    // -> {"streams": [...]}; then pushed {"event": ...} / {"plan": ...} lines
     unsubscribe,  // -> {}
-    register_workload,    // "register": -> {"workload": name} (next issue: libhpplace)
+    register_workload,    // "register": -> {"workload": name, "configured": bool}
     unregister_workload,  // "unregister": -> {}
     ping,         // -> {"version": protocol_version}
 };

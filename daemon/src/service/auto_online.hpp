@@ -1,6 +1,6 @@
 #pragma once
 
-// The auto_online policy (CONTRACT.md): what the daemon does with CPUs and
+// The auto_online policy (docs/contract.md): what the daemon does with CPUs and
 // memory blocks that arrive offline.
 //   off (default)   nothing
 //   online          write "1" to cpuN/online; "online" to memoryN/state
@@ -11,8 +11,9 @@
 // How the daemon uses it:
 //   AutoOnliner onliner(config.auto_online);       // sysfs root "/sys"
 //   on each event:  auto r = onliner.on_event(event);  // cpu_arrived, mem_block_added
-//   after a resync: auto r = onliner.on_resync();  // present-but-offline CPUs, offline blocks
 //   metrics.count_apply_errors("auto_online", r.errors);
+// The daemon acts on arrivals only; on_resync() (every present-but-offline CPU
+// and offline block) is not called by it.
 // Writing "1" to cpuN/online makes the kernel emit cpu_add_start / cpu_online
 // as usual: the daemon learns about the new CPU through its event sources.
 // Failures are logged (one line) and counted, never fatal.

@@ -1,15 +1,15 @@
 #pragma once
 
 // The daemon's control socket: an AF_UNIX stream acceptor on Boost.Asio that
-// speaks control/protocol.hpp (newline-delimited JSON, see protocol.md).
+// speaks control/protocol.hpp (newline-delimited JSON, docs/contract.md "Control socket").
 //
 // How the daemon uses it (everything runs on the daemon's single io_context
 // thread, so handler calls need no locking):
 //
-//   struct DaemonControl final : ControlHandler { ... status() returns
-//       control::make_status(...); plan() the plan JSON; metrics_text()
-//       metrics.render(); };
-//   ControlServer server(io, options.socket_path, handler);  // binds, chmod 0660
+//   Daemon (service/daemon.hpp) is the ControlHandler: status() returns
+//       control::make_status(...), plan() the plan JSON, metrics_text()
+//       metrics.render().
+//   ControlServer server(io, options.socket_path, handler, limits, log);  // binds, chmod 0660
 //   ...
 //   server.publish_event(event);      // after each event is applied
 //   server.publish_plan(plan_json);   // after each new plan generation
@@ -17,7 +17,7 @@
 //
 // The constructor removes a stale socket file (one nobody listens on), refuses
 // to start when another daemon answers on it, binds, sets mode 0660 and starts
-// accepting. Limits (ControlServerLimits, defaults in protocol.md) keep a slow
+// accepting. Limits (ControlServerLimits, defaults in docs/contract.md) keep a slow
 // or hostile client from stalling the daemon or locking others out:
 //   - at most max_clients connections, max_clients_per_peer of them from one
 //     process (SO_PEERCRED pid); one more is told why in one error line and
