@@ -5,6 +5,7 @@
 #   make demo       install what is needed, build, run the demo in a VM
 #   make unit-test  / make vm-test   one half of `make test`
 #   make bench      the placement benchmarks
+#   make bench-vm   install what is needed, build, measure hotplug latencies end to end in a VM
 #   make fuzz       every fuzz harness for FUZZ_SECONDS (or FUZZ_RUNS executions)
 #   make fuzz-smoke / make asan-test / make tsan-test   parts of `make test`
 #
@@ -15,7 +16,7 @@ JOBS ?= $(shell nproc)
 KDIR ?= $(shell scripts/kdir.sh 2>/dev/null)
 export KDIR
 
-.PHONY: all kmod userspace deps test check unit-test vm-test demo demo-run bench install clean \
+.PHONY: all kmod userspace deps test check unit-test vm-test demo demo-run bench bench-vm bench-vm-run install clean \
 	fuzzers fuzz fuzz-smoke asan-test tsan-test
 
 all: kmod userspace
@@ -59,6 +60,14 @@ demo-run: all
 
 bench: userspace
 	$(BUILD_DIR)/bin/placement_bench
+
+# Like test and demo: the packages first, then make again so that KDIR sees the headers. The
+# userspace build has the guest probe (bench/vm/CMakeLists.txt); results in $(BUILD_DIR)/bench-vm-results.md.
+bench-vm: deps
+	$(MAKE) bench-vm-run
+
+bench-vm-run: all
+	HPPLACE_BUILD_DIR=$(BUILD_DIR) python3 bench/vm/bench_vm.py
 
 # ---- fuzzing and sanitizers (README, "Fuzzing and sanitizers") ----
 #

@@ -1,0 +1,93 @@
+# Guest steps of `make bench-vm` (bench/vm/bench_vm.py puts tests/vm's daemon_guest.sh and
+# client_guest.sh in front of this file; each step runs as a section). hpplaced runs as the daemon
+# scenarios run it (daemon_up: auto_online, workload "work" with cgroup $CGROUP), and
+# hpplace-example-service registers workload "svc" as in the client scenarios (service_start). The
+# measurements are hpvm-bench-probe's (CLOCK_BOOTTIME, nanoseconds); BENCH_* come from the host.
+
+PROBE=hpvm-bench-probe
+SOCKET=/run/hpplaced.sock
+# The service's buffers are not measured here: 8 MiB per CPU instead of the client scenarios' 96 keeps
+# their pre-faulting (service_start's 30 s) short on a loaded host.
+SERVICE_BUFFER_PER_CPU=$((8 << 20))
+. /hp/params.sh
+
+# daemon_caught_up: the daemon has taken in the module's last event (status last_seq = the module's).
+daemon_caught_up() {
+	kernel_seq=$(hpctl kernel-stats --json 2>/dev/null | tr -d ' \n' | sed -n 's/.*"last_seq":\([0-9]*\).*/\1/p')
+	daemon_seq=$(hpctl status --json 2>/dev/null | tr -d ' \n' | sed -n 's/.*"last_seq":\([0-9]*\).*/\1/p')
+	[ -n "$kernel_seq" ] && [ "$kernel_seq" = "$daemon_seq" ]
+}
+
+# settled: the daemon caught up, the cgroup has every online CPU, the plan stands and the service
+# follows it.
+settled() {
+	daemon_caught_up || return 1
+	for cpu in $(online_cpu_numbers); do
+		cpuset_has "$cpu" || return 1
+	done
+	plan_settled
+}
+
+# probe NAME ARGS...: runs hpvm-bench-probe ARGS, reports its output as NAME (run); dies with its
+# error when it fails.
+probe() {
+	name=$1
+	shift
+	run "$name" "$PROBE" "$@" || die "hpvm-bench-probe $*: $(cat "/tmp/$SCENARIO.$name.err")"
+}
+
+metrics() {
+	hpctl metrics > "/tmp/$SCENARIO.$1" 2>&1 || die "hpctl metrics failed: $(cat "/tmp/$SCENARIO.$1")"
+	out "$1" "/tmp/$SCENARIO.$1"
+}
+
+bench_setup() {
+	hp_load || die "insmod hpnotify.ko failed"
+	daemon_up
+	wait_until 20 status_has '"source":"kernel"' || die "daemon source is not kernel"
+	service_start
+	wait_until 60 settled || die "daemon, cgroup and service did not settle: cpuset $(cat "$CGROUP/cpuset.cpus")"
+	out config /etc/hpplaced/hpplaced.conf
+	out_lines versions "kernel $(uname -r)" "cpus $(cat "$CPU_SYS/online")"
+}
+
+bench_rest() {
+	wait_until 60 settled || die "not settled before the rest window"
+	probe rest rest "$(daemon_pid)" "$BENCH_REST_SECONDS"
+}
+
+bench_status_rest() {
+	wait_until 60 settled || die "not settled before the status requests"
+	probe status_rest status "$BENCH_STATUS_COUNT" "$SOCKET" "$BENCH_STATUS_INTERVAL_MS"
+}
+
+bench_toggles() {
+	wait_until 60 settled || die "not settled before the toggles"
+	probe toggles toggles 1 "$BENCH_TOGGLE_ROUNDS" "$CGROUP/cpuset.cpus"
+}
+
+bench_storm() {
+	wait_until 60 settled || die "not settled before the storm"
+	metrics metrics_before
+	probe storm storm 1 "$BENCH_STORM_TOGGLES" "$SOCKET" "$BENCH_STATUS_INTERVAL_MS"
+	wait_until 120 settled || die "not settled 120 s after the storm: cpuset $(cat "$CGROUP/cpuset.cpus"), $(hpctl status 2>&1 | tr '\n' ' ')"
+	metrics metrics_after
+	daemon_pid > /dev/null || die "hpplaced exited during the storm: $(tail -5 "$DAEMON_LOG")"
+}
+
+bench_hotadd() {
+	wait_until 60 settled || die "not settled before the hot-add"
+	"$PROBE" hotadd 2 "$(service_pid)" > /tmp/hotadd.out 2> /tmp/hotadd.err &
+	probe_pid=$!
+	wait_until 10 grep -q listening /tmp/hotadd.err || die "hpvm-bench-probe hotadd did not start: $(cat /tmp/hotadd.err)"
+	requested=$("$PROBE" now)
+	host hotadd_cpu socket=2 || die "vCPU hot-add refused"
+	answered=$("$PROBE" now)
+	wait "$probe_pid"
+	status=$?
+	out hotadd /tmp/hotadd.out
+	[ "$status" -eq 0 ] || die "hpvm-bench-probe hotadd: $(cat /tmp/hotadd.err)"
+	out_lines hotadd_request "requested=$requested answered=$answered"
+	wait_until 60 settled || die "not settled after the hot-add"
+	daemon_log
+}
