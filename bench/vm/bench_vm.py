@@ -408,7 +408,8 @@ def main() -> int:
         print(f"bench-vm FAILED after {time.monotonic() - started:.0f} s: {error}", file=sys.stderr)
         return 1
     load_after = load_average()
-    header = (f"Command: `make bench-vm` ({' '.join(f'{k}={v}' for k, v in params.items())}). "
+    options = " ".join(f"--{key[6:].lower().replace('_', '-')} {value}" for key, value in params.items())
+    header = (f"Command: `make bench-vm` (`bench/vm/bench_vm.py {options}`). "
               f"Date: {facts_before['date']}. Commit: {facts_before['commit']}. Host: {facts_before['cpus']} CPUs, "
               f"load average (1, 5, 15 min) {facts_before['load']} at the start and {load_after} at the end; {facts_before['qemu']} (TCG). Guest: "
               f"{'; '.join(result['guest'])}. Run time {time.monotonic() - started:.0f} s.\n\n")
