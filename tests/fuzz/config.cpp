@@ -2,7 +2,7 @@
 // linked): any text gives a Config or one ConfigError line naming the file.
 
 #include "fuzz_target.hpp"
-#include "planner/config.hpp"
+#include "config/config.hpp"
 
 using namespace hpplace;
 

@@ -3,7 +3,7 @@
 // unchanged through to_json, and print.
 
 #include "fuzz_target.hpp"
-#include "planner/plan.hpp"
+#include "plan/plan.hpp"
 
 using namespace hpplace;
 

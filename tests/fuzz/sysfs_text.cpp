@@ -8,7 +8,7 @@
 #include "core/cpu_set.hpp"
 #include "core/sysfs_text.hpp"
 #include "fuzz_target.hpp"
-#include "planner/size.hpp"
+#include "core/size.hpp"
 
 using namespace hpplace;
 

@@ -3,8 +3,8 @@
 #include <filesystem>
 #include <string>
 
-#include "planner/config.hpp"
-#include "planner/size.hpp"
+#include "config/config.hpp"
+#include "core/size.hpp"
 
 using namespace hpplace;
 

@@ -19,7 +19,7 @@
 
 #include "cli/commands.hpp"
 #include "control/status.hpp"
-#include "planner/plan.hpp"
+#include "plan/plan.hpp"
 #include "service/control_server.hpp"
 
 using namespace hpplace;

@@ -22,7 +22,7 @@
 
 #include "core/file_descriptor.hpp"
 #include "fake_sources.hpp"
-#include "planner/config.hpp"
+#include "config/config.hpp"
 #include "service/daemon.hpp"
 
 using namespace hpplace;

@@ -6,8 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "planner/plan.hpp"
-#include "planner/plan_diff.hpp"
+#include "plan/plan.hpp"
+#include "plan/plan_diff.hpp"
 
 using namespace hpplace;
 

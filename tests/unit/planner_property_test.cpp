@@ -11,9 +11,9 @@
 #include <set>
 #include <string>
 
-#include "planner/config.hpp"
-#include "planner/plan.hpp"
-#include "planner/plan_diff.hpp"
+#include "config/config.hpp"
+#include "plan/plan.hpp"
+#include "plan/plan_diff.hpp"
 #include "planner/planner.hpp"
 #include "topology/topology.hpp"
 #include "random_topology.hpp"

@@ -18,8 +18,8 @@
 #include <utility>
 #include <vector>
 
-#include "planner/config.hpp"
-#include "planner/plan.hpp"
+#include "config/config.hpp"
+#include "plan/plan.hpp"
 #include "planner/planner.hpp"
 #include "topology/topology.hpp"
 #include "random_topology.hpp"

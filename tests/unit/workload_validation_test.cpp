@@ -10,7 +10,7 @@
 
 #include "client/messages.hpp"
 #include "core/quoted.hpp"
-#include "planner/config.hpp"
+#include "config/config.hpp"
 #include "planner/planner.hpp"
 #include "topology/topology.hpp"
 

@@ -13,8 +13,8 @@
 
 #include "cli/commands.hpp"
 #include "core/json_depth.hpp"
-#include "planner/config.hpp"
-#include "planner/plan.hpp"
+#include "config/config.hpp"
+#include "plan/plan.hpp"
 #include "planner/planner.hpp"
 #include "topology/topology.hpp"
 

@@ -10,7 +10,7 @@
 #include "cli/commands.hpp"
 #include "control/client.hpp"
 #include "control/status.hpp"
-#include "planner/plan.hpp"
+#include "plan/plan.hpp"
 
 namespace hpplace::cli {
 

@@ -9,8 +9,8 @@
 
 #include "core/json_integer.hpp"
 #include "core/quoted.hpp"
-#include "planner/plan.hpp"
-#include "planner/size.hpp"
+#include "plan/plan.hpp"
+#include "core/size.hpp"
 
 namespace hpplace::client {
 

@@ -16,7 +16,7 @@
 #include "core/event.hpp"
 #include "hpplace/assignment.hpp"
 #include "hpplace/client.hpp"
-#include "planner/config.hpp"
+#include "plan/workload.hpp"
 
 namespace hpplace::client {
 

@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "planner/plan_diff.hpp"
+#include "plan/plan_diff.hpp"
 
 namespace hpplace::client {
 
@@ -26,7 +26,7 @@ AssignedThread assigned(const PlannedThread& thread) { return {thread.index, thr
 
 }  // namespace
 
-// The planner's diff (planner/plan_diff.hpp) restricted to one workload's threads.
+// The planner's diff (plan/plan_diff.hpp) restricted to one workload's threads.
 ThreadActions diff_threads(const std::vector<AssignedThread>& running, const std::vector<AssignedThread>& planned) {
     std::set<unsigned> seen;
     for (const auto& thread : planned) {

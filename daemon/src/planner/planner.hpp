@@ -19,8 +19,8 @@
 // lowest free indices, CPUs in increasing order. generation = previous + 1 when
 // the placement differs, previous otherwise, 1 for a first plan.
 
-#include "planner/config.hpp"
-#include "planner/plan.hpp"
+#include "config/config.hpp"
+#include "plan/plan.hpp"
 #include "topology/topology.hpp"
 
 namespace hpplace {

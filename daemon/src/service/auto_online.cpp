@@ -17,12 +17,6 @@ namespace hpplace {
 
 namespace {
 
-constexpr std::array<std::pair<AutoOnlinePolicy, std::string_view>, 4> policy_names = {{
-    {AutoOnlinePolicy::off, "off"},
-    {AutoOnlinePolicy::online, "online"},
-    {AutoOnlinePolicy::online_movable, "online_movable"},
-    {AutoOnlinePolicy::online_kernel, "online_kernel"},
-}};
 
 std::string trimmed(std::string text) {
     const auto end = text.find_last_not_of(" \t\n");
@@ -54,25 +48,6 @@ void write_value(const std::filesystem::path& path, const std::string& value) {
 }
 
 }  // namespace
-
-std::string_view to_string(AutoOnlinePolicy policy) noexcept {
-    for (const auto& [p, name] : policy_names) {
-        if (p == policy) {
-            return name;
-        }
-    }
-    return "off";
-}
-
-AutoOnlinePolicy parse_auto_online_policy(std::string_view text) {
-    for (const auto& [policy, name] : policy_names) {
-        if (name == text) {
-            return policy;
-        }
-    }
-    throw std::invalid_argument("bad auto_online \"" + std::string(text) +
-                                "\" (expected \"off\", \"online\", \"online_movable\" or \"online_kernel\")");
-}
 
 AutoOnliner::AutoOnliner(AutoOnlinePolicy policy, std::filesystem::path sysfs_root, LogLine log)
     : policy_(policy), root_(std::move(sysfs_root)), log_(std::move(log)) {

@@ -1,11 +1,7 @@
 #pragma once
 
-// The auto_online policy (docs/contract.md): what the daemon does with CPUs and
-// memory blocks that arrive offline.
-//   off (default)   nothing
-//   online          write "1" to cpuN/online; "online" to memoryN/state
-//   online_movable  CPUs as above; memory blocks get "online_movable"
-//   online_kernel   CPUs as above; memory blocks get "online_kernel"
+// The auto-onliner: carries out the config's auto_online policy
+// (config/auto_online_policy.hpp) on CPUs and memory blocks that arrive offline.
 // What the kernel (or anyone) already onlined is left alone.
 //
 // How the daemon uses it:
@@ -25,16 +21,10 @@
 #include <string>
 #include <string_view>
 
+#include "config/auto_online_policy.hpp"
 #include "core/event.hpp"
 
 namespace hpplace {
-
-enum class AutoOnlinePolicy : std::uint8_t { off, online, online_movable, online_kernel };
-
-std::string_view to_string(AutoOnlinePolicy policy) noexcept;
-// "off" | "online" | "online_movable" | "online_kernel"; throws
-// std::invalid_argument listing the valid values otherwise.
-AutoOnlinePolicy parse_auto_online_policy(std::string_view text);
 
 struct AutoOnlineResult {
     unsigned onlined = 0;  // CPUs and memory blocks we onlined

@@ -15,7 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
 
-#include "planner/config.hpp"
+#include "config/config.hpp"
 #include "service/auto_online.hpp"
 #include "service/control_server.hpp"
 #include "service/metrics.hpp"

@@ -16,9 +16,9 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include "core/backoff.hpp"
-#include "planner/config.hpp"
-#include "planner/plan.hpp"
-#include "planner/plan_diff.hpp"
+#include "config/config.hpp"
+#include "plan/plan.hpp"
+#include "plan/plan_diff.hpp"
 #include "service/cgroup_applier.hpp"
 #include "topology/topology.hpp"
 

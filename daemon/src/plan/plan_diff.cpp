@@ -1,8 +1,8 @@
-#include "planner/plan_diff.hpp"
+#include "plan/plan_diff.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include "planner/size.hpp"
+#include "core/size.hpp"
 
 namespace hpplace {
 

@@ -1,4 +1,4 @@
-#include "planner/plan.hpp"
+#include "plan/plan.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -8,7 +8,7 @@
 
 #include "core/cpu_set.hpp"
 #include "core/json_integer.hpp"
-#include "planner/size.hpp"
+#include "core/size.hpp"
 
 namespace hpplace {
 

@@ -1,4 +1,4 @@
-#include "planner/size.hpp"
+#include "core/size.hpp"
 
 #include <array>
 #include <charconv>

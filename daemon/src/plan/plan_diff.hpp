@@ -13,7 +13,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "planner/plan.hpp"
+#include "plan/plan.hpp"
 
 namespace hpplace {
 

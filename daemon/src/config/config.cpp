@@ -1,4 +1,4 @@
-#include "planner/config.hpp"
+#include "config/config.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -11,93 +11,9 @@
 #include <toml++/toml.h>
 
 #include "core/quoted.hpp"
-#include "planner/size.hpp"
+#include "core/size.hpp"
 
 namespace hpplace {
-
-bool Workload::uses_node(unsigned node) const noexcept {
-    return !nodes || std::find(nodes->begin(), nodes->end(), node) != nodes->end();
-}
-
-namespace {
-
-std::optional<std::string> text_problem(std::string_view text, std::size_t max_bytes) {
-    if (text.size() > max_bytes) {
-        return "at most " + std::to_string(max_bytes) + " bytes, got " + quoted_text(text);
-    }
-    if (!is_valid_utf8(text)) {
-        return "must be UTF-8, got " + quoted_text(text);
-    }
-    for (const char c : text) {
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
-            return "must not contain control characters, got " + quoted_text(text);
-        }
-    }
-    return std::nullopt;
-}
-
-std::optional<std::string> cgroup_problem(const std::string& cgroup) {
-    if (auto problem = text_problem(cgroup, max_cgroup_path_bytes)) {
-        return problem;
-    }
-    if (cgroup.empty() || cgroup.front() != '/') {
-        return "expected an absolute cgroup v2 directory, got " + quoted_text(cgroup);
-    }
-    for (const auto& part : std::filesystem::path(cgroup)) {
-        if (part == "." || part == "..") {
-            return "must not contain \".\" or \"..\" components, got " + quoted_text(cgroup);
-        }
-    }
-    return std::nullopt;
-}
-
-}  // namespace
-
-std::optional<WorkloadProblem> workload_problem(const Workload& workload) {
-    const auto problem = [](std::string key, std::string what, std::optional<std::size_t> item = std::nullopt) {
-        return WorkloadProblem{std::move(key), item, std::move(what)};
-    };
-    if (workload.name.empty()) {
-        return problem("name", "must not be empty");
-    }
-    if (auto what = text_problem(workload.name, max_workload_name_bytes)) {
-        return problem("name", *what);
-    }
-    if (workload.threads) {
-        if (*workload.threads > max_fixed_threads) {
-            return problem("threads", "expected an integer in 0.." + std::to_string(max_fixed_threads) + ", got " +
-                                          std::to_string(*workload.threads));
-        }
-    } else if (workload.threads_per_cpu < 1 || workload.threads_per_cpu > max_threads_per_cpu) {
-        return problem("threads_per_cpu", "expected an integer in 1.." + std::to_string(max_threads_per_cpu) +
-                                              ", got " + std::to_string(workload.threads_per_cpu));
-    }
-    if (workload.nodes) {
-        const auto& ids = *workload.nodes;
-        if (ids.empty()) {
-            return problem("nodes", "expected \"all\" or a non-empty list of node ids, got []");
-        }
-        for (std::size_t i = 0; i < ids.size(); ++i) {
-            if (ids[i] > max_workload_node_id) {
-                return problem("nodes", "expected a node id (0.." + std::to_string(max_workload_node_id) + "), got " +
-                                            std::to_string(ids[i]), i);
-            }
-            if (std::find(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(i), ids[i]) !=
-                ids.begin() + static_cast<std::ptrdiff_t>(i)) {
-                return problem("nodes", "node " + std::to_string(ids[i]) + " listed twice", i);
-            }
-        }
-    }
-    if (workload.buffer_per_cpu > max_buffer_per_cpu) {
-        return problem("buffer_per_cpu", "at most 1TiB per CPU, got " + std::to_string(workload.buffer_per_cpu));
-    }
-    if (workload.cgroup) {
-        if (auto what = cgroup_problem(*workload.cgroup)) {
-            return problem("cgroup", *what);
-        }
-    }
-    return std::nullopt;
-}
 
 namespace {
 
