@@ -3,7 +3,8 @@
  * hpnotify: CPU and memory hotplug notifications over generic netlink.
  *
  * The protocol shared by the kernel module (kmod/) and user space (daemon/).
- * Documentation/netlink/specs style description: common/hpnotify.yaml.
+ * Its definition is common/hpnotify.yaml (Documentation/netlink/specs style);
+ * tests/uapi/check_uapi.py holds this header to it.
  *
  * Conventions:
  *  - every enum starts at 1; 0 is never a valid command, attribute or type;

@@ -9,7 +9,7 @@ linux-image-amd64 linux-headers-amd64 kmod sparse
 qemu-system-x86 busybox-static cpio gzip util-linux
 libmnl-dev libudev-dev libnuma-dev libboost-dev libsystemd-dev
 nlohmann-json3-dev libtomlplusplus-dev doctest-dev libbenchmark-dev
-python3 systemd ccache
+python3 python3-yaml systemd ccache
 clang libclang-rt-14-dev llvm
 "
 # clang, libclang-rt-14-dev (libFuzzer and clang's ASan/UBSan runtimes) and llvm
