@@ -75,19 +75,24 @@ bench_storm() {
 	daemon_pid > /dev/null || die "hpplaced exited during the storm: $(tail -5 "$DAEMON_LOG")"
 }
 
+# bench_hotadd: the vCPUs of sockets 2 and 3 (cpu2, cpu3; node 1), one after the other. (hot_cpu: settled
+# loops over cpu.)
 bench_hotadd() {
-	wait_until 60 settled || die "not settled before the hot-add"
-	"$PROBE" hotadd 2 "$(service_pid)" > /tmp/hotadd.out 2> /tmp/hotadd.err &
-	probe_pid=$!
-	wait_until 10 grep -q listening /tmp/hotadd.err || die "hpvm-bench-probe hotadd did not start: $(cat /tmp/hotadd.err)"
-	requested=$("$PROBE" now)
-	host hotadd_cpu socket=2 || die "vCPU hot-add refused"
-	answered=$("$PROBE" now)
-	wait "$probe_pid"
-	status=$?
-	out hotadd /tmp/hotadd.out
-	[ "$status" -eq 0 ] || die "hpvm-bench-probe hotadd: $(cat /tmp/hotadd.err)"
-	out_lines hotadd_request "requested=$requested answered=$answered"
-	wait_until 60 settled || die "not settled after the hot-add"
+	for hot_cpu in 2 3; do
+		wait_until 60 settled || die "not settled before the hot-add of cpu$hot_cpu"
+		"$PROBE" hotadd "$hot_cpu" "$(service_pid)" > "/tmp/hotadd_$hot_cpu.out" 2> "/tmp/hotadd_$hot_cpu.err" &
+		probe_pid=$!
+		wait_until 10 grep -q listening "/tmp/hotadd_$hot_cpu.err" ||
+			die "hpvm-bench-probe hotadd did not start: $(cat "/tmp/hotadd_$hot_cpu.err")"
+		requested=$("$PROBE" now)
+		host hotadd_cpu "socket=$hot_cpu" || die "vCPU hot-add (socket $hot_cpu) refused"
+		answered=$("$PROBE" now)
+		wait "$probe_pid"
+		status=$?
+		out "hotadd_$hot_cpu" "/tmp/hotadd_$hot_cpu.out"
+		[ "$status" -eq 0 ] || die "hpvm-bench-probe hotadd $hot_cpu: $(cat "/tmp/hotadd_$hot_cpu.err")"
+		out_lines "hotadd_request_$hot_cpu" "requested=$requested answered=$answered"
+	done
+	wait_until 60 settled || die "not settled after the hot-adds"
 	daemon_log
 }
