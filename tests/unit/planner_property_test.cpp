@@ -268,7 +268,7 @@ TEST_CASE("planner properties: first plans") {
     }
 }
 
-TEST_CASE("planner properties: stability, incremental == full, under hotplug sequences") {
+TEST_CASE("planner properties: stability under hotplug sequences") {
     unsigned arrivals = 0;
     unsigned departures = 0;
     for (unsigned seed = 1; seed <= 150; ++seed) {
@@ -287,8 +287,6 @@ TEST_CASE("planner properties: stability, incremental == full, under hotplug seq
             const Plan next = make_plan(topology, config, plan);
             check_invariants(topology, config, next, false);
 
-            // Incremental == full.
-            CHECK(replan_after_cpu_change(plan, topology, config, cpu) == next);
             // Idempotence.
             CHECK(make_plan(topology, config, next) == next);
             // Generation: +1 exactly when the placement changed.
@@ -343,6 +341,5 @@ TEST_CASE("planner properties: a CPU that changes nothing keeps the generation")
         changed.nodes.front().cpus.set(cpu);
         const Plan next = make_plan(changed, config, plan);
         CHECK(next == plan);
-        CHECK(replan_after_cpu_change(plan, changed, config, cpu) == plan);
     }
 }

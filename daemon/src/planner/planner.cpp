@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <stdexcept>
-#include <string_view>
 #include <cstdint>
 #include <limits>
 #include <numeric>
@@ -99,15 +97,6 @@ std::size_t memory_home(const Topology& topology, std::size_t position) {
     return best;
 }
 
-std::size_t position_of_node(const Topology& topology, unsigned id) {
-    for (std::size_t p = 0; p < topology.nodes.size(); ++p) {
-        if (topology.nodes[p].id == id) {
-            return p;
-        }
-    }
-    return no_position;
-}
-
 // Appends the online, unreserved CPUs of a node to `cpus`, increasing. Word by
 // word, from the node's first non-empty word: a node's bitmap starts at CPU 0,
 // and on a machine of many nodes most of its words are zero.
@@ -171,7 +160,7 @@ struct NodeCpus {
 // `total` threads: each to the node furthest below its quota (ties to the lower
 // id), there to the least-loaded CPU (ties to the lower number). `loads` holds the
 // threads per CPU so far (earlier workloads and this one's kept threads) and is
-// updated. Shared by the full and the incremental path.
+// updated.
 std::vector<PlannedThread> place_fixed(std::uint64_t total, std::span<const NodeCpus> nodes,
                                        std::span<const unsigned> unplaced, std::vector<std::uint32_t>& loads) {
     std::vector<PlannedThread> placed;
@@ -222,26 +211,6 @@ std::vector<PlannedThread> place_fixed(std::uint64_t total, std::span<const Node
         placed.push_back({index, cpu, nodes[position].id});
     }
     return placed;
-}
-
-// The `count` lowest indices not in `used`, increasing: the free ones below
-// used.size() first, then used.size() on.
-std::vector<unsigned> free_indices(const std::vector<bool>& used, std::size_t count) {
-    std::vector<unsigned> indices;
-    indices.reserve(count);
-    for (unsigned i = 0; indices.size() < count; ++i) {
-        if (i >= used.size() || !used[i]) {
-            indices.push_back(i);
-        }
-    }
-    return indices;
-}
-
-bool by_index(const PlannedThread& a, const PlannedThread& b) noexcept { return a.index < b.index; }
-
-// threads[0, middle) and threads[middle, end) are each sorted by index: merges them.
-void merge_by_index(std::vector<PlannedThread>& threads, std::size_t middle) {
-    std::inplace_merge(threads.begin(), threads.begin() + static_cast<std::ptrdiff_t>(middle), threads.end(), by_index);
 }
 
 // The kernel's cpulist ("0-3,8") of a bitmap, run by run: a word of all ones or
@@ -549,16 +518,14 @@ std::vector<PlannedBuffer> plan_buffers(const Machine& machine, const Workload& 
     return buffers;
 }
 
-// Applies max_memory_share to the buffers on `only_node` (on every node if nullopt).
-void clip_buffers(std::vector<WorkloadPlan>& workloads, const Topology& topology, double share,
-                  std::optional<unsigned> only_node) {
+// Applies max_memory_share to the buffers of every node.
+void clip_buffers(std::vector<WorkloadPlan>& workloads, const Topology& topology, double share) {
     const NodeIndex index(topology);
-    auto applies = [&](const PlannedBuffer& b) { return !only_node || b.node == *only_node; };
     // Requested bytes per node position, over all workloads; buffers only live on nodes of the topology.
     std::vector<uint128> totals(topology.nodes.size(), 0);
     for (const auto& w : workloads) {
         for (const auto& b : w.buffers) {
-            if (const auto p = index.find(b.node); applies(b) && p != no_position) {
+            if (const auto p = index.find(b.node); p != no_position) {
                 totals[p] += b.requested_bytes;
             }
         }
@@ -573,7 +540,7 @@ void clip_buffers(std::vector<WorkloadPlan>& workloads, const Topology& topology
     for (auto& w : workloads) {
         for (auto& b : w.buffers) {
             const auto p = index.find(b.node);
-            if (!applies(b) || p == no_position) {
+            if (p == no_position) {
                 continue;
             }
             const std::uint64_t cap = caps[p];  // (0 where nothing is requested: nothing to clip)
@@ -609,7 +576,7 @@ Plan plan_with(const Topology& topology, const Config& config, const Plan* previ
         wp.mems = nodes_used.mems;
         plan.workloads.push_back(std::move(wp));
     }
-    clip_buffers(plan.workloads, topology, config.max_memory_share, std::nullopt);
+    clip_buffers(plan.workloads, topology, config.max_memory_share);
     plan.generation = next_generation(previous, plan);
     return plan;
 }
@@ -620,303 +587,6 @@ Plan make_plan(const Topology& topology, const Config& config) { return plan_wit
 
 Plan make_plan(const Topology& topology, const Config& config, const Plan& previous) {
     return plan_with(topology, config, &previous);
-}
-
-// --- the incremental path ----------------------------------------------------------
-
-namespace {
-
-// A cpulist ("0-3,8") as ranges, to add or remove one CPU without expanding
-// thousands of CPUs into a bitmap and back.
-using CpuRanges = std::vector<std::pair<unsigned, unsigned>>;
-
-CpuRanges parse_ranges(std::string_view text) {
-    CpuRanges ranges;
-    auto number = [&](std::string_view part) {
-        unsigned value = 0;
-        const auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
-        if (part.empty() || ec != std::errc{} || ptr != part.data() + part.size()) {
-            throw std::invalid_argument("bad CPU list \"" + std::string(text) + "\"");
-        }
-        return value;
-    };
-    while (!text.empty()) {
-        const auto comma = text.find(',');
-        const std::string_view part = text.substr(0, comma);
-        text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
-        const auto dash = part.find('-');
-        const unsigned first = number(part.substr(0, dash));
-        const unsigned last = dash == std::string_view::npos ? first : number(part.substr(dash + 1));
-        ranges.emplace_back(first, std::max(first, last));
-    }
-    std::sort(ranges.begin(), ranges.end());
-    CpuRanges merged;
-    for (const auto& r : ranges) {
-        if (!merged.empty() && r.first <= merged.back().second + 1) {
-            merged.back().second = std::max(merged.back().second, r.second);
-        } else {
-            merged.push_back(r);
-        }
-    }
-    return merged;
-}
-
-bool ranges_contain(const CpuRanges& ranges, unsigned cpu) {
-    return std::any_of(ranges.begin(), ranges.end(), [&](const auto& r) { return r.first <= cpu && cpu <= r.second; });
-}
-
-void ranges_insert(CpuRanges& ranges, unsigned cpu) {
-    auto it = std::lower_bound(ranges.begin(), ranges.end(), std::make_pair(cpu, cpu));
-    it = ranges.insert(it, {cpu, cpu});
-    auto i = static_cast<std::size_t>(it - ranges.begin());
-    if (i + 1 < ranges.size() && ranges[i + 1].first == cpu + 1) {
-        ranges[i].second = ranges[i + 1].second;
-        ranges.erase(ranges.begin() + static_cast<std::ptrdiff_t>(i) + 1);
-    }
-    if (i > 0 && ranges[i - 1].second + 1 == cpu) {
-        ranges[i - 1].second = ranges[i].second;
-        ranges.erase(ranges.begin() + static_cast<std::ptrdiff_t>(i));
-    }
-}
-
-void ranges_erase(CpuRanges& ranges, unsigned cpu) {
-    for (std::size_t i = 0; i < ranges.size(); ++i) {
-        auto& [first, last] = ranges[i];
-        if (cpu < first || cpu > last) {
-            continue;
-        }
-        if (first == last) {
-            ranges.erase(ranges.begin() + static_cast<std::ptrdiff_t>(i));
-        } else if (cpu == first) {
-            ++first;
-        } else if (cpu == last) {
-            --last;
-        } else {
-            const unsigned end = last;
-            last = cpu - 1;
-            ranges.insert(ranges.begin() + static_cast<std::ptrdiff_t>(i) + 1, {cpu + 1, end});
-        }
-        return;
-    }
-}
-
-std::string format_ranges(const CpuRanges& ranges) {
-    std::string out;
-    for (const auto& [first, last] : ranges) {
-        out += out.empty() ? "" : ",";
-        out += std::to_string(first);
-        if (last != first) {
-            out += "-" + std::to_string(last);
-        }
-    }
-    return out;
-}
-
-struct CpuPlace {
-    std::size_t position = no_position;  // node position in the topology
-    bool online = false;
-};
-
-CpuPlace locate_cpu(const Topology& topology, const Plan& previous, unsigned cpu) {
-    for (std::size_t p = 0; p < topology.nodes.size(); ++p) {
-        if (topology.nodes[p].cpus.test(cpu)) {
-            return {p, true};
-        }
-        if (topology.nodes[p].offline_cpus.test(cpu)) {
-            return {p, false};
-        }
-    }
-    // Removed altogether: the node its threads ran on.
-    for (const auto& w : previous.workloads) {
-        for (const auto& t : w.threads) {
-            if (t.cpu == cpu) {
-                return {position_of_node(topology, t.node), false};
-            }
-        }
-    }
-    return {};
-}
-
-bool same_workload_names(const Plan& plan, const Config& config) {
-    if (plan.workloads.size() != config.workloads.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < plan.workloads.size(); ++i) {
-        if (plan.workloads[i].name != config.workloads[i].name) {
-            return false;
-        }
-    }
-    return true;
-}
-
-// Threads of a threads_per_cpu workload after `cpu` came or went. Returns true if changed.
-bool update_per_cpu_threads(WorkloadPlan& wp, const Workload& workload, unsigned cpu, unsigned node, bool served) {
-    auto& threads = wp.threads;
-    if (!served) {
-        const auto old_size = threads.size();
-        std::erase_if(threads, [&](const PlannedThread& t) { return t.cpu == cpu; });
-        return threads.size() != old_size;
-    }
-    std::vector<bool> used(threads.empty() ? 0 : threads.back().index + 1, false);
-    unsigned on_cpu = 0;
-    for (const auto& t : threads) {
-        used[t.index] = true;
-        on_cpu += t.cpu == cpu ? 1 : 0;
-    }
-    if (on_cpu >= workload.threads_per_cpu) {
-        return false;
-    }
-    for (const unsigned index : free_indices(used, workload.threads_per_cpu - on_cpu)) {
-        const auto at = std::lower_bound(threads.begin(), threads.end(), index,
-                                         [](const PlannedThread& t, unsigned i) { return t.index < i; });
-        threads.insert(at, PlannedThread{index, cpu, node});
-    }
-    return true;
-}
-
-// Threads of a fixed-count workload after `cpu` came or went. Returns true if changed.
-bool update_fixed_threads(std::vector<WorkloadPlan>& workloads, std::size_t which, const Workload& workload,
-                          const Topology& topology, const Config& config, unsigned cpu, bool served) {
-    auto& threads = workloads[which].threads;
-    const unsigned total = *workload.threads;
-    const auto old_size = threads.size();
-    if (!served) {
-        std::erase_if(threads, [&](const PlannedThread& t) { return t.cpu == cpu; });
-    }
-    if (threads.size() == total) {
-        return threads.size() != old_size;
-    }
-    // Some threads need a place: the same placement as the full path.
-    std::vector<unsigned> served_cpus;
-    std::vector<std::pair<unsigned, std::size_t>> starts;  // (node id, start in served_cpus) of nodes with CPUs
-    unsigned cpu_end = 0;
-    for (const auto& node : topology.nodes) {
-        if (!workload.uses_node(node.id)) {
-            continue;
-        }
-        const std::size_t start = served_cpus.size();
-        append_served_cpus(node, config.reserved_cpus, served_cpus);
-        if (served_cpus.size() != start) {
-            cpu_end = std::max(cpu_end, served_cpus.back() + 1);
-            starts.emplace_back(node.id, start);
-        }
-    }
-    std::vector<NodeCpus> nodes;
-    nodes.reserve(starts.size());
-    for (std::size_t i = 0; i < starts.size(); ++i) {
-        const std::size_t end = i + 1 < starts.size() ? starts[i + 1].second : served_cpus.size();
-        nodes.push_back({starts[i].first,
-                         std::span<const unsigned>(served_cpus).subspan(starts[i].second, end - starts[i].second), 0});
-    }
-    if (nodes.empty()) {
-        return threads.size() != old_size;
-    }
-    // Loads as the full path sees them: the threads of the workloads before this
-    // one (a threads_per_cpu workload has exactly that many on each of its CPUs,
-    // no need to look at its threads) and this one's kept threads.
-    std::vector<std::uint32_t> loads(cpu_end, 0);
-    auto count = [&](const PlannedThread& t) {
-        if (t.cpu < cpu_end) {
-            ++loads[t.cpu];
-        }
-    };
-    for (std::size_t i = 0; i <= which; ++i) {
-        const Workload& earlier = config.workloads[i];
-        if (i == which || earlier.fixed_thread_count()) {
-            std::for_each(workloads[i].threads.begin(), workloads[i].threads.end(), count);
-            continue;
-        }
-        for (const auto& n : nodes) {
-            if (earlier.uses_node(n.id)) {
-                for (const unsigned c : n.cpus) {
-                    loads[c] += earlier.threads_per_cpu;
-                }
-            }
-        }
-    }
-    std::vector<bool> used(total, false);
-    for (const auto& t : threads) {
-        used[t.index] = true;
-        for (auto& n : nodes) {
-            n.kept += n.id == t.node ? 1 : 0;
-        }
-    }
-    std::vector<unsigned> unplaced;
-    for (unsigned i = 0; i < total; ++i) {
-        if (!used[i]) {
-            unplaced.push_back(i);
-        }
-    }
-    const std::vector<PlannedThread> placed = place_fixed(total, nodes, unplaced, loads);
-    const std::size_t kept = threads.size();
-    threads.insert(threads.end(), placed.begin(), placed.end());
-    merge_by_index(threads, kept);
-    return true;
-}
-
-}  // namespace
-
-Plan replan_after_cpu_change(Plan previous, const Topology& topology, const Config& config, unsigned cpu) {
-    if (previous.generation == 0 || !same_workload_names(previous, config)) {
-        return make_plan(topology, config, previous);
-    }
-    const CpuPlace place = locate_cpu(topology, previous, cpu);
-    if (place.position == no_position) {
-        return make_plan(topology, config, previous);
-    }
-    const NumaNode& node = topology.nodes[place.position];
-    const bool served = place.online && !config.reserved_cpus.test(cpu);
-    const std::size_t home = memory_home(topology, place.position);
-    bool changed = false;
-    bool reclip = false;
-    for (std::size_t i = 0; i < config.workloads.size(); ++i) {
-        const Workload& workload = config.workloads[i];
-        if (!workload.uses_node(node.id)) {
-            continue;
-        }
-        WorkloadPlan& wp = previous.workloads[i];
-        if (workload.fixed_thread_count()) {
-            changed |= update_fixed_threads(previous.workloads, i, workload, topology, config, cpu, served);
-        } else {
-            changed |= update_per_cpu_threads(wp, workload, cpu, node.id, served);
-        }
-        CpuRanges cpus = parse_ranges(wp.cpuset);
-        if (ranges_contain(cpus, cpu) == served) {
-            continue;
-        }
-        changed = true;
-        if (served) {
-            ranges_insert(cpus, cpu);
-        } else {
-            ranges_erase(cpus, cpu);
-        }
-        wp.cpuset = format_ranges(cpus);
-        if (workload.buffer_per_cpu == 0 || home == no_position) {
-            continue;
-        }
-        const unsigned home_id = topology.nodes[home].id;
-        auto it = std::lower_bound(wp.buffers.begin(), wp.buffers.end(), home_id,
-                                   [](const PlannedBuffer& b, unsigned n) { return b.node < n; });
-        if (served) {
-            if (it == wp.buffers.end() || it->node != home_id) {
-                it = wp.buffers.insert(it, PlannedBuffer{home_id, 0, 0, false});
-            }
-            it->requested_bytes = saturating_add(it->requested_bytes, workload.buffer_per_cpu);
-        } else if (it != wp.buffers.end() && it->node == home_id) {
-            it->requested_bytes -= std::min(it->requested_bytes, workload.buffer_per_cpu);
-            if (it->requested_bytes == 0) {
-                wp.buffers.erase(it);
-            }
-        }
-        reclip = true;
-    }
-    if (reclip) {
-        clip_buffers(previous.workloads, topology, config.max_memory_share, topology.nodes[home].id);
-    }
-    if (changed) {
-        ++previous.generation;
-    }
-    return previous;
 }
 
 }  // namespace hpplace

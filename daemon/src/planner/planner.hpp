@@ -28,12 +28,4 @@ namespace hpplace {
 Plan make_plan(const Topology& topology, const Config& config);
 Plan make_plan(const Topology& topology, const Config& config, const Plan& previous);
 
-// The same result as make_plan(topology, config, previous) when `previous` is
-// the plan of a topology that differs from `topology` only in whether `cpu` is
-// online (arrived, left or was removed), at a fraction of the cost: it touches
-// the workloads of that CPU's node only. Takes the plan by value so that a caller
-// who no longer needs it can move it in. Falls back to the full recompute when
-// the previous plan does not match the configuration's workloads.
-Plan replan_after_cpu_change(Plan previous, const Topology& topology, const Config& config, unsigned cpu);
-
 }  // namespace hpplace
