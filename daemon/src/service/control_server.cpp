@@ -1,3 +1,5 @@
+#include <utility>  // before Asio: awaitable.hpp of Boost 1.74 uses std::exchange
+
 #include "service/control_server.hpp"
 
 #include <sys/socket.h>
@@ -14,12 +16,14 @@
 #include <optional>
 #include <set>
 #include <stdexcept>
-#include <utility>
 #include <vector>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
 #include "core/file_descriptor.hpp"
@@ -28,7 +32,8 @@
 
 namespace hpplace {
 
-using boost::asio::local::stream_protocol;
+namespace asio = boost::asio;
+using asio::local::stream_protocol;
 
 nlohmann::json ControlHandler::register_workload(const nlohmann::json&) {
     throw control::ProtocolError("not supported by this hpplaced yet");
@@ -66,14 +71,14 @@ struct ControlServer::State {
     State(boost::asio::io_context& io, std::filesystem::path socket_path, ControlHandler& control_handler,
           ControlServerLimits server_limits, LogLine log_line)
         : acceptor(io),
-          sweeper(io),
+          accept_retry(io),
           path(std::move(socket_path)),
           handler(control_handler),
           limits(server_limits),
           log(std::move(log_line)) {}
 
     stream_protocol::acceptor acceptor;
-    boost::asio::steady_timer sweeper;  // enforces the timeouts
+    asio::steady_timer accept_retry;  // after a failed accept (EMFILE)
     std::filesystem::path path;
     ControlHandler& handler;
     ControlServerLimits limits;
@@ -113,12 +118,36 @@ Peer peer_of(stream_protocol::socket& socket) {
     return {credentials.pid, credentials.uid};
 }
 
+// GCC 12 with -fsanitize=address reports Asio's coroutine frames, allocated and
+// freed by awaitable_frame_base's own operator new and delete, as mismatched
+// new/delete (a false positive), on every coroutine from here to accept_clients().
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+// Waits until signal is cancelled (a steady_timer that never expires by itself
+// serves as the coroutines' event: one waiter each, who checks its condition
+// before waiting; everything runs on one thread, so no wake-up is lost).
+asio::awaitable<void> wait_for(asio::steady_timer& signal) {
+    boost::system::error_code ignored;
+    signal.expires_at(asio::steady_timer::time_point::max());
+    co_await signal.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+}
+
+// One connection: three coroutines on the server's executor. read_requests()
+// reads, splits and answers lines in order; write_lines() sends the queued
+// answers and pushes one after the other; watch_deadlines() enforces the
+// timeouts. Each holds the session alive; close() ends all three.
 class Session : public std::enable_shared_from_this<Session> {
 public:
     Session(std::shared_ptr<ControlServer::State> state, stream_protocol::socket socket, std::uint64_t number,
             Peer peer)
         : state_(std::move(state)),
           socket_(std::move(socket)),
+          output_ready_(socket_.get_executor()),
+          input_allowed_(socket_.get_executor()),
+          watchdog_(socket_.get_executor()),
           splitter_(state_->limits.max_line),
           number_(number),
           peer_(peer),
@@ -129,7 +158,9 @@ public:
         accepted_ = true;
         ++state_->accepted;
         ++state_->peers[peer_.pid].connections;
-        read_more();
+        spawn(&Session::read_requests);
+        spawn(&Session::write_lines);
+        spawn(&Session::watch_deadlines);
     }
 
     // Refuses the connection with one error line.
@@ -137,6 +168,8 @@ public:
         state_->log(who() + " refused: " + why);
         enqueue(control::render_error(why));
         close_after_flush();
+        spawn(&Session::write_lines);
+        spawn(&Session::watch_deadlines);
     }
 
     void push(const std::string& line) {
@@ -151,27 +184,7 @@ public:
     void forget(const std::string& name) {
         if (registered_.erase(name) != 0) {
             state_->release_peer(peer_.pid, 0, 1);
-        }
-    }
-
-    // Called by the server's sweep: closes the connection, saying why, once
-    // one of its timeouts has passed.
-    void check_timeouts(Clock::time_point now) {
-        const auto& limits = state_->limits;
-        if (closed_) {
-            return;
-        }
-        if (closing_) {
-            // Its last line is not taken (the peer does not read): give up on it.
-            if (now - closing_since_ >= limits.line_timeout) {
-                close();
-            }
-            return;
-        }
-        if (partial_since_ && now - *partial_since_ >= limits.line_timeout) {
-            time_out("request line not finished within " + duration_text(limits.line_timeout));
-        } else if (!long_lived() && now - last_line_ >= limits.idle_timeout) {
-            time_out("no request within " + duration_text(limits.idle_timeout));
+            deadline_changed();  // no longer long-lived, perhaps
         }
     }
 
@@ -184,6 +197,9 @@ public:
         boost::system::error_code ignored;
         socket_.shutdown(stream_protocol::socket::shutdown_both, ignored);
         socket_.close(ignored);
+        output_ready_.cancel();
+        input_allowed_.cancel();
+        watchdog_.cancel();
         queue_.clear();
         queued_bytes_ = 0;
         release_workloads();
@@ -195,6 +211,23 @@ public:
     }
 
 private:
+    using Task = asio::awaitable<void> (Session::*)(std::shared_ptr<Session>);
+
+    void spawn(Task task) {
+        asio::co_spawn(socket_.get_executor(), (this->*task)(shared_from_this()),
+                       [self = shared_from_this()](const std::exception_ptr& error) {
+                           if (!error) {
+                               return;
+                           }
+                           try {
+                               std::rethrow_exception(error);
+                           } catch (const std::exception& e) {
+                               self->state_->log(self->who() + ": " + e.what() + ", connection closed");
+                           }
+                           self->close();
+                       });
+    }
+
     std::string who() const {
         std::string text = "control client " + std::to_string(number_);
         if (peer_.pid >= 0) {
@@ -236,7 +269,7 @@ private:
         if (released.empty()) {
             return;
         }
-        boost::asio::post(state_->acceptor.get_executor(), [state = state_, released, who = who()] {
+        asio::post(state_->acceptor.get_executor(), [state = state_, released, who = who()] {
             for (const auto& name : released) {
                 // Stopped, or registered again by a new connection meanwhile: keep it.
                 if (state->stopped || state->registrants.contains(name)) {
@@ -252,58 +285,126 @@ private:
         });
     }
 
-    void read_more() {
-        if (closing_ || reading_ || state_->stopped) {
-            return;
+    asio::awaitable<void> read_requests(std::shared_ptr<Session> /*self*/) {
+        boost::system::error_code error;
+        while (!closing_) {
+            // Back-pressure: a client that does not read its answers gets no
+            // more requests read until they are sent.
+            if (queued_bytes_ > state_->limits.max_line) {
+                co_await wait_for(input_allowed_);
+                continue;
+            }
+            const std::size_t n =
+                co_await socket_.async_read_some(asio::buffer(buffer_), asio::redirect_error(asio::use_awaitable, error));
+            if (closed_) {
+                co_return;
+            }
+            if (error) {
+                // EOF or reset: the client went away; flush nothing more.
+                close();
+                co_return;
+            }
+            if (closing_) {
+                co_return;
+            }
+            std::vector<std::string> lines;
+            try {
+                lines = splitter_.feed(std::string_view(buffer_.data(), n));
+            } catch (const control::ProtocolError& e) {
+                state_->log(who() + ": " + e.what() + ", connection dropped");
+                enqueue(control::render_error(std::string(e.what()) + "; closing the connection"));
+                close_after_flush();
+                co_return;
+            }
+            const auto now = Clock::now();
+            if (!lines.empty()) {
+                last_line_ = now;
+            }
+            if (splitter_.pending() == 0) {
+                partial_since_.reset();
+            } else if (!partial_since_ || !lines.empty()) {
+                partial_since_ = now;  // a new line began
+            }
+            for (const auto& line : lines) {
+                if (closing_) {
+                    co_return;
+                }
+                handle_line(line);
+            }
+            deadline_changed();
         }
-        // Back-pressure: a client that does not read its answers gets no more
-        // requests read until they are sent.
-        if (queued_bytes_ > state_->limits.max_line) {
-            return;
-        }
-        reading_ = true;
-        socket_.async_read_some(boost::asio::buffer(buffer_),
-                                [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-                                    self->on_read(ec, n);
-                                });
     }
 
-    void on_read(const boost::system::error_code& ec, std::size_t n) {
-        reading_ = false;
-        if (closed_ || state_->stopped) {
-            return;
-        }
-        if (ec) {
-            // EOF or reset: the client went away; flush nothing more.
-            close();
-            return;
-        }
-        std::vector<std::string> lines;
-        try {
-            lines = splitter_.feed(std::string_view(buffer_.data(), n));
-        } catch (const control::ProtocolError& e) {
-            state_->log(who() + ": " + e.what() + ", connection dropped");
-            enqueue(control::render_error(std::string(e.what()) + "; closing the connection"));
-            close_after_flush();
-            return;
-        }
-        const auto now = Clock::now();
-        if (!lines.empty()) {
-            last_line_ = now;
-            partial_since_.reset();
-        }
-        if (splitter_.pending() == 0) {
-            partial_since_.reset();
-        } else if (!partial_since_ || !lines.empty()) {
-            partial_since_ = now;  // a new line began
-        }
-        for (const auto& line : lines) {
-            if (closing_) {
-                return;
+    asio::awaitable<void> write_lines(std::shared_ptr<Session> /*self*/) {
+        boost::system::error_code error;
+        while (!closed_) {
+            if (queue_.empty()) {
+                if (closing_) {
+                    close();
+                    co_return;
+                }
+                co_await wait_for(output_ready_);
+                continue;
             }
-            handle_line(line);
+            // Owned here while it is written: close() clears the queue.
+            const std::string line = std::move(queue_.front());
+            queue_.pop_front();
+            co_await asio::async_write(socket_, asio::buffer(line), asio::redirect_error(asio::use_awaitable, error));
+            if (closed_) {
+                co_return;
+            }
+            if (error) {
+                close();
+                co_return;
+            }
+            queued_bytes_ -= line.size();
+            input_allowed_.cancel();
         }
-        read_more();
+    }
+
+    // Closes the connection, saying why, once one of its timeouts has passed.
+    asio::awaitable<void> watch_deadlines(std::shared_ptr<Session> /*self*/) {
+        const auto& limits = state_->limits;
+        boost::system::error_code ignored;
+        while (!closed_) {
+            const auto now = Clock::now();
+            if (closing_) {
+                // Its last line is not taken (the peer does not read): give up on it.
+                if (now - closing_since_ >= limits.line_timeout) {
+                    close();
+                    co_return;
+                }
+            } else if (partial_since_ && now - *partial_since_ >= limits.line_timeout) {
+                time_out("request line not finished within " + duration_text(limits.line_timeout));
+                continue;
+            } else if (!partial_since_ && !long_lived() && now - last_line_ >= limits.idle_timeout) {
+                time_out("no request within " + duration_text(limits.idle_timeout));
+                continue;
+            }
+            // Woken early by deadline_changed().
+            watchdog_.expires_at(next_deadline());
+            co_await watchdog_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        }
+    }
+
+    // Wakes the watchdog when the next deadline came closer; one that moved
+    // away it finds when it wakes (a busy connection costs it no wake-ups).
+    void deadline_changed() {
+        if (next_deadline() < watchdog_.expiry()) {
+            watchdog_.cancel();
+        }
+    }
+
+    Clock::time_point next_deadline() const {
+        const auto& limits = state_->limits;
+        if (closing_) {
+            return closing_since_ + limits.line_timeout;
+        }
+        // A connection in the middle of a line is not idle: the line timeout applies.
+        if (partial_since_) {
+            return *partial_since_ + limits.line_timeout;
+        }
+        return long_lived() ? Clock::time_point::max() : last_line_ + limits.idle_timeout;
     }
 
     void handle_line(const std::string& line) {
@@ -425,65 +526,36 @@ private:
         }
         queued_bytes_ += line.size();
         queue_.push_back(std::move(line));
-        write_more();
+        output_ready_.cancel();
     }
 
-    void write_more() {
-        if (writing_ || closed_ || queue_.empty()) {
-            return;
-        }
-        writing_ = true;
-        boost::asio::async_write(socket_, boost::asio::buffer(queue_.front()),
-                                 [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                                     self->on_written(ec);
-                                 });
-    }
-
-    void on_written(const boost::system::error_code& ec) {
-        writing_ = false;
-        if (closed_) {
-            return;
-        }
-        if (ec) {
-            close();
-            return;
-        }
-        queued_bytes_ -= queue_.front().size();
-        queue_.pop_front();
-        if (queue_.empty() && closing_) {
-            close();
-            return;
-        }
-        write_more();
-        read_more();
-    }
-
+    // No more requests; the connection closes once its queue is sent.
     void close_after_flush() {
         if (!closing_) {
             closing_ = true;
             closing_since_ = Clock::now();
         }
-        if (queue_.empty() && !writing_) {
-            close();
-        }
+        output_ready_.cancel();
+        deadline_changed();
     }
 
     std::shared_ptr<ControlServer::State> state_;
     stream_protocol::socket socket_;
+    asio::steady_timer output_ready_;   // cancelled when a line is queued or closing begins
+    asio::steady_timer input_allowed_;  // cancelled when queued output was sent
+    asio::steady_timer watchdog_;       // the next deadline; cancelled when it may have moved
     control::LineSplitter splitter_;
     std::uint64_t number_;
     Peer peer_;
     std::array<char, 4096> buffer_{};
     std::deque<std::string> queue_;
-    std::size_t queued_bytes_ = 0;
+    std::size_t queued_bytes_ = 0;  // queued and being written
     control::Streams streams_;
     std::set<std::string> registered_;  // names this connection registered and holds
     Clock::time_point last_line_;                   // connected, or the last line received
     std::optional<Clock::time_point> partial_since_;  // an unfinished line began
     Clock::time_point closing_since_{};
     bool accepted_ = false;
-    bool reading_ = false;
-    bool writing_ = false;
     bool closing_ = false;  // no more requests; close once the queue is sent
     bool closed_ = false;
 };
@@ -516,66 +588,46 @@ void remove_stale_socket(const std::filesystem::path& path, const ControlServer:
     log("removed stale socket " + path.string());
 }
 
-void accept_next(const std::shared_ptr<ControlServer::State>& state) {
-    state->acceptor.async_accept([state](const boost::system::error_code& ec, stream_protocol::socket socket) {
-        if (state->stopped) {
-            return;
-        }
-        if (ec) {
-            if (ec != boost::asio::error::operation_aborted) {
-                // EMFILE and friends: keep serving the clients we have.
-                state->log(std::string("control socket accept: ") + ec.message());
-                auto timer = std::make_shared<boost::asio::steady_timer>(state->acceptor.get_executor());
-                timer->expires_after(std::chrono::milliseconds(100));
-                timer->async_wait([state, timer](const boost::system::error_code&) {
-                    if (!state->stopped) {
-                        accept_next(state);
-                    }
-                });
-            }
-            return;
-        }
-        const Peer peer = peer_of(socket);
-        const std::uint64_t number = state->next_client++;
-        auto session = std::make_shared<Session>(state, std::move(socket), number, peer);
-        state->sessions.emplace(number, session);
-        const auto& limits = state->limits;
-        const auto usage = state->peers.find(peer.pid);
-        if (state->accepted >= limits.max_clients) {
-            session->refuse("too many clients (" + std::to_string(limits.max_clients) + "), try again later");
-        } else if (usage != state->peers.end() && usage->second.connections >= limits.max_clients_per_peer) {
-            session->refuse("too many connections from process " + std::to_string(peer.pid) + " (" +
-                            std::to_string(limits.max_clients_per_peer) + "), try again later");
-        } else {
-            session->start();
-        }
-        accept_next(state);
-    });
+// Takes a new connection and serves it, or refuses it with the reason.
+void admit(const std::shared_ptr<ControlServer::State>& state, stream_protocol::socket socket) {
+    const Peer peer = peer_of(socket);
+    const std::uint64_t number = state->next_client++;
+    auto session = std::make_shared<Session>(state, std::move(socket), number, peer);
+    state->sessions.emplace(number, session);
+    const auto& limits = state->limits;
+    const auto usage = state->peers.find(peer.pid);
+    if (state->accepted >= limits.max_clients) {
+        session->refuse("too many clients (" + std::to_string(limits.max_clients) + "), try again later");
+    } else if (usage != state->peers.end() && usage->second.connections >= limits.max_clients_per_peer) {
+        session->refuse("too many connections from process " + std::to_string(peer.pid) + " (" +
+                        std::to_string(limits.max_clients_per_peer) + "), try again later");
+    } else {
+        session->start();
+    }
 }
 
-// Every so often (a quarter of the shorter timeout, 10 ms .. 1 s): closes the
-// connections whose timeout has passed. O(connections), at most max_clients
-// plus the refused ones on their way out.
-void sweep_next(const std::shared_ptr<ControlServer::State>& state) {
-    const auto shorter = std::min(state->limits.idle_timeout, state->limits.line_timeout);
-    const auto period = std::clamp(shorter / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
-    state->sweeper.expires_after(period);
-    state->sweeper.async_wait([state](const boost::system::error_code& ec) {
-        if (ec || state->stopped) {
-            return;
+asio::awaitable<void> accept_clients(std::shared_ptr<ControlServer::State> state) {
+    boost::system::error_code error;
+    while (!state->stopped) {
+        stream_protocol::socket socket =
+            co_await state->acceptor.async_accept(asio::redirect_error(asio::use_awaitable, error));
+        if (state->stopped || error == asio::error::operation_aborted) {
+            co_return;
         }
-        const auto now = Clock::now();
-        std::vector<std::shared_ptr<Session>> sessions;
-        sessions.reserve(state->sessions.size());
-        for (const auto& [number, session] : state->sessions) {
-            sessions.push_back(session);
+        if (error) {
+            // EMFILE and friends: keep serving the clients we have.
+            state->log(std::string("control socket accept: ") + error.message());
+            state->accept_retry.expires_after(std::chrono::milliseconds(100));
+            co_await state->accept_retry.async_wait(asio::redirect_error(asio::use_awaitable, error));
+            continue;
         }
-        for (const auto& session : sessions) {  // a timeout erases from the map
-            session->check_timeouts(now);
-        }
-        sweep_next(state);
-    });
+        admit(state, std::move(socket));
+    }
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 }  // namespace
 
@@ -605,8 +657,12 @@ ControlServer::ControlServer(boost::asio::io_context& io, std::filesystem::path 
     if (ec) {
         throw std::system_error(ec.value(), std::system_category(), "cannot listen on " + state_->path.string());
     }
-    accept_next(state_);
-    sweep_next(state_);
+    // A failure of the loop itself (not of one accept) leaves io.run(), as any handler's would.
+    asio::co_spawn(state_->acceptor.get_executor(), accept_clients(state_), [](const std::exception_ptr& error) {
+        if (error) {
+            std::rethrow_exception(error);
+        }
+    });
 }
 
 ControlServer::~ControlServer() { stop(); }
@@ -618,7 +674,7 @@ void ControlServer::stop() {
     state_->stopped = true;
     boost::system::error_code ignored;
     state_->acceptor.close(ignored);
-    state_->sweeper.cancel();
+    state_->accept_retry.cancel();
     const auto sessions = state_->sessions;  // close() erases from the map
     for (const auto& [number, session] : sessions) {
         session->close();

@@ -30,7 +30,8 @@
 //   - a connection that sent no line for idle_timeout is closed, unless it
 //     subscribed or registered a workload (libhpplace keeps one quiet
 //     connection open for as long as it runs); a line not finished within
-//     line_timeout closes any connection; each is told why first;
+//     line_timeout closes any connection (while a line is under way, only
+//     that timeout runs); each is told why first;
 //   - at most max_workloads_per_client registered workloads per connection and
 //     max_workloads_per_peer per process.
 // A connection that closes (EOF, error, or dropped by these limits) takes the
