@@ -46,6 +46,7 @@ struct DaemonRig {
     boost::asio::io_context io;
     SourceListener* kernel = nullptr;
     SourceListener* udev = nullptr;
+    StreamCounters kernel_stream;  // what the kernel source counted
     Topology sysfs = two_node_machine();
     std::vector<std::string> notifications;
     std::vector<std::string> log;
@@ -77,7 +78,7 @@ struct DaemonRig {
         TrackerEnvironment environment{
             .read_topology = [this] { return sysfs; },
             .open_kernel_source = [this]() -> std::unique_ptr<HotplugSource> {
-                return std::make_unique<FakeSource>(EventSource::kernel, &kernel);
+                return std::make_unique<FakeSource>(EventSource::kernel, &kernel, &kernel_stream);
             },
             .open_udev_source = [this]() -> std::unique_ptr<HotplugSource> {
                 return std::make_unique<FakeSource>(EventSource::udev, &udev);
@@ -184,6 +185,7 @@ TEST_CASE("daemon: READY after the first plan, cgroup follows the plan as CPUs c
     CHECK(daemon->current_plan().generation == 1);
 
     REQUIRE(rig.kernel != nullptr);
+    rig.kernel_stream = {.received = 1, .last_seq = 1, .lost = 0, .overruns = 0};
     rig.kernel->on_event(cpu_event(EventType::cpu_online, 3, 1, 1));
     rig.settle();
     CHECK(read(rig.dir / "cgroup/web/cpuset.cpus") == "0-3\n");
@@ -252,10 +254,17 @@ TEST_CASE("daemon: a cgroup changed behind its back is healed at the next resync
     daemon->start();
     rig.settle();
     write(rig.dir / "cgroup/web/cpuset.cpus", "0\n");
+    rig.kernel_stream = {.received = 0, .last_seq = 0, .lost = 1, .overruns = 1};
     rig.kernel->on_loss("receive buffer overrun (ENOBUFS)");
     rig.settle();
     CHECK(read(rig.dir / "cgroup/web/cpuset.cpus") == "0-2\n");
     CHECK(daemon->status_json()["events"]["resyncs"] == 1);
+    CHECK(daemon->status_json()["events"]["lost"] == 1);
+    // The metrics read the same counters when they render.
+    const std::string metrics = daemon->metrics().render();
+    CHECK(metrics.find("\nhpplaced_events_lost_total 1\n") != std::string::npos);
+    CHECK(metrics.find("\nhpplaced_event_overruns_total 1\n") != std::string::npos);
+    CHECK(metrics.find("\nhpplaced_resyncs_total 1\n") != std::string::npos);
 }
 
 TEST_CASE("daemon: a registered workload is planned until its connection closes") {

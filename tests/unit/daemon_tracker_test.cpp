@@ -29,6 +29,9 @@ struct Rig {
     bool sysfs_fails = false;
     SourceListener* kernel = nullptr;
     SourceListener* udev = nullptr;
+    // What the sources counted (a new kernel source starts from zero).
+    StreamCounters kernel_stream;
+    StreamCounters udev_stream;
     FamilyWatcherListener* watcher = nullptr;
     std::vector<Topology> plans;  // the topology each replan saw
     std::vector<Event> applied;
@@ -49,9 +52,10 @@ struct Rig {
                 if (!family_present) {
                     return nullptr;
                 }
-                return std::make_unique<FakeSource>(EventSource::kernel, &kernel);
+                kernel_stream = {};
+                return std::make_unique<FakeSource>(EventSource::kernel, &kernel, &kernel_stream);
             },
-            .open_udev_source = [this] { return std::make_unique<FakeSource>(EventSource::udev, &udev); },
+            .open_udev_source = [this] { return std::make_unique<FakeSource>(EventSource::udev, &udev, &udev_stream); },
             .open_family_watcher = [this] { return std::make_unique<FakeWatcher>(&watcher); },
         };
         TrackerHooks hooks{
@@ -66,6 +70,13 @@ struct Rig {
     void run() {
         io.restart();
         io.run();
+    }
+
+    // An event from the kernel source, counted as its decoder counts it.
+    void kernel_event(const Event& event) {
+        ++kernel_stream.received;
+        kernel_stream.last_seq = event.seq;
+        kernel->on_event(event);
     }
 };
 
@@ -97,7 +108,7 @@ TEST_CASE("tracker: events are applied to the topology before the replan") {
     Rig rig;
     rig.tracker->start();
     rig.run();
-    rig.kernel->on_event(cpu_event(EventType::cpu_online, 3, 1, 1));
+    rig.kernel_event(cpu_event(EventType::cpu_online, 3, 1, 1));
     rig.run();
     REQUIRE(rig.plans.size() == 2);
     CHECK(rig.plans[1].find_node(1)->cpus == CpuSet::range(2, 3));
@@ -149,22 +160,29 @@ TEST_CASE("tracker: a burst delivered one event per handler, each posting the ne
     CHECK(rig.plans.back() == two_node_machine());
 }
 
-TEST_CASE("tracker: a sequence gap counts the lost events and resyncs from sysfs once") {
+TEST_CASE("tracker: a source's loss verdict resyncs from sysfs once; the source's count is reported") {
+    // The counting itself is the decoder's (hpnotify_decoder_test.cpp): here
+    // the source says a gap was seen and how many it has counted lost.
     Rig rig;
     rig.tracker->start();
     rig.run();
-    rig.kernel->on_event(cpu_event(EventType::cpu_online, 3, 1, 1));
+    rig.kernel_event(cpu_event(EventType::cpu_online, 3, 1, 1));
     // Events 2..9 lost; meanwhile sysfs saw CPU 3 go offline and CPU 2 too.
     rig.sysfs.find_node(1)->cpus = CpuSet();
     rig.sysfs.find_node(1)->offline_cpus = CpuSet::range(2, 3);
-    rig.kernel->on_event(cpu_event(EventType::cpu_offline, 3, 1, 10));
-    rig.kernel->on_event(cpu_event(EventType::cpu_offline, 2, 1, 11));
+    rig.kernel_stream.lost = 8;
+    rig.kernel->on_loss("hpnotify: sequence gap: 8 events lost (seq 2..9)");
+    rig.kernel_event(cpu_event(EventType::cpu_offline, 3, 1, 10));
+    rig.kernel_event(cpu_event(EventType::cpu_offline, 2, 1, 11));
     rig.run();
     CHECK(rig.tracker->counters().lost == 8);
+    CHECK(rig.tracker->counters().last_seq == 11);
     CHECK(rig.tracker->counters().resyncs == 1);
     CHECK(rig.sysfs_reads == 2);
     CHECK(rig.tracker->topology() == rig.sysfs);
     CHECK(rig.plans.back() == rig.sysfs);
+    CHECK(std::count(rig.log.begin(), rig.log.end(),
+                     "resynced from sysfs (hpnotify: sequence gap: 8 events lost (seq 2..9))") == 1);
 }
 
 TEST_CASE("tracker: ENOBUFS on a source resyncs, many overruns in a burst resync once") {
@@ -172,24 +190,24 @@ TEST_CASE("tracker: ENOBUFS on a source resyncs, many overruns in a burst resync
     rig.tracker->start();
     rig.run();
     rig.sysfs.find_node(1)->memory_bytes = 640ull << 20;
-    rig.kernel->on_loss("receive buffer overrun (ENOBUFS)");
-    rig.kernel->on_loss("receive buffer overrun (ENOBUFS)");
+    rig.kernel_stream.lost = 1;
+    rig.kernel_stream.overruns = 2;
+    rig.kernel->on_loss("hpnotify: the receive buffer overran, the kernel dropped events");
+    rig.kernel->on_loss("hpnotify: the receive buffer overran, the kernel dropped events");
     rig.run();
     CHECK(rig.tracker->counters().resyncs == 1);
     CHECK(rig.tracker->topology().find_node(1)->memory_bytes == 640ull << 20);
     CHECK(rig.plans.back() == rig.sysfs);
-    // The kernel's overruns show at once as (at least) one lost event, and
-    // exactly once the gap they left is seen.
     CHECK(rig.tracker->counters().lost == 1);
-    rig.kernel->on_event(cpu_event(EventType::cpu_online, 3, 1, 1));
-    rig.kernel->on_event(cpu_event(EventType::cpu_offline, 3, 1, 6));
-    rig.run();
-    CHECK(rig.tracker->counters().lost == 4);
-    // udev has no sequence numbers: an overrun counts as (at least) one.
+    CHECK(rig.tracker->counters().overruns == 2);
+    // udev's verdict resyncs too; both sources' counts add up.
+    rig.udev_stream.lost = 1;
+    rig.udev_stream.overruns = 1;
     rig.udev->on_loss("udev monitor: receive buffer overrun (ENOBUFS)");
     rig.run();
-    CHECK(rig.tracker->counters().lost == 5);
-    CHECK(rig.tracker->counters().resyncs == 3);
+    CHECK(rig.tracker->counters().lost == 2);
+    CHECK(rig.tracker->counters().overruns == 3);
+    CHECK(rig.tracker->counters().resyncs == 2);
 }
 
 TEST_CASE("tracker: udev events other than memory blocks are ignored while the kernel feeds us") {
@@ -215,7 +233,8 @@ TEST_CASE("tracker: switches to udev when the family vanishes and back when it r
     rig.tracker->start();
     rig.run();
     REQUIRE(rig.watcher != nullptr);
-    rig.kernel->on_event(cpu_event(EventType::cpu_offline, 2, 1, 7));
+    rig.kernel_event(cpu_event(EventType::cpu_offline, 2, 1, 7));
+    rig.kernel_stream.lost = 3;  // counted by the source that goes
     rig.run();
 
     rig.family_present = false;
@@ -224,6 +243,9 @@ TEST_CASE("tracker: switches to udev when the family vanishes and back when it r
     CHECK(rig.tracker->source() == EventSource::udev);
     CHECK(rig.kernel == nullptr);
     CHECK(rig.tracker->counters().resyncs == 1);
+    // A closed source's counts stay in the totals.
+    CHECK(rig.tracker->counters().last_seq == 7);
+    CHECK(rig.tracker->counters().lost == 3);
     // udev now feeds CPU events.
     rig.udev->on_event(cpu_event(EventType::cpu_online, 3, 1, 9000, EventSource::udev));
     rig.run();
@@ -236,9 +258,9 @@ TEST_CASE("tracker: switches to udev when the family vanishes and back when it r
     REQUIRE(rig.kernel != nullptr);
     CHECK(rig.tracker->counters().resyncs == 2);
     // A reloaded module numbers from 1 again: not a loss.
-    rig.kernel->on_event(cpu_event(EventType::cpu_online, 3, 1, 1));
+    rig.kernel_event(cpu_event(EventType::cpu_online, 3, 1, 1));
     rig.run();
-    CHECK(rig.tracker->counters().lost == 0);
+    CHECK(rig.tracker->counters().lost == 3);
     CHECK(rig.tracker->counters().last_seq == 1);
 }
 

@@ -2,8 +2,9 @@
 
 // Test doubles of the daemon's OS-bound inputs, shared by the tracker and the
 // daemon tests: event sources and a family watcher the test drives by hand
-// (each records the listener it was started with, and forgets it on stop),
-// the small two-node machine both start from, and CPU events.
+// (each records the listener it was started with, and forgets it on stop;
+// a source reports the counters the test keeps for it, as a real source
+// reports its own), the small two-node machine both start from, and CPU events.
 
 #include <cstdint>
 
@@ -15,15 +16,18 @@ namespace hpplace::testing {
 
 class FakeSource final : public HotplugSource {
 public:
-    FakeSource(EventSource kind, SourceListener** listener_out) : kind_(kind), listener_out_(listener_out) {}
+    FakeSource(EventSource kind, SourceListener** listener_out, const StreamCounters* counters = nullptr)
+        : kind_(kind), listener_out_(listener_out), counters_(counters) {}
     ~FakeSource() override { stop(); }
     EventSource kind() const noexcept override { return kind_; }
     void start(SourceListener& listener) override { *listener_out_ = &listener; }
     void stop() noexcept override { *listener_out_ = nullptr; }
+    StreamCounters counters() const noexcept override { return counters_ != nullptr ? *counters_ : StreamCounters{}; }
 
 private:
     EventSource kind_;
     SourceListener** listener_out_;
+    const StreamCounters* counters_;
 };
 
 class FakeWatcher final : public FamilyWatcher {

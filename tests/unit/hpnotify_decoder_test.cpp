@@ -69,20 +69,86 @@ TEST_CASE("decoder: events in order pass through, a jump reports the gap first")
     CHECK(loss->first_lost == 3);
     CHECK(loss->last_lost == 5);
     CHECK(loss->count() == 3U);
-    CHECK(loss->detail == "3 events lost (seq 3..5)");
+    CHECK(loss->detail == "sequence gap: 3 events lost (seq 3..5)");
     CHECK(std::get<Event>(jump.notifications[1]).seq == 6);
 
     auto one = decoder.decode(event(30, 8));
-    CHECK(std::get<Loss>(one.notifications[0]).detail == "1 event lost (seq 7)");
+    CHECK(std::get<Loss>(one.notifications[0]).detail == "sequence gap: 1 event lost (seq 7)");
+    CHECK(decoder.counters().received == 4);
+    CHECK(decoder.counters().last_seq == 8);
+    CHECK(decoder.counters().lost == 4);
+    CHECK(decoder.counters().overruns == 0);
+}
+
+TEST_CASE("decoder: a gap counts exactly the events that never arrived") {
+    NotificationDecoder decoder(hpnotify_family(30, 5));
+    decoder.decode(event(30, 1));
+    auto after = decoder.decode(concat({event(30, 10), event(30, 11)}));
+    REQUIRE(after.notifications.size() == 3);
+    CHECK(std::get<Loss>(after.notifications[0]).count() == 8U);
+    CHECK(seqs_of(after.notifications) == std::vector<std::uint64_t>{10, 11});
+    CHECK(decoder.counters().lost == 8);
+    CHECK(decoder.counters().received == 3);
+    CHECK(decoder.counters().last_seq == 11);
+}
+
+TEST_CASE("decoder: overruns count one lost event at once and the gap they left exactly once") {
+    NotificationDecoder decoder(hpnotify_family(30, 5));
+    decoder.decode(event(30, 1));
+    CHECK(decoder.overrun().cause == Loss::Cause::overrun);
+    decoder.overrun();
+    CHECK(decoder.counters().overruns == 2);
+    CHECK(decoder.counters().lost == 1);
+    // Events 2..5 never arrived: the one counted ahead is among them.
+    auto gap = decoder.decode(event(30, 6));
+    CHECK(std::get<Loss>(gap.notifications[0]).count() == 4U);
+    CHECK(decoder.counters().lost == 4);
+    // A later gap owes nothing to that overrun.
+    decoder.decode(event(30, 8));
+    CHECK(decoder.counters().lost == 5);
+
+    // An overrun that took no event of ours (the next one is in order) stays one.
+    decoder.overrun();
+    decoder.decode(event(30, 9));
+    decoder.decode(event(30, 11));
+    CHECK(decoder.counters().lost == 7);
+    CHECK(decoder.counters().overruns == 3);
+
+    // A malformed event is counted ahead the same way.
+    const Loss bad = decoder.malformed("truncated datagram");
+    CHECK(bad.cause == Loss::Cause::malformed);
+    CHECK(decoder.counters().lost == 8);
+    decoder.decode(event(30, 13));
+    CHECK(decoder.counters().lost == 8);
+    CHECK(decoder.counters().received == 6);
+}
+
+TEST_CASE("decoder: a sequence number going back is a verdict once, then counting goes on from it") {
+    NotificationDecoder decoder(hpnotify_family(30, 5));
+    decoder.decode(concat({event(30, 40), event(30, 41)}));
+    auto back = decoder.decode(event(30, 3));
+    REQUIRE(back.notifications.size() == 2);
+    CHECK(std::get<Loss>(back.notifications[0]).cause == Loss::Cause::rewound);
+    CHECK(std::get<Loss>(back.notifications[0]).detail.find("went back to 3") != std::string::npos);
+    CHECK(std::get<Event>(back.notifications[1]).seq == 3);
+    CHECK(decoder.decode(event(30, 4)).notifications.size() == 1);
+    CHECK(decoder.counters().lost == 0);
+    CHECK(decoder.counters().last_seq == 4);
 }
 
 TEST_CASE("decoder: expect_after a resync hides events covered by the dump") {
     NotificationDecoder decoder(hpnotify_family(30, 5));
     decoder.expect_after(10);
+    // Queued before the dump: passed on, neither a loss nor a rewind.
+    auto covered = decoder.decode(concat({event(30, 9), event(30, 10)}));
+    CHECK(seqs_of(covered.notifications) == std::vector<std::uint64_t>{9, 10});
+    CHECK(covered.notifications.size() == 2);
     auto next = decoder.decode(event(30, 11));
     CHECK(next.notifications.size() == 1);
     auto later = decoder.decode(event(30, 14));
     CHECK(std::get<Loss>(later.notifications[0]).first_lost == 12);
+    // Past the dump, going back is news again.
+    CHECK(std::get<Loss>(decoder.decode(event(30, 9)).notifications[0]).cause == Loss::Cause::rewound);
 }
 
 TEST_CASE("decoder: malformed events and foreign messages") {
@@ -103,7 +169,9 @@ TEST_CASE("decoder: malformed events and foreign messages") {
     CHECK(decoder.decode(control(CTRL_CMD_DELFAMILY, "thermal", 31)).notifications.empty());
     CHECK(decoder.decode(MessageBuilder::control(NLMSG_ERROR, -EPERM).bytes()).notifications.empty());
     CHECK(decoder.family()->id == 30);
-    CHECK(decoder.overrun().cause == Loss::Cause::overrun);
+    // Both malformed events are counted lost (one ahead of a gap that never came).
+    CHECK(decoder.counters().lost == 1);
+    CHECK(decoder.counters().received == 0);
 }
 
 TEST_CASE("decoder: the module goes and comes back with a new family id") {

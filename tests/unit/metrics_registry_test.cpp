@@ -107,13 +107,12 @@ TEST_CASE("Metrics: a fresh registry renders every family at zero") {
 }
 
 TEST_CASE("Metrics: counts render and parse back") {
-    Metrics metrics;
+    // Counted by their owners, read at each render.
+    control::EventCounters owned{.received = 3, .last_seq = 0, .lost = 5, .resyncs = 1, .rejected = 2, .overruns = 4};
+    Metrics metrics([&] { return owned; });
     metrics.count_event(EventType::cpu_online);
     metrics.count_event(EventType::cpu_online);
     metrics.count_event(EventType::mem_block_added);
-    metrics.count_lost(5);
-    metrics.count_resync();
-    metrics.count_rejected(2);
     metrics.observe_recompute(2ms);
     metrics.observe_recompute(300ms);
     metrics.observe_recompute(20s);
@@ -131,6 +130,7 @@ TEST_CASE("Metrics: counts render and parse back") {
     CHECK(parsed.samples.at("hpplaced_events_lost_total") == 5);
     CHECK(parsed.samples.at("hpplaced_resyncs_total") == 1);
     CHECK(parsed.samples.at("hpplaced_events_rejected_total") == 2);
+    CHECK(parsed.samples.at("hpplaced_event_overruns_total") == 4);
     CHECK(parsed.samples.at("hpplaced_recomputes_total") == 3);
     CHECK(parsed.samples.at("hpplaced_plan_generation") == 42);
     CHECK(parsed.samples.at("hpplaced_apply_errors_total{applier=\"cgroup\"}") == 2);
@@ -161,6 +161,12 @@ TEST_CASE("Metrics: counts render and parse back") {
         previous_count = parsed.samples.at(key);
     }
     CHECK(previous_le == HUGE_VAL);
+
+    owned.lost = 9;
+    owned.resyncs = 2;
+    const auto later = parse_exposition(metrics.render());
+    CHECK(later.samples.at("hpplaced_events_lost_total") == 9);
+    CHECK(later.samples.at("hpplaced_resyncs_total") == 2);
 }
 
 TEST_CASE("Metrics: odd applier names are escaped") {

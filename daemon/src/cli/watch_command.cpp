@@ -155,6 +155,10 @@ private:
                 note("an event was lost: malformed message: " + loss.detail);
                 resync();
                 break;
+            case kernel::Loss::Cause::rewound:
+                note(loss.detail);
+                resync();
+                break;
         }
         return true;
     }

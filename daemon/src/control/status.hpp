@@ -19,6 +19,9 @@
 
 namespace hpplace::control {
 
+// A copy of the daemon's event counters, sampled when a status or the metrics
+// are rendered; each is counted by its one owner (the sources' StreamCounters,
+// the topology tracker).
 struct EventCounters {
     std::uint64_t received = 0;  // events taken in, from any source
     std::uint64_t last_seq = 0;  // kernel sequence number of the last event
@@ -26,6 +29,7 @@ struct EventCounters {
     std::uint64_t resyncs = 0;   // full state reloads
     std::uint64_t rejected = 0;  // events that did not fit the picture, each answered by a resync
                                  // (in the metrics, hpplaced_events_rejected_total; not in the status)
+    std::uint64_t overruns = 0;  // ENOBUFS on the event sockets (metrics only)
 };
 
 // source: where events come from now: kernel, or udev (EventSource::sysfs is

@@ -84,8 +84,7 @@ boost::system::error_code EventChannel::drain() {
         } catch (const ReceiveOverrun&) {
             pending_.push_back(decoder_.overrun());
         } catch (const ProtocolError& e) {
-            pending_.push_back(
-                Loss{.cause = Loss::Cause::malformed, .first_lost = 0, .last_lost = 0, .detail = e.what()});
+            pending_.push_back(decoder_.malformed(e.what()));
         } catch (const std::system_error& e) {
             return to_error_code(e);
         }

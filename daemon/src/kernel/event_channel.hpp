@@ -9,9 +9,11 @@
 //
 //   Event         a parsed hotplug event (core/event.hpp, source kernel)
 //   Loss          events were lost: the receive buffer overran (ENOBUFS), the
-//                 sequence numbers jumped, or a message was malformed. The
-//                 state is unknown: resync (KernelClient::request_state()) and
-//                 call expect_after(state.last_seq).
+//                 sequence numbers jumped or went back, or a message was
+//                 malformed. The state is unknown: resync
+//                 (KernelClient::request_state()) and call
+//                 expect_after(state.last_seq). counters() says how many were
+//                 received and lost, and how often the socket overran.
 //   FamilyGone    the module was unloaded; the channel keeps waiting
 //   FamilyBack    the module was loaded again; the channel has re-joined its
 //                 events group, sequence numbers restart: resync
@@ -134,6 +136,7 @@ public:
     // The sequence number the next event should follow (after a resync).
     void expect_after(std::uint64_t last_seq) noexcept { decoder_.expect_after(last_seq); }
     bool module_loaded() const noexcept { return decoder_.family().has_value(); }
+    const StreamCounters& counters() const noexcept { return decoder_.counters(); }
     const std::optional<FamilyInfo>& family() const noexcept { return decoder_.family(); }
 
 private:

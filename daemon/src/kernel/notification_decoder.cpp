@@ -2,7 +2,7 @@
 
 #include <linux/genetlink.h>
 
-#include <algorithm>
+#include <utility>
 
 #include "hpnotify.h"
 
@@ -16,11 +16,30 @@ std::uint32_t events_group_of(const FamilyInfo& family) {
     return *group;
 }
 
-Loss NotificationDecoder::overrun() const {
+void NotificationDecoder::count_unsized_loss() noexcept {
+    if (!std::exchange(unsized_loss_counted_, true)) {
+        ++counters_.lost;
+    }
+}
+
+void NotificationDecoder::restart_sequence() noexcept {
+    last_seq_.reset();
+    covered_through_.reset();
+    unsized_loss_counted_ = false;
+}
+
+Loss NotificationDecoder::overrun() {
+    ++counters_.overruns;
+    count_unsized_loss();
     return Loss{.cause = Loss::Cause::overrun,
                 .first_lost = 0,
                 .last_lost = 0,
                 .detail = "the receive buffer overran, the kernel dropped events"};
+}
+
+Loss NotificationDecoder::malformed(std::string detail) {
+    count_unsized_loss();
+    return Loss{.cause = Loss::Cause::malformed, .first_lost = 0, .last_lost = 0, .detail = std::move(detail)};
 }
 
 NotificationDecoder::Decoded NotificationDecoder::decode(ByteView datagram) {
@@ -29,8 +48,7 @@ NotificationDecoder::Decoded NotificationDecoder::decode(ByteView datagram) {
     try {
         messages = split_messages(datagram);
     } catch (const ProtocolError& e) {
-        decoded.notifications.push_back(
-            Loss{.cause = Loss::Cause::malformed, .first_lost = 0, .last_lost = 0, .detail = e.what()});
+        decoded.notifications.push_back(malformed(e.what()));
         return decoded;
     }
     for (const auto& message : messages) {
@@ -56,7 +74,7 @@ void NotificationDecoder::decode_control(const MessageView& message, Decoded& de
     if (control.command == CTRL_CMD_DELFAMILY) {
         if (family_) {
             family_.reset();
-            last_seq_.reset();
+            restart_sequence();
             decoded.notifications.push_back(FamilyGone{});
         }
     } else if (control.command == CTRL_CMD_NEWFAMILY) {
@@ -78,7 +96,7 @@ void NotificationDecoder::decode_control(const MessageView& message, Decoded& de
         }
         decoded.group_to_join = *group;
         family_ = control.family;
-        last_seq_.reset();  // a new module instance numbers from 1 again
+        restart_sequence();
         decoded.notifications.push_back(FamilyBack{control.family});
     }
 }
@@ -88,23 +106,43 @@ void NotificationDecoder::decode_event(const MessageView& message, Decoded& deco
     try {
         event = parse_event(message.bytes);
     } catch (const std::exception& e) {  // ProtocolError, or an NLMSG_ERROR's system_error
-        decoded.notifications.push_back(
-            Loss{.cause = Loss::Cause::malformed, .first_lost = 0, .last_lost = 0, .detail = e.what()});
+        decoded.notifications.push_back(malformed(e.what()));
         return;
     }
+    ++counters_.received;
+    if (covered_through_) {
+        if (event.seq <= *covered_through_) {
+            // Queued before the state dump that covers it: neither news nor a loss.
+            decoded.notifications.push_back(std::move(event));
+            return;
+        }
+        covered_through_.reset();  // the socket is past what the dump covered
+    }
     const SequenceCheck check = check_sequence(last_seq_, event.seq);
+    last_seq_ = event.seq;
+    counters_.last_seq = event.seq;
+    // Only a gap can tell how many an overrun or a malformed message took.
+    const bool counted_ahead = std::exchange(unsized_loss_counted_, false);
     if (check.kind == SequenceCheck::Kind::gap) {
+        counters_.lost += check.lost() - (counted_ahead ? 1 : 0);
         decoded.notifications.push_back(Loss{
             .cause = Loss::Cause::gap,
             .first_lost = check.first_lost,
             .last_lost = check.last_lost,
-            .detail = check.lost() == 1
-                          ? "1 event lost (seq " + std::to_string(check.first_lost) + ")"
-                          : std::to_string(check.lost()) + " events lost (seq " + std::to_string(check.first_lost) +
-                                ".." + std::to_string(check.last_lost) + ")",
+            .detail = "sequence gap: " +
+                      (check.lost() == 1 ? "1 event lost (seq " + std::to_string(check.first_lost) + ")"
+                                         : std::to_string(check.lost()) + " events lost (seq " +
+                                               std::to_string(check.first_lost) + ".." +
+                                               std::to_string(check.last_lost) + ")"),
+        });
+    } else if (check.kind == SequenceCheck::Kind::backwards) {
+        decoded.notifications.push_back(Loss{
+            .cause = Loss::Cause::rewound,
+            .first_lost = 0,
+            .last_lost = 0,
+            .detail = "sequence went back to " + std::to_string(event.seq) + " (module reloaded unseen?)",
         });
     }
-    last_seq_ = last_seq_ ? std::max(*last_seq_, event.seq) : event.seq;
     decoded.notifications.push_back(std::move(event));
 }
 

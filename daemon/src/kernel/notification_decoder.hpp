@@ -3,6 +3,10 @@
 // What the events socket of an EventChannel receives, turned into
 // notifications: pure (no I/O), so the channel's logic is unit-tested with
 // hand-built datagrams (tests/unit/hpnotify_decoder_test.cpp).
+//
+// The decoder is the one place that checks sequence numbers and counts what
+// was received and lost (counters()): its Loss is the verdict the layers above
+// act on (resync), without looking at sequence numbers themselves.
 
 #include <cstdint>
 #include <optional>
@@ -11,13 +15,18 @@
 #include <vector>
 
 #include "core/event.hpp"
+#include "core/stream_counters.hpp"
 #include "kernel/protocol.hpp"
 
 namespace hpplace::kernel {
 
-// Events were lost. The state is unknown: resync from a state dump.
+// Events were lost, or may have been. The state is unknown: resync from a
+// state dump.
 struct Loss {
-    enum class Cause { overrun, gap, malformed };
+    // rewound: a sequence number not after the last one without the module's
+    // removal seen (a reload whose nlctrl news were lost): the new instance's
+    // first events may be gone.
+    enum class Cause { overrun, gap, malformed, rewound };
     Cause cause = Cause::overrun;
     // For a gap: the sequence numbers that never arrived.
     std::uint64_t first_lost = 0;
@@ -54,18 +63,32 @@ public:
     // are ignored. Never throws for bad input: it becomes a Loss.
     Decoded decode(ByteView datagram);
     // The socket said ENOBUFS.
-    Loss overrun() const;
+    Loss overrun();
+    // A datagram that could not be received whole (its detail).
+    Loss malformed(std::string detail);
 
-    // The sequence number the next event should follow (after a resync).
-    void expect_after(std::uint64_t last_seq) noexcept { last_seq_ = last_seq; }
+    // The sequence number the next event should follow (after a resync from a
+    // state dump at last_seq): events up to it still queued pass as they are.
+    void expect_after(std::uint64_t last_seq) noexcept {
+        last_seq_ = last_seq;
+        covered_through_ = last_seq;
+    }
     const std::optional<FamilyInfo>& family() const noexcept { return family_; }
+    const StreamCounters& counters() const noexcept { return counters_; }
 
 private:
     void decode_control(const MessageView& message, Decoded& decoded);
     void decode_event(const MessageView& message, Decoded& decoded);
+    // A loss whose size the next sequence gap tells: one now, the rest then.
+    void count_unsized_loss() noexcept;
+    // A new module instance numbers from 1 again.
+    void restart_sequence() noexcept;
 
     std::optional<FamilyInfo> family_;
     std::optional<std::uint64_t> last_seq_;
+    std::optional<std::uint64_t> covered_through_;  // by the state dump of expect_after()
+    bool unsized_loss_counted_ = false;              // one lost event counted ahead of its gap
+    StreamCounters counters_;
 };
 
 // The "events" multicast group of the hpnotify family; ProtocolError when it has none.

@@ -71,6 +71,7 @@ Daemon::Daemon(boost::asio::io_context& io, DaemonOptions options, Notify notify
     , options_(std::move(options))
     , notify_(std::move(notify))
     , log_(std::move(log))
+    , metrics_([this] { return tracker_ ? tracker_->counters() : control::EventCounters{}; })
     , replanner_(load_daemon_config(options_), std::move(plan))
     , onliner_(replanner_.config().auto_online, options_.sysfs_root, [this](const std::string& line) { this->log(line); }) {
     if (options_.metrics_file) {
@@ -225,21 +226,7 @@ void Daemon::on_event_applied(const Event& event) {
     }
 }
 
-void Daemon::sync_counters() {
-    const auto& counters = tracker_->counters();
-    if (counters.lost > metrics_.lost()) {
-        metrics_.count_lost(counters.lost - metrics_.lost());
-    }
-    if (counters.rejected > metrics_.rejected()) {
-        metrics_.count_rejected(counters.rejected - metrics_.rejected());
-    }
-    while (metrics_.resyncs() < counters.resyncs) {
-        metrics_.count_resync();
-    }
-}
-
 void Daemon::on_replan(const Topology& topology) {
-    sync_counters();
     try {
         const bool heal = std::exchange(heal_next_, false);
         const auto outcome = replanner_.replan(topology, heal);

@@ -104,7 +104,6 @@ private:
 
     void on_replan(const Topology& topology);
     void on_event_applied(const Event& event);
-    void sync_counters();
     void log(const std::string& line) const;
 
     boost::asio::io_context& io_;

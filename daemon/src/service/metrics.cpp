@@ -9,6 +9,7 @@
 #include <numeric>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include "core/file_descriptor.hpp"
 #include "core/system_error.hpp"
@@ -41,7 +42,10 @@ std::vector<double> default_latency_buckets() {
     return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 }
 
-Metrics::Metrics() : recompute_(default_latency_buckets()), apply_(default_latency_buckets()) {}
+Metrics::Metrics(EventCountersSample sample_event_counters)
+    : sample_event_counters_(std::move(sample_event_counters))
+    , recompute_(default_latency_buckets())
+    , apply_(default_latency_buckets()) {}
 
 void Metrics::count_event(EventType type) {
     const auto index = static_cast<std::size_t>(type) - 1;
@@ -49,12 +53,6 @@ void Metrics::count_event(EventType type) {
         ++events_[index];
     }
 }
-
-void Metrics::count_lost(std::uint64_t events) { lost_ += events; }
-
-void Metrics::count_resync() { ++resyncs_; }
-
-void Metrics::count_rejected(std::uint64_t events) { rejected_ += events; }
 
 namespace {
 
@@ -139,13 +137,18 @@ std::string Metrics::render() const {
         out << "hpplaced_events_total{type=\"" << to_string(static_cast<EventType>(i + 1)) << "\"} " << events_[i]
             << '\n';
     }
+    const control::EventCounters counters =
+        sample_event_counters_ ? sample_event_counters_() : control::EventCounters{};
     header(out, "hpplaced_events_lost_total", "counter", "Events known lost (sequence gaps, socket overruns).");
-    out << "hpplaced_events_lost_total " << lost_ << '\n';
+    out << "hpplaced_events_lost_total " << counters.lost << '\n';
     header(out, "hpplaced_events_rejected_total", "counter",
            "Events inconsistent with the daemon's topology, each answered by a resync.");
-    out << "hpplaced_events_rejected_total " << rejected_ << '\n';
+    out << "hpplaced_events_rejected_total " << counters.rejected << '\n';
+    header(out, "hpplaced_event_overruns_total", "counter",
+           "Receive buffer overruns (ENOBUFS) of the event sockets: the kernel dropped messages.");
+    out << "hpplaced_event_overruns_total " << counters.overruns << '\n';
     header(out, "hpplaced_resyncs_total", "counter", "Full state reloads after a loss or a source switch.");
-    out << "hpplaced_resyncs_total " << resyncs_ << '\n';
+    out << "hpplaced_resyncs_total " << counters.resyncs << '\n';
     header(out, "hpplaced_recomputes_total", "counter", "Plan recomputations.");
     out << "hpplaced_recomputes_total " << recompute_.count() << '\n';
     header(out, "hpplaced_plan_generation", "gauge", "Generation number of the current plan.");

@@ -5,6 +5,7 @@
 //   hpplaced_events_total{type="cpu_online"}         counter, one series per type
 //   hpplaced_events_lost_total                       counter
 //   hpplaced_events_rejected_total                   counter
+//   hpplaced_event_overruns_total                    counter
 //   hpplaced_resyncs_total                           counter
 //   hpplaced_recomputes_total                        counter
 //   hpplaced_plan_generation                         gauge
@@ -13,12 +14,14 @@
 //   hpplaced_apply_duration_seconds                  histogram
 //
 // How the daemon uses it: one Metrics object; count_event() per event taken in,
-// count_lost()/count_resync() from the sequence tracking, observe_recompute()
-// around planning, set_plan_generation(), observe_apply()/count_apply_errors()
+// observe_recompute() around planning, set_plan_generation(), observe_apply()/count_apply_errors()
 // around the cgroup and auto-online appliers. ControlHandler::metrics_text()
 // returns render(). With --metrics-file PATH, MetricsFile::write(metrics)
 // after each change (atomic: temp file + rename, for node_exporter's textfile
-// collector). Not thread-safe: one owner thread, as the rest of the daemon.
+// collector). Lost, rejected, resyncs and overruns are not counted here: their
+// owners (the sources, the topology tracker) count them, and render() samples
+// them through the function given to the constructor. Not thread-safe: one
+// owner thread, as the rest of the daemon.
 
 #include <array>
 #include <chrono>
@@ -30,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "control/status.hpp"
 #include "core/event.hpp"
 
 namespace hpplace {
@@ -58,12 +62,12 @@ std::vector<double> default_latency_buckets();
 
 class Metrics {
 public:
-    Metrics();
+    // Reads the event counters their owners keep, at each render(); empty: all zero.
+    using EventCountersSample = std::function<control::EventCounters()>;
+
+    explicit Metrics(EventCountersSample sample_event_counters = {});
 
     void count_event(EventType type);
-    void count_lost(std::uint64_t events);
-    void count_resync();
-    void count_rejected(std::uint64_t events);
     void observe_recompute(std::chrono::nanoseconds took);
     void set_plan_generation(std::uint64_t generation);
     // applier: "cgroup" or "auto_online".
@@ -72,9 +76,6 @@ public:
 
     std::uint64_t events(EventType type) const noexcept;
     std::uint64_t events_received() const noexcept;
-    std::uint64_t lost() const noexcept { return lost_; }
-    std::uint64_t resyncs() const noexcept { return resyncs_; }
-    std::uint64_t rejected() const noexcept { return rejected_; }
     std::uint64_t recomputes() const noexcept { return recompute_.count(); }
     std::uint64_t applies() const noexcept { return apply_.count(); }
     std::uint64_t plan_generation() const noexcept { return plan_generation_; }
@@ -84,10 +85,8 @@ public:
     std::string render() const;
 
 private:
+    EventCountersSample sample_event_counters_;
     std::array<std::uint64_t, event_type_count> events_{};
-    std::uint64_t lost_ = 0;
-    std::uint64_t resyncs_ = 0;
-    std::uint64_t rejected_ = 0;
     std::uint64_t plan_generation_ = 0;
     std::map<std::string, std::uint64_t> apply_errors_;
     Histogram recompute_;

@@ -7,7 +7,6 @@
 
 #include <boost/asio/post.hpp>
 
-#include "kernel/protocol.hpp"
 
 namespace hpplace {
 
@@ -138,9 +137,6 @@ bool TopologyTracker::open_kernel() {
     if (!kernel_) {
         return false;
     }
-    // A newly loaded module numbers its events from 1 again.
-    previous_kernel_seq_.reset();
-    overrun_counted_ = false;
     kernel_->start(*kernel_slot_);
     return true;
 }
@@ -150,10 +146,38 @@ void TopologyTracker::drop_kernel(const std::string& reason) {
         return;
     }
     kernel_->stop();
+    retire(*kernel_);
     // We may be inside the source's own handler: destroy it later.
     boost::asio::post(io_, [source = std::shared_ptr<HotplugSource>(std::move(kernel_))] {});
     log("event source: udev (" + reason + ")");
     resync("switched to udev");
+}
+
+void TopologyTracker::retire(const HotplugSource& source) noexcept {
+    const StreamCounters gone = source.counters();
+    retired_.received += gone.received;
+    retired_.lost += gone.lost;
+    retired_.overruns += gone.overruns;
+    if (source.kind() == EventSource::kernel) {
+        retired_.last_seq = gone.last_seq;
+    }
+}
+
+control::EventCounters TopologyTracker::counters() const noexcept {
+    control::EventCounters out{.received = taken_in_,
+                               .last_seq = kernel_ ? kernel_->counters().last_seq : retired_.last_seq,
+                               .lost = retired_.lost,
+                               .resyncs = resyncs_,
+                               .rejected = rejected_,
+                               .overruns = retired_.overruns};
+    for (const auto* source : {kernel_.get(), udev_.get()}) {
+        if (source != nullptr) {
+            const StreamCounters now = source->counters();
+            out.lost += now.lost;
+            out.overruns += now.overruns;
+        }
+    }
+    return out;
 }
 
 void TopologyTracker::on_family_appeared() {
@@ -181,22 +205,7 @@ void TopologyTracker::take_event(EventSource from, const Event& event) {
         event.type != EventType::mem_block_removed) {
         return;  // the kernel family reports these, with sequence numbers
     }
-    ++counters_.received;
-    if (from == EventSource::kernel) {
-        const auto check = kernel::check_sequence(previous_kernel_seq_, event.seq);
-        previous_kernel_seq_ = event.seq;
-        counters_.last_seq = event.seq;
-        if (check.kind == kernel::SequenceCheck::Kind::gap) {
-            // An overrun reported before the gap already counted one of them.
-            counters_.lost += check.lost() - (std::exchange(overrun_counted_, false) ? 1 : 0);
-            // The event is applied after the resync: sysfs may or may not show
-            // it yet, and applying it again is harmless for the picture.
-            resync("sequence gap: events " + std::to_string(check.first_lost) + ".." +
-                   std::to_string(check.last_lost) + " lost");
-        } else if (check.kind == kernel::SequenceCheck::Kind::backwards) {
-            resync("sequence went back to " + std::to_string(event.seq) + " (module reloaded?)");
-        }
-    }
+    ++taken_in_;
     activity_ = true;
     if (const auto why = refusal(event)) {
         log(*why);
@@ -204,7 +213,7 @@ void TopologyTracker::take_event(EventSource from, const Event& event) {
     if (const auto why = contradiction(topology_, event)) {
         // Applied all the same (clamped) and passed on: the event is real, our
         // picture is what is off.
-        ++counters_.rejected;
+        ++rejected_;
         log("event inconsistent with the picture, resyncing from sysfs: " + *why);
         resync("inconsistent " + std::string(to_string(event.type)) + " event #" + std::to_string(event.seq));
     }
@@ -216,7 +225,7 @@ void TopologyTracker::take_event(EventSource from, const Event& event) {
         // The event does not fit our picture (a field missing, an id out of
         // range): the picture or the event is wrong, sysfs tells which. The
         // event is not passed on: nothing downstream sees what was not applied.
-        ++counters_.rejected;
+        ++rejected_;
         log(std::string("event rejected, resyncing from sysfs: ") + error.what());
         resync("rejected " + std::string(to_string(event.type)) + " event #" + std::to_string(event.seq));
         return;
@@ -233,17 +242,9 @@ void TopologyTracker::take_loss(EventSource from, const std::string& reason) {
     if (from == EventSource::udev && kernel_) {
         log("udev: " + reason + " (memory block arrivals may be missed; resyncing)");
     }
-    // At least one event is gone. For the kernel the next event's sequence
-    // gap tells exactly how many (the one counted here included); udev has no
-    // sequence numbers to tell.
-    if (from == EventSource::kernel) {
-        if (!overrun_counted_) {
-            ++counters_.lost;
-            overrun_counted_ = true;
-        }
-    } else {
-        ++counters_.lost;
-    }
+    // A gap's verdict comes before the event that shows it: that event is
+    // applied before the resync rereads sysfs, which may or may not show it
+    // yet; applying it again is harmless for the picture.
     resync(reason);
 }
 
@@ -258,6 +259,7 @@ void TopologyTracker::take_gone(EventSource from, const std::string& reason) {
     log("udev source stopped: " + reason);
     if (udev_) {
         udev_->stop();
+        retire(*udev_);
         boost::asio::post(io_, [source = std::shared_ptr<HotplugSource>(std::move(udev_))] {});
     }
 }
@@ -274,7 +276,7 @@ void TopologyTracker::resync(const std::string& reason) {
 
 void TopologyTracker::resync_now() {
     const std::string reason = std::exchange(pending_resync_, std::string());
-    ++counters_.resyncs;
+    ++resyncs_;
     try {
         topology_ = environment_.read_topology();
         log("resynced from sysfs (" + reason + ")");

@@ -8,8 +8,9 @@
 //     (mem_block_added/removed) and as the fallback;
 //   - the family watcher switches on the fly: module loaded -> kernel source,
 //     module unloaded (or its source gone) -> udev; each switch resyncs;
-//   - any detected loss (sequence gap, ENOBUFS) resyncs, so the topology is
-//     never silently wrong; so does an event that does not fit the picture
+//   - a source's verdict that events were lost (sequence gap, ENOBUFS: the
+//     source checks and counts, the tracker only acts) resyncs, so the
+//     topology is never silently wrong; so does an event that does not fit the picture
 //     (counted in counters().rejected, logged): one apply_event rejects (a
 //     field missing, an id out of range: not applied, not passed on, never
 //     thrown out of the event loop) or memory going offline that the picture
@@ -85,7 +86,8 @@ public:
     const Topology& topology() const noexcept { return topology_; }
     // "kernel" while the hpnotify family feeds us, else "udev".
     EventSource source() const noexcept { return kernel_ ? EventSource::kernel : EventSource::udev; }
-    const control::EventCounters& counters() const noexcept { return counters_; }
+    // Sampled now: the sources' counts (those of sources gone included) and the tracker's.
+    control::EventCounters counters() const noexcept;
     std::uint64_t replans() const noexcept { return replans_; }
 
 private:
@@ -99,6 +101,8 @@ private:
     void take_gone(EventSource from, const std::string& reason);
 
     bool open_kernel();
+    // Keeps the counts of a source about to be closed.
+    void retire(const HotplugSource& source) noexcept;
     void drop_kernel(const std::string& reason);
     void schedule_replan();
     void resync_now();
@@ -109,9 +113,10 @@ private:
     TrackerEnvironment environment_;
     TrackerHooks hooks_;
     Topology topology_;
-    control::EventCounters counters_;
-    std::optional<std::uint64_t> previous_kernel_seq_;
-    bool overrun_counted_ = false;  // a kernel overrun counted one lost event ahead of its gap
+    std::uint64_t taken_in_ = 0;  // events taken in (not those of udev the kernel reports)
+    std::uint64_t resyncs_ = 0;
+    std::uint64_t rejected_ = 0;
+    StreamCounters retired_;  // of the sources closed so far; last_seq: the last kernel source's
     std::uint64_t replans_ = 0;
     bool replan_posted_ = false;
     bool activity_ = false;  // an event or a loss since the last replan step

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/event.hpp"
+#include "core/stream_counters.hpp"
 
 namespace hpplace {
 
@@ -13,8 +14,9 @@ public:
     virtual ~SourceListener() = default;
     // One hotplug event, already parsed.
     virtual void on_event(const Event& event) = 0;
-    // Events may have been lost (receive buffer overrun, sequence gap): the
-    // owner must resync from sysfs. The source keeps running.
+    // The source's verdict that events were, or may have been, lost (receive
+    // buffer overrun, sequence gap): the owner must resync from sysfs. The
+    // source has counted them (HotplugSource::counters()) and keeps running.
     virtual void on_loss(const std::string& reason) = 0;
     // The source stopped for good (the netlink family went away, the socket
     // failed). The owner switches to another source.
@@ -33,6 +35,8 @@ public:
     virtual void start(SourceListener& listener) = 0;
     // Cancels outstanding I/O; no listener call after it returns.
     virtual void stop() noexcept = 0;
+    // What it received and lost so far: the source alone counts them.
+    virtual StreamCounters counters() const noexcept = 0;
 };
 
 // Reports the (re)appearance and disappearance of the hpnotify netlink family

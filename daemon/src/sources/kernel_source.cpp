@@ -61,9 +61,7 @@ void KernelSource::receive() {
                 if constexpr (std::is_same_v<Item, Event>) {
                     listener_->on_event(item);
                 } else if constexpr (std::is_same_v<Item, kernel::Loss>) {
-                    if (item.cause != kernel::Loss::Cause::gap) {
-                        listener_->on_loss("hpnotify: " + item.detail);
-                    }
+                    listener_->on_loss("hpnotify: " + item.detail);
                 } else if constexpr (std::is_same_v<Item, kernel::FamilyGone>) {
                     listener_->on_gone("hpnotify module unloaded");
                 } else {

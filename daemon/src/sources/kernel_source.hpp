@@ -10,10 +10,10 @@
 
 namespace hpplace {
 
-// The hpnotify netlink family as an event source: wraps kernel::EventChannel.
+// The hpnotify netlink family as an event source: wraps kernel::EventChannel,
+// whose decoder checks the sequence numbers and counts (counters()).
 //   Event         -> on_event
-//   Loss overrun / malformed -> on_loss (a gap is left to the owner, which
-//                    sees it in the sequence numbers and counts it exactly)
+//   Loss          -> on_loss (overrun, sequence gap, malformed message)
 //   FamilyGone    -> on_gone (module unloaded)
 class KernelSource final : public HotplugSource {
 public:
@@ -25,6 +25,7 @@ public:
     EventSource kind() const noexcept override { return EventSource::kernel; }
     void start(SourceListener& listener) override;
     void stop() noexcept override;
+    StreamCounters counters() const noexcept override { return channel_.counters(); }
 
     // nullptr when the module is not loaded (ENOENT); throws otherwise.
     static std::unique_ptr<HotplugSource> open_if_loaded(boost::asio::io_context& io,

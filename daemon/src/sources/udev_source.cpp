@@ -132,6 +132,8 @@ void UdevSource::drain() {
         if (!device) {
             const int error = errno;
             if (error == ENOBUFS) {
+                ++counters_.overruns;
+                ++counters_.lost;
                 listener_->on_loss("udev monitor: receive buffer overrun (ENOBUFS)");
                 if (listener_ == nullptr) {
                     return;
@@ -153,6 +155,7 @@ void UdevSource::drain() {
             .node = node_of_device(udev_device_get_syspath(device.get())),
         };
         if (const auto event = event_from_uevent(uevent, memory_block_size_, boottime_ns())) {
+            ++counters_.received;
             listener_->on_event(*event);
             if (listener_ == nullptr) {
                 return;  // stopped from inside the listener

@@ -35,7 +35,11 @@ struct UdevSourceOptions {
 };
 
 // CPU and memory-block uevents from libudev (subsystems "cpu" and "memory"),
-// translated by event_from_uevent(). Owns the monitor and its descriptor.
+// translated by event_from_uevent(). Owns the monitor and its descriptor, and
+// counts like the hpnotify decoder does: received, lost, overruns. uevent
+// sequence numbers are shared by every subsystem and the monitor filters, so
+// they show no gaps: each overrun is the loss of at least one event and its
+// verdict (on_loss), nothing more exact.
 class UdevSource final : public HotplugSource {
 public:
     // Throws std::system_error when the monitor cannot be set up.
@@ -45,6 +49,7 @@ public:
     EventSource kind() const noexcept override { return EventSource::udev; }
     void start(SourceListener& listener) override;
     void stop() noexcept override;
+    StreamCounters counters() const noexcept override { return counters_; }
 
 private:
     void wait_readable();
@@ -56,6 +61,7 @@ private:
     UdevMonitorPtr monitor_;
     boost::asio::posix::stream_descriptor descriptor_;
     SourceListener* listener_ = nullptr;
+    StreamCounters counters_;
 };
 
 }  // namespace hpplace
