@@ -74,10 +74,7 @@ TEST_CASE("decoder: events in order pass through, a jump reports the gap first")
 
     auto one = decoder.decode(event(30, 8));
     CHECK(std::get<Loss>(one.notifications[0]).detail == "sequence gap: 1 event lost (seq 7)");
-    CHECK(decoder.counters().received == 4);
-    CHECK(decoder.counters().last_seq == 8);
-    CHECK(decoder.counters().lost == 4);
-    CHECK(decoder.counters().overruns == 0);
+    CHECK(decoder.counters() == StreamCounters{.received = 4, .last_seq = 8, .lost = 4, .overruns = 0});
 }
 
 TEST_CASE("decoder: a gap counts exactly the events that never arrived") {
@@ -87,9 +84,7 @@ TEST_CASE("decoder: a gap counts exactly the events that never arrived") {
     REQUIRE(after.notifications.size() == 3);
     CHECK(std::get<Loss>(after.notifications[0]).count() == 8U);
     CHECK(seqs_of(after.notifications) == std::vector<std::uint64_t>{10, 11});
-    CHECK(decoder.counters().lost == 8);
-    CHECK(decoder.counters().received == 3);
-    CHECK(decoder.counters().last_seq == 11);
+    CHECK(decoder.counters() == StreamCounters{.received = 3, .last_seq = 11, .lost = 8, .overruns = 0});
 }
 
 TEST_CASE("decoder: overruns count one lost event at once and the gap they left exactly once") {

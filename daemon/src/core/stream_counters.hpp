@@ -15,6 +15,8 @@ struct StreamCounters {
     // follows it includes.
     std::uint64_t lost = 0;
     std::uint64_t overruns = 0;  // ENOBUFS: the kernel dropped messages for the socket
+
+    friend bool operator==(const StreamCounters&, const StreamCounters&) = default;
 };
 
 }  // namespace hpplace
