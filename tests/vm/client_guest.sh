@@ -1,4 +1,4 @@
-# Guest helpers of the client-library scenarios (tests/vm/client_scenarios.py prepends them to each
+# Guest helpers of the client-library scenarios (tests/vm/scenarios_client.py prepends them to each
 # tests/vm/scenarios/client_*.sh) and of the demo (tests/vm/demo.py). Builds on /hp/lib.sh.
 #
 # One hpplaced (config: auto_online = "online_movable", so that hot-added memory can be removed again,

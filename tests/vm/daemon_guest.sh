@@ -1,4 +1,4 @@
-# Guest helpers of the daemon scenarios (tests/vm/daemon_scenarios.py prepends them to each
+# Guest helpers of the daemon scenarios (tests/vm/scenarios_daemon.py prepends them to each
 # tests/vm/scenarios/daemon_*.sh). Builds on /hp/lib.sh. One daemon per boot: a scenario starts it
 # when it is not running yet, so scenarios also run alone (--isolate).
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import client_scenarios  # noqa: E402
+import scenarios_client  # noqa: E402
 import vmlib  # noqa: E402
 
-SERVICE = client_scenarios.SERVICE
+SERVICE = scenarios_client.SERVICE
 STEPS = ("demo_setup", "demo_before", "demo_hotadd", "demo_after")
 STEP_TIMEOUT = {"demo_setup": 90.0, "demo_before": 60.0, "demo_hotadd": 150.0, "demo_after": 60.0}
 OUT_DIR = vmlib.VM_DIR / "out"
@@ -162,7 +162,7 @@ def print_picture(title: str, out: dict[str, list[str]], before: dict[str, list[
         print(f"  {line}" if line else "")
     pid = (out.get("service_pid") or ["?"])[0]
     try:
-        threads = client_scenarios.parse_threads(out.get("now_threads", []))
+        threads = scenarios_client.parse_threads(out.get("now_threads", []))
     except ValueError:
         threads = {}
     print(f"service threads (/proc/{pid}/task/*: comm, stat field 39, Cpus_allowed_list):")
@@ -171,7 +171,7 @@ def print_picture(title: str, out: dict[str, list[str]], before: dict[str, list[
         role = "worker (WorkerPool)" if thread.is_worker else \
             "libhpplace" if thread.comm.startswith("hpplace-") and str(thread.tid) != pid else "main"
         print(f"  {thread.tid:>6}  {thread.comm:16} {'cpu' + str(thread.processor):>7}  {thread.allowed:9}  {role}")
-    bound = client_scenarios.bound_bytes(out.get("now_numa_maps", []))
+    bound = scenarios_client.bound_bytes(out.get("now_numa_maps", []))
     planned = {b.get("node"): b.get("bytes", 0) for w in one_json(out.get("now_plan")).get("workloads", [])
                for b in w.get("buffers", []) if w.get("name") == "svc"}
     print(f"service buffers (/proc/{pid}/numa_maps: N<node>= pages of its node-bound mappings):")
@@ -185,7 +185,7 @@ def print_setup(out: dict[str, list[str]]) -> None:
     say(f"hpplaced runs with config: {config} (CPUs and memory that arrive offline are onlined; a node's "
         f"buffers are capped at a tenth of its memory)")
     say(f"{SERVICE} registered workload svc through libhpplace: 1 thread per CPU, "
-        f"{client_scenarios.BUFFER_PER_CPU // MiB} MiB of buffer per CPU, on every node")
+        f"{scenarios_client.BUFFER_PER_CPU // MiB} MiB of buffer per CPU, on every node")
 
 
 def print_timings(out: dict[str, list[str]]) -> None:
@@ -240,8 +240,8 @@ def verdict(follower: Follower, run: vmlib.GuestRun) -> list[tuple[bool, str]]:
     check(len(blocks) == 2 and all(b[1:] == ["online", "1"] for b in blocks),
           f"the DIMM's blocks are online on node 1: {[' '.join(b) for b in blocks]}")
     try:
-        threads_before = client_scenarios.workers(client_scenarios.parse_threads(before.get("now_threads", [])))
-        threads_after = client_scenarios.workers(client_scenarios.parse_threads(after.get("now_threads", [])))
+        threads_before = scenarios_client.workers(scenarios_client.parse_threads(before.get("now_threads", [])))
+        threads_after = scenarios_client.workers(scenarios_client.parse_threads(after.get("now_threads", [])))
     except ValueError:
         threads_before, threads_after = {}, {}
     on_cpu2 = [t for t in threads_after.values() if t.allowed == "2" and t.processor == 2]
@@ -250,8 +250,8 @@ def verdict(follower: Follower, run: vmlib.GuestRun) -> list[tuple[bool, str]]:
           + (f" ({on_cpu2[0].comm}, tid {on_cpu2[0].tid})" if on_cpu2 else ""))
     check(all(tid in threads_after and threads_after[tid].allowed == t.allowed for tid, t in threads_before.items())
           and threads_before, "its other workers kept running where they were")
-    bound_before = client_scenarios.bound_bytes(before.get("now_numa_maps", []))
-    bound_after = client_scenarios.bound_bytes(after.get("now_numa_maps", []))
+    bound_before = scenarios_client.bound_bytes(before.get("now_numa_maps", []))
+    bound_after = scenarios_client.bound_bytes(after.get("now_numa_maps", []))
     mid = hotadd.get("cpu_node1_bytes", ["0"])[0]
     mid = int(mid) if mid.isdigit() else 0
     check(bound_before.get(1, 0) < mid < bound_after.get(1, 0),
@@ -259,7 +259,7 @@ def verdict(follower: Follower, run: vmlib.GuestRun) -> list[tuple[bool, str]]:
           f"{mib(mid)} -> {mib(bound_after.get(1, 0))} resident on node 1")
     planned = {b.get("node"): b.get("bytes", 0) for w in one_json(after.get("now_plan")).get("workloads", [])
                for b in w.get("buffers", []) if w.get("name") == "svc"}
-    check(all(bound_after.get(n, 0) == client_scenarios.round_up(planned.get(n, 0), client_scenarios.PAGE_SIZE)
+    check(all(bound_after.get(n, 0) == scenarios_client.round_up(planned.get(n, 0), scenarios_client.PAGE_SIZE)
               for n in set(planned) | set(bound_after)),
           "its buffers are exactly what the plan asks on every node")
     trouble = vmlib.kernel_trouble(run.console)
