@@ -1,12 +1,18 @@
 // The auto-online policy against a temp sysfs tree.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include "fifo_file.hpp"
 #include "service/auto_online.hpp"
 
 using namespace hpplace;
@@ -213,3 +219,57 @@ TEST_CASE("auto_online failures are logged and counted, never thrown") {
         CHECK(line.find('\n') == std::string::npos);
     }
 }
+
+TEST_CASE("auto_online applier: onlining runs off the loop, which goes on while a sysfs read waits") {
+    FakeSysfs sysfs;
+    sysfs.cpu(2, "");
+    sysfs.cpu(3, "0");
+    hpplace::testing::FifoFile cpu2(sysfs.cpu_dir() / "cpu2/online");  // its read waits until served
+    boost::asio::io_context io;
+    unsigned errors = 0;
+    std::vector<std::thread::id> threads;
+    const auto loop_thread = std::this_thread::get_id();
+    {
+        AutoOnlineApplier applier(
+            io.get_executor(), AutoOnlinePolicy::online, sysfs.root,
+            [&](const std::string& line) {
+                sysfs.log.push_back(line);
+                threads.push_back(std::this_thread::get_id());
+            },
+            [&](unsigned count) {
+                errors += count;
+                threads.push_back(std::this_thread::get_id());
+            });
+        const struct Release {
+            hpplace::testing::FifoFile& fifo;
+            ~Release() { fifo.release(); }
+        } release{cpu2};
+        applier.on_event(cpu_arrived(2));  // waits in the read of cpu2/online
+        applier.on_event(cpu_arrived(3));
+        applier.on_event(cpu_arrived(3));  // the same job as the one before, not yet started
+        applier.on_event(cpu_arrived(9));  // no such CPU
+        Event other = cpu_arrived(3);
+        other.type = EventType::cpu_online;
+        applier.on_event(other);           // not the policy's
+        CHECK(applier.in_flight() == 3);
+        bool ran = false;
+        boost::asio::post(io, [&] { ran = true; });
+        REQUIRE(io.run_one_for(std::chrono::seconds(5)) == 1);
+        CHECK(ran);
+
+        CHECK(sysfs.cpu_online(3) == "0\n");  // waiting behind cpu2's job
+        REQUIRE(cpu2.serve_read("1\n"));     // cpu2 is online already
+        io.restart();
+        io.run();
+        CHECK(applier.in_flight() == 0);
+    }
+    CHECK(sysfs.cpu_online(3) == "1");
+    CHECK(sysfs.log.size() == 2);
+    CHECK(sysfs.log.at(0) == "auto_online: onlined cpu3");
+    CHECK(sysfs.log.at(1).starts_with("auto_online: cpu9 is not in "));
+    CHECK(errors == 1);
+    for (const auto& thread : threads) {
+        CHECK(thread == loop_thread);
+    }
+}
+

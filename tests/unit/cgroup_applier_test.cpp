@@ -6,15 +6,20 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 #include "service/cgroup_applier.hpp"
 #include "service/replanner.hpp"
@@ -204,14 +209,15 @@ TEST_CASE("cgroup applier: bad targets are errors with a reason") {
     CHECK(fs.log.back().find("goes backwards") != std::string::npos);
 }
 
-// CgroupPlanApplier with retries: the kernel's refusals are made by a write
-// function that throws EINVAL for chosen values; the timers run on a local
-// io_context, which run() drives until no retry is left.
+// CgroupPlanApplier: its jobs run on its worker thread, their results and the
+// retry timers on a local io_context, which run() drives until no job or retry
+// is left (a job holds the loop's work count). The kernel's refusals are made
+// by a write function that throws EINVAL for chosen values.
 namespace {
 
 struct RefusingWrites {
     std::map<std::string, int> refusals;  // value -> how many more writes of it to refuse (-1: all)
-    std::vector<std::string> attempts;    // values tried, in order
+    std::vector<std::string> attempts;    // values tried, in order (on the worker; read once it is idle)
 
     CgroupApplier::WriteFile function() {
         return [this](const std::filesystem::path& path, const std::string& value) {
@@ -229,11 +235,50 @@ struct RefusingWrites {
     }
 };
 
+// A write that waits, as one waiting for the CPU hotplug lock does, until the
+// test opens the gate; the test learns that a job is inside it.
+struct GatedWrites {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool open = false;
+    unsigned inside = 0;                // writes that reached the gate
+    std::vector<std::string> attempts;  // under mutex
+
+    CgroupApplier::WriteFile function() {
+        return [this](const std::filesystem::path& path, const std::string& value) {
+            {
+                std::unique_lock lock(mutex);
+                attempts.push_back(value);
+                ++inside;
+                changed.notify_all();
+                changed.wait(lock, [this] { return open; });
+            }
+            write_cgroup_file(path, value);
+        };
+    }
+    // Until `count` writes have reached the gate (false after 5 s).
+    bool wait_inside(unsigned count) {
+        std::unique_lock lock(mutex);
+        return changed.wait_for(lock, std::chrono::seconds(5), [&] { return inside >= count; });
+    }
+    void release() {
+        const std::lock_guard lock(mutex);
+        open = true;
+        changed.notify_all();
+    }
+    std::vector<std::string> tried() {
+        const std::lock_guard lock(mutex);
+        return attempts;
+    }
+};
+
 struct RetryRig {
     FakeCgroupFs fs;
     RefusingWrites writes;
     boost::asio::io_context io;
     unsigned counted_errors = 0;
+    unsigned applied = 0;
+    std::vector<std::thread::id> callback_threads;
     std::filesystem::path web;
     Config config;
 
@@ -246,12 +291,22 @@ struct RetryRig {
         config.workloads = {workload};
     }
 
-    CgroupPlanApplier applier(BackoffPolicy backoff = {}) {
+    CgroupPlanApplier applier(BackoffPolicy backoff = {}, CgroupApplier::WriteFile write = {}) {
         return CgroupPlanApplier(
-            CgroupApplier(fs.root, [this](const std::string& line) { fs.log.push_back(line); }, writes.function()),
-            CgroupRetry{.executor = io.get_executor(),
-                        .backoff = backoff,
-                        .count_errors = [this](unsigned errors) { counted_errors += errors; }});
+            CgroupApplier(fs.root, [this](const std::string& line) { fs.log.push_back(line); },
+                          write ? std::move(write) : writes.function()),
+            CgroupApplyLoop{.executor = io.get_executor(),
+                            .backoff = backoff,
+                            .count_errors =
+                                [this](unsigned errors) {
+                                    counted_errors += errors;
+                                    callback_threads.push_back(std::this_thread::get_id());
+                                },
+                            .applied =
+                                [this](std::chrono::nanoseconds) {
+                                    ++applied;
+                                    callback_threads.push_back(std::this_thread::get_id());
+                                }});
     }
 
     static Plan plan(std::uint64_t generation, const std::string& cpus) {
@@ -260,6 +315,22 @@ struct RetryRig {
         workload.cpuset = cpus;
         workload.mems = "0";
         return Plan{.generation = generation, .workloads = {workload}};
+    }
+
+    // Runs the loop until the next result or timer (the first run after run() returned restarts it).
+    void run_one() {
+        io.restart();
+        REQUIRE(io.run_one_for(std::chrono::seconds(5)) == 1);
+    }
+    void run() {
+        io.restart();
+        io.run();
+    }
+    // Runs the loop until every job's result is back (a cancelled timer's handler may come first).
+    void results(const CgroupPlanApplier& applier) {
+        while (applier.in_flight() != 0) {
+            run_one();
+        }
     }
 
     std::size_t log_lines_with(std::string_view text) const {
@@ -275,16 +346,21 @@ TEST_CASE("cgroup plan applier: a refused cpuset.cpus write is retried until the
     RetryRig rig;
     rig.writes.refusals["0-3"] = 2;  // the new CPUs reach the parent's effective set two tries later
     auto applier = rig.applier();
-    CHECK(applier.apply(RetryRig::plan(2, "0-3"), {}, rig.config) == 1);
+    CHECK(applier.apply(RetryRig::plan(2, "0-3"), {}, rig.config) == 0);  // its errors come back later
+    CHECK(applier.in_flight() == 1);
+    rig.results(applier);
+    CHECK(applier.in_flight() == 0);
     CHECK(FakeCgroupFs::read(rig.web / "cpuset.cpus") == "0-1\n");
     CHECK(applier.retrying() == std::vector<std::string>{"web"});
+    CHECK(rig.counted_errors == 1);
 
-    rig.io.run();  // returns when no timer is left
+    rig.run();  // returns when no job or timer is left
     CHECK(FakeCgroupFs::read(rig.web / "cpuset.cpus") == "0-3\n");
     CHECK(applier.retrying().empty());
     CHECK(applier.retries() == 2);
     CHECK(applier.give_ups() == 0);
-    CHECK(rig.counted_errors == 1);  // the first retry's refusal; the plan's own is apply()'s
+    CHECK(rig.counted_errors == 2);  // the plan's refusal and the first retry's
+    CHECK(rig.applied == 1);
     CHECK(rig.writes.attempts == std::vector<std::string>{"0-3", "0-3", "0-3"});
     CHECK(rig.log_lines_with("workload web: retrying its cpuset for up to 3000 ms") == 1);
     CHECK(rig.log_lines_with("workload web: cpuset applied after 2 retries") == 1);
@@ -295,22 +371,25 @@ TEST_CASE("cgroup plan applier: a newer plan replaces a pending retry") {
     rig.writes.refusals["0-3"] = -1;
     auto applier = rig.applier();
     applier.apply(RetryRig::plan(2, "0-3"), {}, rig.config);
+    rig.results(applier);
     REQUIRE(applier.retrying() == std::vector<std::string>{"web"});
     // The CPUs left again before the kernel took them: the next plan wants 0.
     CHECK(applier.apply(RetryRig::plan(3, "0"), {}, rig.config) == 0);
     CHECK(applier.retrying().empty());
-    rig.io.run();  // the cancelled timer's handler runs and does nothing
+    rig.run();  // the cancelled timer's handler runs and does nothing
     CHECK(FakeCgroupFs::read(rig.web / "cpuset.cpus") == "0\n");
     CHECK(applier.retries() == 0);
     CHECK(rig.writes.attempts == std::vector<std::string>{"0-3", "0"});
 
     // A retry pending for the same plan is replaced by its heal, not doubled.
     applier.apply(RetryRig::plan(4, "0-3"), {}, rig.config);
+    rig.results(applier);
+    REQUIRE(applier.retrying() == std::vector<std::string>{"web"});
     applier.apply(RetryRig::plan(4, "0-3"), {}, rig.config);
+    rig.results(applier);
     CHECK(applier.retrying() == std::vector<std::string>{"web"});
     rig.writes.refusals["0-3"] = 1;
-    rig.io.restart();
-    rig.io.run();
+    rig.run();
     CHECK(FakeCgroupFs::read(rig.web / "cpuset.cpus") == "0-3\n");
     CHECK(applier.retries() == 2);
 }
@@ -322,11 +401,11 @@ TEST_CASE("cgroup plan applier: retries give up after the budget, logged once; o
                                              .max = std::chrono::milliseconds(4),
                                              .budget = std::chrono::milliseconds(40)});
     applier.apply(RetryRig::plan(2, "0-3"), {}, rig.config);
-    rig.io.run();
+    rig.run();
     CHECK(applier.retrying().empty());
     CHECK(applier.give_ups() == 1);
     CHECK(applier.retries() >= 2);
-    CHECK(rig.counted_errors == applier.retries());  // every retry was refused
+    CHECK(rig.counted_errors == applier.retries() + 1);  // the plan and every retry were refused
     CHECK(FakeCgroupFs::read(rig.web / "cpuset.cpus") == "0-1\n");
     REQUIRE(rig.log_lines_with("cpuset still refused after") == 1);
     CHECK(rig.fs.log.back().find("retried at the next change: workload web: cannot write \"0-3\"") !=
@@ -335,6 +414,63 @@ TEST_CASE("cgroup plan applier: retries give up after the budget, logged once; o
     // A file that is not there is no "not yet": nothing to retry.
     std::filesystem::remove(rig.web / "cpuset.mems");
     std::filesystem::create_directory(rig.web / "cpuset.mems");
-    CHECK(applier.apply(RetryRig::plan(3, "0-1"), {}, rig.config) >= 1);
+    const unsigned before = rig.counted_errors;
+    applier.apply(RetryRig::plan(3, "0-1"), {}, rig.config);
+    rig.run();
+    CHECK(rig.counted_errors >= before + 1);
     CHECK(applier.retrying().empty());
+}
+
+TEST_CASE("cgroup plan applier: while a write waits, the loop runs; plans queued meanwhile end in the newest") {
+    RetryRig rig;
+    GatedWrites gate;
+    const auto loop_thread = std::this_thread::get_id();
+    {
+        auto applier = rig.applier({}, gate.function());
+        applier.apply(RetryRig::plan(2, "0-3"), {}, rig.config);
+        REQUIRE(gate.wait_inside(1));  // the worker waits in the write: apply() has returned all the same
+        // The loop is free: more plans come, each replacing the one not yet started.
+        applier.apply(RetryRig::plan(3, "0"), {}, rig.config);
+        applier.apply(RetryRig::plan(4, "0,2"), {}, rig.config);
+        applier.apply(RetryRig::plan(5, "0-2"), {}, rig.config);
+        CHECK(applier.in_flight() == 2);  // the waiting write and one job for the newest plan
+        bool ran = false;
+        boost::asio::post(rig.io, [&] { ran = true; });
+        rig.run_one();  // the loop's other work goes on
+        CHECK(ran);
+        CHECK(rig.applied == 0);
+
+        gate.release();
+        rig.run();
+        CHECK(applier.in_flight() == 0);
+        CHECK(gate.tried() == std::vector<std::string>{"0-3", "0-2"});  // in order, the overtaken ones never
+        CHECK(FakeCgroupFs::read(rig.web / "cpuset.cpus") == "0-2\n");
+        CHECK(rig.applied == 2);  // plans 2 and 5: 3 and 4 were overtaken before they started
+        CHECK(rig.counted_errors == 0);
+    }
+    CHECK_FALSE(rig.callback_threads.empty());
+    for (const auto& thread : rig.callback_threads) {
+        CHECK(thread == loop_thread);
+    }
+}
+
+TEST_CASE("cgroup plan applier: destroyed while a write waits, it waits for that write and drops the rest") {
+    RetryRig rig;
+    GatedWrites gate;
+    std::jthread opener;
+    {
+        auto applier = rig.applier({}, gate.function());
+        applier.apply(RetryRig::plan(2, "0-3"), {}, rig.config);
+        REQUIRE(gate.wait_inside(1));
+        applier.apply(RetryRig::plan(3, "0-2"), {}, rig.config);
+        opener = std::jthread([&gate] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            gate.release();
+        });
+    }  // joins the worker once the write is through
+    CHECK(FakeCgroupFs::read(rig.web / "cpuset.cpus") == "0-3\n");
+    CHECK(gate.tried() == std::vector<std::string>{"0-3"});
+    rig.run();  // the completion posted meanwhile finds no applier: it does nothing
+    CHECK(rig.applied == 0);
+    CHECK(rig.fs.log.empty());
 }

@@ -2,9 +2,11 @@
 // tree and a temp control socket; the real planner and cgroup applier.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -14,7 +16,9 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -23,11 +27,13 @@
 #include "core/file_descriptor.hpp"
 #include "fake_sources.hpp"
 #include "config/config.hpp"
+#include "fifo_file.hpp"
 #include "service/daemon.hpp"
 
 using namespace hpplace;
 using hpplace::testing::cpu_event;
 using hpplace::testing::FakeSource;
+using hpplace::testing::FifoFile;
 using hpplace::testing::two_node_machine;
 
 namespace {
@@ -74,7 +80,7 @@ struct DaemonRig {
         std::filesystem::remove_all(dir, ignored);
     }
 
-    std::unique_ptr<Daemon> make() {
+    std::shared_ptr<Daemon> make() {
         TrackerEnvironment environment{
             .read_topology = [this] { return sysfs; },
             .open_kernel_source = [this]() -> std::unique_ptr<HotplugSource> {
@@ -85,17 +91,36 @@ struct DaemonRig {
             },
             .open_family_watcher = {},
         };
-        return std::make_unique<Daemon>(
+        auto daemon = std::make_shared<Daemon>(
             io, options, [this](const std::string& state) { notifications.push_back(state); },
             [this](const std::string& line) { log.push_back(line); }, environment);
+        made = daemon;
+        return daemon;
     }
 
-    // Runs every handler that is ready (the control socket's accept stays pending).
+    // Runs every handler that is ready (the control socket's accept stays
+    // pending) and, with wait_for_appliers, the results of the daemon's
+    // cgroup and auto-online jobs as they come back from their threads.
     void settle() {
-        while (io.poll() > 0) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        for (;;) {
+            while (io.poll() > 0) {
+            }
+            const auto daemon = made.lock();
+            if (!wait_for_appliers || !daemon || !daemon->applying()) {
+                break;
+            }
+            if (std::chrono::steady_clock::now() > deadline) {
+                FAIL("an applier's job did not come back in 10 s");
+            }
+            io.restart();
+            io.run_one_for(std::chrono::milliseconds(10));
         }
         io.restart();
     }
+
+    bool wait_for_appliers = true;
+    std::weak_ptr<Daemon> made;
 };
 
 // A control connection to the rig's daemon from the test thread: every wait
@@ -439,3 +464,50 @@ TEST_CASE("daemon: a plan too large for an answer is refused without building it
     client.close();
     CHECK(planned_names(*daemon) == Names{"web"});
 }
+
+TEST_CASE("daemon: while its cgroup write waits in the kernel, control requests are answered and events taken") {
+    DaemonRig rig;
+    rig.wait_for_appliers = false;  // settle() runs what is ready, never waits for the blocked job
+    FifoFile cpus(rig.dir / "cgroup/web/cpuset.cpus");
+    auto daemon = rig.make();
+    // Whatever happens below, the blocked job is let through before the daemon joins its thread.
+    struct Release {
+        FifoFile& fifo;
+        ~Release() { fifo.release(); }
+    } const release{cpus};
+    daemon->start();
+    rig.settle();
+    REQUIRE(daemon->ready());  // the first plan is made; its cgroup job waits in open(cpuset.cpus)
+    CHECK(daemon->applying());
+    REQUIRE(FifoFile::wait_for_opener());  // started, so the plans below do not replace it
+
+    Connection client(rig);
+    const auto status = client.ask(R"({"op":"status","id":1})");
+    CHECK(status["ok"] == true);
+    CHECK(status["result"]["plan_generation"] == 1);
+    // Events are taken and planned meanwhile; each plan's job for the cgroup
+    // replaces the one before it, not yet started.
+    rig.kernel->on_event(cpu_event(EventType::cpu_online, 3, 1, 1));
+    rig.settle();
+    rig.kernel->on_event(cpu_event(EventType::cpu_offline, 1, 0, 2));
+    rig.settle();
+    CHECK(daemon->current_plan().generation == 3);
+    const auto later = client.ask(R"({"op":"status","id":2})");
+    CHECK(later["result"]["events"]["received"] == 2);
+    CHECK(later["result"]["plan_generation"] == 3);
+    CHECK(daemon->applying());
+    CHECK(daemon->metrics().applies() == 0);
+
+    // The first plan's job reads "0", writes its cpuset; then the newest plan's
+    // job, the only other one, reads and writes; generation 2 is never written.
+    REQUIRE(cpus.serve_read("0\n"));
+    CHECK(cpus.serve_write() == "0-2\n");
+    REQUIRE(cpus.serve_read("0-2\n"));
+    CHECK(cpus.serve_write() == "0,2-3\n");
+    rig.wait_for_appliers = true;
+    rig.settle();
+    CHECK_FALSE(daemon->applying());
+    CHECK(daemon->metrics().applies() == 2);  // generations 1 and 3
+    CHECK(daemon->metrics().apply_errors() == 0);
+}
+

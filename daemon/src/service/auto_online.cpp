@@ -7,6 +7,8 @@
 #include <charconv>
 #include <iostream>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 #include "core/cpu_set.hpp"
 #include "core/file_descriptor.hpp"
@@ -196,6 +198,46 @@ AutoOnlineResult AutoOnliner::on_resync() {
         add(online_memory_block(block));
     }
     return result;
+}
+
+AutoOnlineApplier::AutoOnlineApplier(boost::asio::any_io_executor loop, AutoOnlinePolicy policy,
+                                     std::filesystem::path sysfs_root, LogLine log, CountErrors count_errors)
+    : policy_(policy)
+    , root_(std::move(sysfs_root))
+    , log_(std::move(log))
+    , count_errors_(std::move(count_errors))
+    , worker_(std::move(loop)) {
+    if (!log_) {
+        log_ = [](const std::string& line) { std::cerr << "hpplaced: " << line << '\n'; };
+    }
+}
+
+void AutoOnlineApplier::on_event(const Event& event) {
+    if (policy_ == AutoOnlinePolicy::off ||
+        (event.type != EventType::cpu_arrived && event.type != EventType::mem_block_added)) {
+        return;
+    }
+    std::string key;
+    if (event.type == EventType::cpu_arrived) {
+        key = event.cpu ? "cpu" + std::to_string(*event.cpu) : "event #" + std::to_string(event.seq);
+    } else {
+        key = "memory " + (event.start ? std::to_string(*event.start) : "#" + std::to_string(event.seq)) + "+" +
+              std::to_string(event.size.value_or(0));
+    }
+    worker_.submit(std::move(key), [this, policy = policy_, root = root_, event]() -> BlockingWorker::Completion {
+        // On the worker: an AutoOnliner of its own, whose lines wait for the loop.
+        std::vector<std::string> lines;
+        AutoOnliner onliner(policy, root, [&lines](const std::string& line) { lines.push_back(line); });
+        const AutoOnlineResult result = onliner.on_event(event);
+        return [this, result, lines = std::move(lines)] {
+            for (const auto& line : lines) {
+                log_(line);
+            }
+            if (result.errors != 0 && count_errors_) {
+                count_errors_(result.errors);
+            }
+        };
+    });
 }
 
 }  // namespace hpplace

@@ -3,10 +3,14 @@
 // Keeps workload cgroups (v2) in line with the plan: each configured workload's
 // cgroup gets cpuset.cpus = the plan's "cpuset" and cpuset.mems = its "mems".
 //
-// How the daemon uses it: after each new plan, build one CgroupTarget per
-// workload that has a `cgroup` in its config, then
+// Used directly: build one CgroupTarget per workload that has a `cgroup` in
+// its config, then
 //   auto result = applier.apply(targets);
 //   metrics.count_apply_errors("cgroup", result.errors);
+// These calls wait on the kernel (a cpuset write takes the CPU hotplug lock, for
+// as long as a CPU takes to come or go), so the daemon makes them through
+// CgroupPlanApplier (replanner.hpp), on a thread of its own, with a log that
+// keeps the lines for the loop; the calls only read the applier's members.
 // Nothing is fatal: a failing write is logged (one line) and counted, and since
 // apply() compares the files with the wanted values every time, the next call
 // retries it. Call apply() again with the same targets after a resync to heal
@@ -77,9 +81,10 @@ public:
 
     const std::filesystem::path& root() const noexcept { return root_; }
     const LogLine& log() const noexcept { return log_; }
+    // The cgroup's directory: `cgroup` itself when absolute, else below root().
+    std::filesystem::path resolve(const std::filesystem::path& cgroup) const;
 
 private:
-    std::filesystem::path resolve(const std::filesystem::path& cgroup) const;
     bool enable_cpuset_controller(const std::filesystem::path& cgroup, const std::string& workload,
                                   const LogLine& log);
 

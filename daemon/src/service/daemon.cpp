@@ -73,19 +73,24 @@ Daemon::Daemon(boost::asio::io_context& io, DaemonOptions options, Notify notify
     , log_(std::move(log))
     , metrics_([this] { return tracker_ ? tracker_->counters() : control::EventCounters{}; })
     , replanner_(load_daemon_config(options_), std::move(plan))
-    , onliner_(replanner_.config().auto_online, options_.sysfs_root, [this](const std::string& line) { this->log(line); }) {
+    , onliner_(io_.get_executor(), replanner_.config().auto_online, options_.sysfs_root,
+               [this](const std::string& line) { this->log(line); },
+               [this](unsigned errors) { count_apply_errors("auto_online", errors); }) {
     if (options_.metrics_file) {
         metrics_file_.emplace(*options_.metrics_file, [this](const std::string& line) { this->log(line); });
     }
-    // Refused cpuset writes are retried on the loop; their errors count like the plan's own.
-    replanner_.add_applier(std::make_unique<CgroupPlanApplier>(
+    // The writes run on the applier's thread; their results, retries and
+    // latencies come back on the loop.
+    auto cgroups = std::make_unique<CgroupPlanApplier>(
         CgroupApplier(options_.cgroup_root, [this](const std::string& line) { this->log(line); }),
-        CgroupRetry{.executor = io_.get_executor(), .count_errors = [this](unsigned errors) {
-                        metrics_.count_apply_errors("cgroup", errors);
-                        if (metrics_file_) {
-                            metrics_file_->write(metrics_);
-                        }
-                    }}));
+        CgroupApplyLoop{.executor = io_.get_executor(),
+                        .count_errors = [this](unsigned errors) { count_apply_errors("cgroup", errors); },
+                        .applied = [this](std::chrono::nanoseconds took) {
+                            metrics_.observe_apply(took);
+                            write_metrics_file();
+                        }});
+    cgroups_ = cgroups.get();
+    replanner_.add_applier(std::move(cgroups));
     file_config_ = replanner_.config();
     TrackerHooks hooks{
         .replan = [this](const Topology& topology) { on_replan(topology); },
@@ -100,6 +105,21 @@ Daemon::Daemon(boost::asio::io_context& io, DaemonOptions options, Notify notify
 
 Daemon::~Daemon() {
     stop();
+}
+
+void Daemon::count_apply_errors(const std::string& applier, unsigned errors) {
+    metrics_.count_apply_errors(applier, errors);
+    write_metrics_file();
+}
+
+void Daemon::write_metrics_file() {
+    if (metrics_file_) {
+        metrics_file_->write(metrics_);
+    }
+}
+
+bool Daemon::applying() const noexcept {
+    return cgroups_->in_flight() != 0 || onliner_.in_flight() != 0;
 }
 
 void Daemon::log(const std::string& line) const {
@@ -128,8 +148,7 @@ void Daemon::reload() {
     reloading_ = true;
     try {
         Config config = load_daemon_config(options_);
-        onliner_ = AutoOnliner(config.auto_online, options_.sysfs_root,
-                               [this](const std::string& line) { this->log(line); });
+        onliner_.set_policy(config.auto_online);
         file_config_ = std::move(config);
         replanner_.set_config(with_registered(file_config_));
         log("config reloaded from " + options_.config_path.string());
@@ -220,10 +239,7 @@ void Daemon::on_event_applied(const Event& event) {
     if (server_) {
         server_->publish_event(event);
     }
-    const AutoOnlineResult result = onliner_.on_event(event);
-    if (result.errors != 0) {
-        metrics_.count_apply_errors("auto_online", result.errors);
-    }
+    onliner_.on_event(event);
 }
 
 void Daemon::on_replan(const Topology& topology) {
@@ -231,9 +247,7 @@ void Daemon::on_replan(const Topology& topology) {
         const bool heal = std::exchange(heal_next_, false);
         const auto outcome = replanner_.replan(topology, heal);
         metrics_.observe_recompute(outcome.plan_time);
-        if (outcome.applied) {
-            metrics_.observe_apply(outcome.apply_time);
-        }
+        // The apply latency comes from the cgroup applier once its writes are done.
         metrics_.set_plan_generation(replanner_.plan().generation);
         if (outcome.apply_errors != 0) {
             metrics_.count_apply_errors("cgroup", outcome.apply_errors);
@@ -260,9 +274,7 @@ void Daemon::on_replan(const Topology& topology) {
         // threads) in the heap; glibc keeps them unless asked.
         ::malloc_trim(0);
     }
-    if (metrics_file_) {
-        metrics_file_->write(metrics_);
-    }
+    write_metrics_file();
     if (notify_ && (!ready_ || reloading_)) {
         notify_("READY=1\nSTATUS=source " + std::string(to_string(tracker_->source())) + ", plan generation " +
                 std::to_string(replanner_.plan().generation));

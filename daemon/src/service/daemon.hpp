@@ -2,8 +2,10 @@
 
 // hpplaced as a library class: the event sources and topology tracker, the
 // re-planning step with its appliers, the auto-online policy, metrics and the
-// control server, on one io_context thread. hpplaced_main.cpp only parses the
-// command line, handles signals and talks to systemd.
+// control server, on one io_context thread. The appliers' kernel calls (cgroup
+// writes, sysfs onlining), which wait on the kernel's hotplug locks, run on
+// threads of their own and post their results back to it. hpplaced_main.cpp
+// only parses the command line, handles signals and talks to systemd.
 
 #include <cstdint>
 #include <filesystem>
@@ -82,6 +84,8 @@ public:
     const TopologyTracker& tracker() const noexcept { return *tracker_; }
     const Metrics& metrics() const noexcept { return metrics_; }
     bool ready() const noexcept { return ready_; }
+    // A cgroup or auto-online job's result has not come back to the loop yet.
+    bool applying() const noexcept;
 
 private:
     nlohmann::json status() override { return status_json(); }
@@ -104,6 +108,8 @@ private:
 
     void on_replan(const Topology& topology);
     void on_event_applied(const Event& event);
+    void count_apply_errors(const std::string& applier, unsigned errors);
+    void write_metrics_file();
     void log(const std::string& line) const;
 
     boost::asio::io_context& io_;
@@ -113,7 +119,8 @@ private:
     Metrics metrics_;
     std::optional<MetricsFile> metrics_file_;
     Replanner replanner_;
-    AutoOnliner onliner_;
+    AutoOnlineApplier onliner_;
+    CgroupPlanApplier* cgroups_ = nullptr;  // owned by replanner_
     std::unique_ptr<TopologyTracker> tracker_;
     std::unique_ptr<ControlServer> server_;
     bool ready_ = false;

@@ -5,45 +5,130 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "planner/planner.hpp"
+#include "service/blocking_worker.hpp"
 
 namespace hpplace {
 
+// A plan's jobs, or a retry's: what the loop knows of them until the last result is back.
+struct CgroupRound {
+    CgroupRound(std::uint64_t plan_epoch, bool is_retry)
+        : epoch(plan_epoch), retry(is_retry), started(Backoff::Clock::now()) {}
+
+    std::uint64_t epoch;  // the plan it belongs to
+    bool retry;
+    Backoff::Clock::time_point started;
+    unsigned outstanding = 0;  // jobs whose result has not come back
+    bool overtaken = false;    // a job of it gave way to a newer plan's
+    std::vector<CgroupTarget> refused;
+    std::vector<std::string> last_errors;  // of the refused, in their order
+};
+
 struct CgroupPlanApplier::State : std::enable_shared_from_this<State> {
-    CgroupApplier applier;
-    std::optional<CgroupRetry> retry;
-    std::optional<boost::asio::steady_timer> timer;
-    std::vector<CgroupTarget> pending;
+    CgroupApplier applier;  // read by the worker's jobs, never changed
+    CgroupApplyLoop loop;
+    boost::asio::steady_timer timer;
+    std::vector<CgroupTarget> pending;  // refused for now: waiting for the timer, or retried now
     std::optional<Backoff> backoff;
-    std::uint64_t round = 0;  // a new plan starts a new round: a handler of an older one does nothing
+    std::uint64_t epoch = 0;  // a new plan starts a new epoch: an older one's results start no retry
     std::uint64_t retries = 0;
     std::uint64_t give_ups = 0;
+    BlockingWorker worker;  // last: joins before the rest goes
 
-    State(CgroupApplier cgroup_applier, std::optional<CgroupRetry> cgroup_retry)
-        : applier(std::move(cgroup_applier)), retry(std::move(cgroup_retry)) {
-        if (retry) {
-            timer.emplace(retry->executor);
-        }
-    }
+    State(CgroupApplier cgroup_applier, CgroupApplyLoop apply_loop)
+        : applier(std::move(cgroup_applier))
+        , loop(std::move(apply_loop))
+        , timer(loop.executor)
+        , worker(loop.executor) {}
 
     void cancel() {
-        ++round;
+        ++epoch;
         pending.clear();
         backoff.reset();
-        if (timer) {
-            timer->cancel();
+        timer.cancel();
+    }
+
+    void submit(const std::shared_ptr<CgroupRound>& round, const std::vector<CgroupTarget>& targets) {
+        round->outstanding = static_cast<unsigned>(targets.size());
+        for (const auto& target : targets) {
+            // Runs on the worker: the lines come back with the result, in order.
+            auto work = [this, round, target]() -> BlockingWorker::Completion {
+                std::vector<std::string> lines;
+                auto result = applier.apply_one(target, [&lines](const std::string& line) { lines.push_back(line); });
+                return [this, round, target, result = std::move(result), lines = std::move(lines)] {
+                    done(*round, target, result, lines);
+                };
+            };
+            worker.submit(applier.resolve(target.cgroup).string(), std::move(work), [this, round] {
+                round->overtaken = true;
+                settle(*round);
+            });
+        }
+        if (targets.empty()) {
+            finish(*round);
         }
     }
 
-    void start(std::vector<CgroupTarget> refused) {
-        if (!retry || refused.empty()) {
+    void settle(CgroupRound& round) {
+        if (--round.outstanding == 0) {
+            finish(round);
+        }
+    }
+
+    void done(CgroupRound& round, const CgroupTarget& target, const CgroupApplyResult& result,
+              const std::vector<std::string>& lines) {
+        const bool current = round.epoch == epoch;
+        const std::string last_error = lines.empty() ? std::string() : lines.back();
+        if (!round.retry) {
+            for (const auto& line : lines) {
+                applier.log()(line);
+            }
+        } else if (current && result.refused.empty()) {
+            // A retry is quiet until it ends.
+            if (result.errors == 0) {
+                applier.log()("workload " + target.workload + ": cpuset applied after " +
+                              std::to_string(backoff->retries()) + " retries (" +
+                              std::to_string(backoff->elapsed().count()) + " ms)");
+            } else {
+                applier.log()(last_error);  // failing otherwise now: left to the next change
+            }
+        }
+        if (result.errors != 0 && loop.count_errors) {
+            loop.count_errors(result.errors);
+        }
+        if (!result.refused.empty()) {
+            round.refused.push_back(target);
+            round.last_errors.push_back(last_error);
+        }
+        settle(round);
+    }
+
+    void finish(CgroupRound& round) {
+        const auto now = Backoff::Clock::now();
+        if (!round.retry && !round.overtaken && loop.applied) {
+            loop.applied(now - round.started);
+        }
+        if (round.epoch != epoch) {
+            return;  // a newer plan took over
+        }
+        if (!round.retry) {
+            start(std::move(round.refused), now);
             return;
         }
-        const auto now = Backoff::Clock::now();
-        backoff.emplace(retry->backoff, now);
+        pending = std::move(round.refused);
+        if (!pending.empty()) {
+            arm(backoff->next(now), round.last_errors);
+        }
+    }
+
+    void start(std::vector<CgroupTarget> refused, Backoff::Clock::time_point now) {
+        if (refused.empty()) {
+            return;
+        }
+        backoff.emplace(loop.backoff, now);
         pending = std::move(refused);
         for (const auto& target : pending) {
             applier.log()("workload " + target.workload + ": retrying its cpuset for up to " +
-                          std::to_string(retry->backoff.budget.count()) + " ms");
+                          std::to_string(loop.backoff.budget.count()) + " ms");
         }
         arm(backoff->next(now), {});
     }
@@ -60,60 +145,36 @@ struct CgroupPlanApplier::State : std::enable_shared_from_this<State> {
             pending.clear();
             return;
         }
-        timer->expires_at(*at);
-        timer->async_wait([weak = weak_from_this(), round = round](const boost::system::error_code& error) {
+        timer.expires_at(*at);
+        timer.async_wait([weak = weak_from_this(), epoch = epoch](const boost::system::error_code& error) {
             const auto self = weak.lock();
-            if (self && !error && self->round == round) {
+            if (self && !error && self->epoch == epoch) {
                 self->attempt();
             }
         });
     }
 
-    // Applies the pending targets again; keeps those still refused, quietly until the end.
+    // Applies the pending targets again; those still refused come back in the round's finish().
     void attempt() {
         ++retries;
-        unsigned errors = 0;
-        std::vector<CgroupTarget> still;
-        std::vector<std::string> last_errors;
-        for (const auto& target : pending) {
-            std::string last_error;
-            const auto result = applier.apply_one(target, [&](const std::string& line) { last_error = line; });
-            errors += result.errors;
-            if (!result.refused.empty()) {
-                still.push_back(target);
-                last_errors.push_back(last_error);
-            } else if (result.errors == 0) {
-                applier.log()("workload " + target.workload + ": cpuset applied after " +
-                              std::to_string(backoff->retries()) + " retries (" +
-                              std::to_string(backoff->elapsed().count()) + " ms)");
-            } else {
-                applier.log()(last_error);  // failing otherwise now: left to the next change
-            }
-        }
-        if (errors != 0 && retry->count_errors) {
-            retry->count_errors(errors);
-        }
-        pending = std::move(still);
-        if (!pending.empty()) {
-            arm(backoff->next(Backoff::Clock::now()), last_errors);
-        }
+        auto round = std::make_shared<CgroupRound>(epoch, true);
+        submit(round, pending);
     }
 };
 
-CgroupPlanApplier::CgroupPlanApplier(CgroupApplier applier)
-    : state_(std::make_shared<State>(std::move(applier), std::nullopt)) {}
-
-CgroupPlanApplier::CgroupPlanApplier(CgroupApplier applier, CgroupRetry retry)
-    : state_(std::make_shared<State>(std::move(applier), std::move(retry))) {}
+CgroupPlanApplier::CgroupPlanApplier(CgroupApplier applier, CgroupApplyLoop loop)
+    : state_(std::make_shared<State>(std::move(applier), std::move(loop))) {}
 
 CgroupPlanApplier::~CgroupPlanApplier() { state_->cancel(); }
 
 unsigned CgroupPlanApplier::apply(const Plan& plan, const std::vector<PlanAction>&, const Config& config) {
     state_->cancel();  // this plan replaces what a retry was bringing in
-    auto result = state_->applier.apply(cgroup_targets(plan, config));
-    state_->start(std::move(result.refused));
-    return result.errors;
+    auto round = std::make_shared<CgroupRound>(state_->epoch, false);
+    state_->submit(round, cgroup_targets(plan, config));
+    return 0;
 }
+
+std::size_t CgroupPlanApplier::in_flight() const noexcept { return state_->worker.in_flight(); }
 
 std::vector<std::string> CgroupPlanApplier::retrying() const {
     std::vector<std::string> out;

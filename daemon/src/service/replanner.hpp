@@ -31,35 +31,45 @@ public:
     virtual std::string_view name() const noexcept = 0;
     // A new plan with the actions from the previous one; also called with the
     // same plan and no actions to heal drift (after a resync or a reload).
-    // Returns the number of errors (logged by the applier, never fatal).
+    // Returns the number of errors found at once (logged by the applier, never
+    // fatal); an applier that works off the loop reports its later ones itself.
     virtual unsigned apply(const Plan& plan, const std::vector<PlanAction>& actions, const Config& config) = 0;
 };
 
-// Retrying the cgroup writes the kernel refused for now (CgroupApplyResult::refused)
-// on the daemon's event loop, instead of leaving the cpuset behind the plan until
-// the next change.
-struct CgroupRetry {
-    boost::asio::any_io_executor executor;  // the daemon's loop: timers, never a sleep
+// The cgroup applier's side on the daemon's event loop: where its results come
+// back and its retries are timed.
+struct CgroupApplyLoop {
+    boost::asio::any_io_executor executor;  // the daemon's loop: completions and timers, never a sleep
     BackoffPolicy backoff{};                // 5 ms doubling to 500 ms, for 3 s
-    // The failed reads/writes of a retry (apply() returns those of the plan itself).
+    // The failed reads/writes, as the results come back (a plan's and its retries').
     std::function<void(unsigned errors)> count_errors;
+    // A plan's writes are all done: the time since apply() (queueing included).
+    // Not called for a plan a newer one overtook before all its writes started.
+    std::function<void(std::chrono::nanoseconds took)> applied;
 };
 
-// Keeps each workload's cgroup cpuset.cpus/cpuset.mems equal to its plan. With a
-// CgroupRetry, targets with a refused write are applied again on a backoff timer
+// Keeps each workload's cgroup cpuset.cpus/cpuset.mems equal to its plan, off
+// the loop: the reads and writes of each cgroup are a job of its own thread
+// (BlockingWorker, keyed by the cgroup), since a cpuset write waits for the CPU
+// hotplug lock. Per cgroup they run in plan order, and a newer plan replaces
+// the pending, not yet started job. Logs, error counts and retries follow on
+// the loop as the results come back. Targets with a write the kernel refused
+// for now (CgroupApplyResult::refused) are applied again on a backoff timer
 // until they take or the budget is spent (logged once each way); a newer plan
 // (or heal) replaces a pending retry.
 class CgroupPlanApplier final : public PlanApplier {
 public:
-    explicit CgroupPlanApplier(CgroupApplier applier);
-    CgroupPlanApplier(CgroupApplier applier, CgroupRetry retry);
+    CgroupPlanApplier(CgroupApplier applier, CgroupApplyLoop loop);
     ~CgroupPlanApplier() override;
     CgroupPlanApplier(const CgroupPlanApplier&) = delete;
     CgroupPlanApplier& operator=(const CgroupPlanApplier&) = delete;
 
     std::string_view name() const noexcept override { return "cgroup"; }
+    // Hands the plan's targets to the worker; returns 0 (its errors come through count_errors).
     unsigned apply(const Plan& plan, const std::vector<PlanAction>& actions, const Config& config) override;
 
+    // Cgroup jobs (a plan's or a retry's) whose result has not come back yet.
+    std::size_t in_flight() const noexcept;
     // The workloads a retry is pending for.
     std::vector<std::string> retrying() const;
     std::uint64_t retries() const noexcept;   // retry rounds run
