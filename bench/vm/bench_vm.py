@@ -262,6 +262,7 @@ def measure(run: vmlib.GuestRun, params: dict[str, int]) -> dict:
         "seconds": integer(summary, "storm_ns", "storm") / 1e9,
         "events_taken_in": events,
         "events_lost": delta("hpplaced_events_lost_total"),
+        "overruns": delta("hpplaced_event_overruns_total"),
         "resyncs": delta("hpplaced_resyncs_total"),
         "recomputes": recomputes,
         "recomputes_per_event": recomputes / events,
@@ -347,7 +348,8 @@ def table(result: dict, params: dict[str, int]) -> str:
     lines += ["", f"| storm: {s['toggles']} toggles of cpu1 | value |", "|---|---:|",
               f"| duration (s); writes refused | {number(s['seconds'])}; {s['failed_writes']} |",
               f"| events taken in by hpplaced | {s['events_taken_in']:.0f} |",
-              f"| events lost (`hpplaced_events_lost_total`); resyncs | {s['events_lost']:.0f}; {s['resyncs']:.0f} |",
+              f"| events lost (`hpplaced_events_lost_total`); socket overruns; resyncs | {s['events_lost']:.0f}; "
+              f"{s['overruns']:.0f}; {s['resyncs']:.0f} |",
               f"| plan recomputes; per event taken in | {s['recomputes']:.0f}; {number(s['recomputes_per_event'], 3)} |",
               "", f"| `status` request (new connection each, one per {params['BENCH_STATUS_INTERVAL_MS']} ms) "
                   f"| n | median (ms) | p99 (ms) |", "|---|---:|---:|---:|",
