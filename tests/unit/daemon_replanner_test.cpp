@@ -38,12 +38,12 @@ struct RecordingPlanner {
         return [this](const Topology& topology, const Config& config, const Plan& previous) {
             previous_generations.push_back(previous.generation);
             const WorkloadPlan* before = previous.find_workload("web");
-            previous_cpusets.push_back(before != nullptr ? before->cpuset : "");
+            previous_cpusets.push_back(before != nullptr ? before->cpuset.to_list() : "");
             Plan plan;
             WorkloadPlan workload;
             workload.name = config.workloads.at(0).name;
-            workload.cpuset = topology.online_cpus().to_list();
-            workload.mems = "0";
+            workload.cpuset = topology.online_cpus();
+            workload.mems = CpuSet::parse_list("0");
             plan.workloads = {workload};
             plan.generation = previous.same_placement(plan) ? previous.generation : previous.generation + 1;
             return plan;
@@ -74,7 +74,7 @@ TEST_CASE("replanner: the planner gets the previous plan every time") {
     CHECK(planner.previous_generations == std::vector<std::uint64_t>{0, 1, 2});
     CHECK(planner.previous_cpusets == std::vector<std::string>{"", "0-1", "0-3"});
     CHECK(replanner.plan().generation == 2);
-    CHECK(replanner.plan().workloads.at(0).cpuset == "0-3");
+    CHECK(replanner.plan().workloads.at(0).cpuset.to_list() == "0-3");
 }
 
 TEST_CASE("replanner: appliers run on a new placement or when asked to heal") {
@@ -122,19 +122,19 @@ TEST_CASE("replanner: a failing planner leaves the current plan in force") {
     fail = true;
     CHECK_THROWS_WITH(replanner.replan(one_node(3)), "no CPU left");
     CHECK(replanner.plan().generation == 1);
-    CHECK(replanner.plan().workloads.at(0).cpuset == "0-1");
+    CHECK(replanner.plan().workloads.at(0).cpuset.to_list() == "0-1");
 }
 
 TEST_CASE("cgroup_targets: one per workload with a cgroup and CPUs") {
     Plan plan;
     WorkloadPlan web;
     web.name = "web";
-    web.cpuset = "0-3";
-    web.mems = "0-1";
+    web.cpuset = CpuSet::parse_list("0-3");
+    web.mems = CpuSet::parse_list("0-1");
     WorkloadPlan batch;
     batch.name = "batch";
-    batch.cpuset = "";
-    batch.mems = "";
+    batch.cpuset = {};
+    batch.mems = {};
     plan.workloads = {web, batch};
     Config config = config_with("web.slice");
     Workload batch_config;
@@ -149,6 +149,6 @@ TEST_CASE("cgroup_targets: one per workload with a cgroup and CPUs") {
     REQUIRE(targets.size() == 1);  // batch has no CPUs now: its cgroup is left alone
     CHECK(targets[0].workload == "web");
     CHECK(targets[0].cgroup == "web.slice");
-    CHECK(targets[0].cpus == "0-3");
-    CHECK(targets[0].mems == "0-1");
+    CHECK(targets[0].cpus.to_list() == "0-3");
+    CHECK(targets[0].mems.to_list() == "0-1");
 }

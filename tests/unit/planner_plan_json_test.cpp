@@ -19,9 +19,9 @@ Plan sample_plan() {
     plan.workloads.push_back(WorkloadPlan{"web",
                                           {{0, 0, 0}, {1, 4, 1}, {5, 5, 1}},
                                           {{0, 1 << 20, 1 << 20, false}, {1, 100, 300, true}},
-                                          "0,4-5",
-                                          "0-1"});
-    plan.workloads.push_back(WorkloadPlan{"idle", {}, {}, "", ""});
+                                          CpuSet::parse_list("0,4-5"),
+                                          CpuSet::parse_list("0-1")});
+    plan.workloads.push_back(WorkloadPlan{"idle", {}, {}, {}, {}});
     return plan;
 }
 
@@ -75,7 +75,9 @@ TEST_CASE("plan JSON: optional fields, order and normal form") {
     CHECK(w.buffers[0].node == 0);
     CHECK(w.buffers[1].requested_bytes == 10);
     CHECK_FALSE(w.buffers[1].clipped);
-    CHECK(w.cpuset == "1-2");
+    CHECK(w.cpuset.to_list() == "1-2");
+    CHECK(to_json(plan)["workloads"][0]["cpuset"] == "1-2");
+    CHECK(to_json(plan)["workloads"][0]["mems"] == "0");
 }
 
 TEST_CASE("plan JSON: errors name the path") {
@@ -120,8 +122,9 @@ TEST_CASE("plan diff: workloads that come and go, buffers and mems") {
     after.workloads.erase(after.workloads.begin() + 1);  // "idle" gone (had nothing to stop)
     after.workloads[0].buffers[0].bytes = 2 << 20;
     after.workloads[0].buffers[0].requested_bytes = 2 << 20;
-    after.workloads[0].mems.resize(1);  // "0-1" -> "0" (assigning "0" trips GCC 12's -Wrestrict bug 105329)
-    after.workloads.push_back(WorkloadPlan{"new", {{0, 3, 0}}, {{0, 64, 64, false}}, "3", "0"});
+    after.workloads[0].mems.reset(1);  // "0-1" -> "0"
+    after.workloads.push_back(
+        WorkloadPlan{"new", {{0, 3, 0}}, {{0, 64, 64, false}}, CpuSet::parse_list("3"), CpuSet::parse_list("0")});
     const auto actions = diff_plans(before, after);
     std::vector<std::string> lines;
     for (const auto& a : actions) {

@@ -125,7 +125,7 @@ void check_invariants(const Topology& topology, const Config& config, const Plan
         CAPTURE(workload.name);
         CHECK(wp.name == workload.name);
         const CpuSet served = served_cpus(topology, config, workload);
-        CHECK(wp.cpuset == served.to_list());
+        CHECK(wp.cpuset == served);
 
         // Threads: on served CPUs only, with their node; indices unique and increasing.
         std::map<unsigned, unsigned> per_cpu;
@@ -185,7 +185,7 @@ void check_invariants(const Topology& topology, const Config& config, const Plan
                 expected[home->id] += workload.buffer_per_cpu * cpus;
             }
         }
-        CHECK(wp.mems == mems.to_list());
+        CHECK(wp.mems == mems);
         std::map<unsigned, std::uint64_t> requested;
         for (const auto& b : wp.buffers) {
             requested[b.node] = b.requested_bytes;

@@ -187,8 +187,8 @@ Plan plan(const Topology& topology, const Config& config, const Plan* previous) 
                 }
             }
         }
-        wp.cpuset = cpus.to_list();
-        wp.mems = mems.to_list();
+        wp.cpuset = cpus;
+        wp.mems = mems;
         for (const auto& [node, bytes] : requested) {
             wp.buffers.push_back({node, bytes, bytes, false});
         }
@@ -365,8 +365,8 @@ Plan random_plan(std::mt19937& rng, const Config& config, unsigned cpus) {
             wp.threads.push_back({index, pick(rng, 0, cpus + 3), pick(rng, 0, 8)});
             index += chance(rng, 0.2) ? pick(rng, 2, 6) : 1;
         }
-        wp.cpuset = "0-" + std::to_string(cpus);
-        wp.mems = "0";
+        wp.cpuset = CpuSet::range(0, cpus);
+        wp.mems = CpuSet::range(0, 0);
         plan.workloads.push_back(std::move(wp));
     }
     if (chance(rng, 0.3)) {

@@ -158,8 +158,8 @@ std::optional<Assignment> assignment_from_plan(const nlohmann::json& json, std::
     for (const auto& buffer : mine->buffers) {
         assignment.buffers.push_back({buffer.node, buffer.bytes});
     }
-    assignment.cpuset = mine->cpuset;
-    assignment.mems = mine->mems;
+    assignment.cpuset = mine->cpuset.to_list();
+    assignment.mems = mine->mems.to_list();
     return assignment;
 }
 

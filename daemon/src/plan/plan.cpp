@@ -36,8 +36,8 @@ nlohmann::json to_json(const Plan& plan) {
         workloads.push_back({{"name", workload.name},
                              {"threads", std::move(threads)},
                              {"buffers", std::move(buffers)},
-                             {"cpuset", workload.cpuset},
-                             {"mems", workload.mems}});
+                             {"cpuset", workload.cpuset.to_list()},
+                             {"mems", workload.mems.to_list()}});
     }
     return {{"generation", plan.generation}, {"workloads", std::move(workloads)}};
 }
@@ -90,10 +90,10 @@ std::string string_at(const nlohmann::json& json, const std::string& path) {
     return json.get<std::string>();
 }
 
-std::string cpulist_at(const nlohmann::json& json, const std::string& path) {
-    std::string text = string_at(json, path);
+CpuSet cpulist_at(const nlohmann::json& json, const std::string& path) {
+    const std::string text = string_at(json, path);
     try {
-        return CpuSet::parse_list(text).to_list();
+        return CpuSet::parse_list(text);
     } catch (const std::exception& e) {
         fail(path, e.what());
     }
@@ -189,10 +189,10 @@ std::string to_text(const Plan& plan) {
     std::string out = "plan generation " + std::to_string(plan.generation) + ", " +
                       std::to_string(plan.workloads.size()) + " workload(s)\n";
     char line[160];
+    auto list = [](const CpuSet& set) { return set.empty() ? std::string("(none)") : set.to_list(); };
     for (const auto& workload : plan.workloads) {
-        out += "\nworkload " + workload.name + ": " + std::to_string(workload.threads.size()) +
-               " thread(s), cpuset " + (workload.cpuset.empty() ? "(none)" : workload.cpuset) + ", mems " +
-               (workload.mems.empty() ? "(none)" : workload.mems) + "\n";
+        out += "\nworkload " + workload.name + ": " + std::to_string(workload.threads.size()) + " thread(s), cpuset " +
+               list(workload.cpuset) + ", mems " + list(workload.mems) + "\n";
         if (!workload.threads.empty()) {
             std::snprintf(line, sizeof line, "  %8s %6s %5s\n", "THREAD", "CPU", "NODE");
             out += line;

@@ -14,6 +14,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/cpu_set.hpp"
+
 namespace hpplace {
 
 struct PlannedThread {
@@ -37,8 +39,8 @@ struct WorkloadPlan {
     std::string name;
     std::vector<PlannedThread> threads;  // increasing index
     std::vector<PlannedBuffer> buffers;  // increasing node
-    std::string cpuset;                  // cpulist of the CPUs the workload may use
-    std::string mems;                    // node list of the memory it may use
+    CpuSet cpuset;                       // the CPUs the workload may use
+    CpuSet mems;                         // the nodes (by id) whose memory it may use
 
     friend bool operator==(const WorkloadPlan&, const WorkloadPlan&) = default;
 };

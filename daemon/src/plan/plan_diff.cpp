@@ -77,9 +77,9 @@ std::vector<PlanAction> diff_plans(const Plan& from, const Plan& to) {
         const WorkloadPlan* before = from.find_workload(after.name);
         diff_threads(after.name, before != nullptr ? before->threads : no_threads, after.threads, out);
         diff_buffers(after.name, before != nullptr ? before->buffers : no_buffers, after.buffers, out);
-        const std::string no_list;
-        const std::string& cpuset_before = before != nullptr ? before->cpuset : no_list;
-        const std::string& mems_before = before != nullptr ? before->mems : no_list;
+        const CpuSet none;
+        const CpuSet& cpuset_before = before != nullptr ? before->cpuset : none;
+        const CpuSet& mems_before = before != nullptr ? before->mems : none;
         if (before == nullptr || cpuset_before != after.cpuset) {
             out.sets.push_back(SetCpuset{after.name, cpuset_before, after.cpuset});
         }
@@ -124,10 +124,10 @@ struct ToJson {
                 {"to_bytes", a.to_bytes}};
     }
     nlohmann::json operator()(const SetCpuset& a) const {
-        return {{"action", "set_cpuset"}, {"workload", a.workload}, {"from", a.from}, {"to", a.to}};
+        return {{"action", "set_cpuset"}, {"workload", a.workload}, {"from", a.from.to_list()}, {"to", a.to.to_list()}};
     }
     nlohmann::json operator()(const SetMems& a) const {
-        return {{"action", "set_mems"}, {"workload", a.workload}, {"from", a.from}, {"to", a.to}};
+        return {{"action", "set_mems"}, {"workload", a.workload}, {"from", a.from.to_list()}, {"to", a.to.to_list()}};
     }
 };
 
@@ -151,10 +151,10 @@ struct ToText {
                " from " + format_size_readable(a.from_bytes) + " to " + format_size_readable(a.to_bytes);
     }
     std::string operator()(const SetCpuset& a) const {
-        return a.workload + ": cpuset \"" + a.from + "\" -> \"" + a.to + "\"";
+        return a.workload + ": cpuset \"" + a.from.to_list() + "\" -> \"" + a.to.to_list() + "\"";
     }
     std::string operator()(const SetMems& a) const {
-        return a.workload + ": mems \"" + a.from + "\" -> \"" + a.to + "\"";
+        return a.workload + ": mems \"" + a.from.to_list() + "\" -> \"" + a.to.to_list() + "\"";
     }
 };
 

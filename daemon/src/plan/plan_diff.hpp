@@ -32,17 +32,17 @@ struct ResizeBuffer {  // grows when to_bytes > from_bytes; 0 = absent
     friend bool operator==(const ResizeBuffer&, const ResizeBuffer&) = default;
 };
 
-struct SetCpuset {
+struct SetCpuset {  // from is empty for a new workload
     std::string workload;
-    std::string from;
-    std::string to;
+    CpuSet from;
+    CpuSet to;
     friend bool operator==(const SetCpuset&, const SetCpuset&) = default;
 };
 
-struct SetMems {
+struct SetMems {  // node ids; from is empty for a new workload
     std::string workload;
-    std::string from;
-    std::string to;
+    CpuSet from;
+    CpuSet to;
     friend bool operator==(const SetMems&, const SetMems&) = default;
 };
 

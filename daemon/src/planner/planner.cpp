@@ -1,7 +1,6 @@
 #include "planner/planner.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
 #include <limits>
 #include <numeric>
@@ -213,46 +212,6 @@ std::vector<PlannedThread> place_fixed(std::uint64_t total, std::span<const Node
     return placed;
 }
 
-// The kernel's cpulist ("0-3,8") of a bitmap, run by run: a word of all ones or
-// all zeros costs one step, not 64. The same text as CpuSet::to_list.
-std::string format_cpulist(std::span<const std::uint64_t> words) {
-    const auto size = static_cast<unsigned>(words.size() * 64);
-    // The first bit at or after `from` that is set (or clear, for set = false); size if none.
-    auto next = [&](unsigned from, bool set) -> unsigned {
-        std::size_t w = from / 64;
-        if (w >= words.size()) {
-            return size;
-        }
-        std::uint64_t bits = (set ? words[w] : ~words[w]) & (~std::uint64_t{0} << (from % 64));
-        while (bits == 0) {
-            if (++w == words.size()) {
-                return size;
-            }
-            bits = set ? words[w] : ~words[w];
-        }
-        return static_cast<unsigned>(w * 64) + static_cast<unsigned>(__builtin_ctzll(bits));
-    };
-    std::string out;
-    char digits[16];
-    auto append = [&](unsigned value) {
-        const auto result = std::to_chars(digits, digits + sizeof digits, value);
-        out.append(digits, result.ptr);
-    };
-    for (unsigned first = next(0, true); first < size;) {
-        const unsigned end = next(first, false);
-        if (!out.empty()) {
-            out += ',';
-        }
-        append(first);
-        if (end - 1 != first) {
-            out += '-';
-            append(end - 1);
-        }
-        first = next(end, true);
-    }
-    return out;
-}
-
 // threads (the kept ones) and `added` are each sorted by index, with no index in
 // both: merges `added` in. From the back, each block of kept threads between two
 // added ones moves once, by memmove.
@@ -351,8 +310,8 @@ struct NodeSet {
     std::vector<std::size_t> positions;  // node positions, increasing
     std::vector<std::uint8_t> here;      // per CPU below cpu_end: 1 for a served CPU of these nodes
     std::size_t served_count = 0;        // how many
-    std::string cpuset;
-    std::string mems;
+    CpuSet cpuset;
+    CpuSet mems;
 };
 
 const NodeSet& node_set_of(const Machine& machine, std::vector<NodeSet>& known, std::vector<std::size_t> positions) {
@@ -376,8 +335,8 @@ const NodeSet& node_set_of(const Machine& machine, std::vector<NodeSet>& known, 
         }
     }
     set.positions = std::move(positions);
-    set.cpuset = format_cpulist(words);
-    set.mems = mems.to_list();
+    set.cpuset = CpuSet::from_words(words);
+    set.mems = std::move(mems);
     known.push_back(std::move(set));
     return known.back();
 }

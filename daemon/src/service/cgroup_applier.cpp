@@ -160,16 +160,8 @@ CgroupApplyResult CgroupApplier::apply_one(const CgroupTarget& target) { return 
 CgroupApplyResult CgroupApplier::apply_one(const CgroupTarget& target, const LogLine& log) {
     CgroupApplyResult result;
     const std::string who = "workload " + target.workload + ": ";
-    CpuSet want_cpus;
-    CpuSet want_mems;
-    try {
-        want_cpus = CpuSet::parse_list(target.cpus);
-        want_mems = CpuSet::parse_list(target.mems);
-    } catch (const std::exception& e) {
-        log(who + "not applied to its cgroup: " + e.what());
-        ++result.errors;
-        return result;
-    }
+    const CpuSet& want_cpus = target.cpus;
+    const CpuSet& want_mems = target.mems;
     const auto cgroup = resolve(target.cgroup);
     std::error_code ec;
     if (!std::filesystem::is_directory(cgroup, ec)) {

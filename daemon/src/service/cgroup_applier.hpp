@@ -52,8 +52,8 @@ std::vector<CpusetWrite> cpuset_writes(const CpuSet& cpus, const CpuSet& mems, c
 struct CgroupTarget {
     std::string workload;            // for log lines
     std::filesystem::path cgroup;    // absolute, or relative to the cgroup root
-    std::string cpus;                // cpulist, e.g. "0-3,8"
-    std::string mems;                // node list, e.g. "0-1"
+    CpuSet cpus;
+    CpuSet mems;                     // node ids
 };
 
 struct CgroupApplyResult {
