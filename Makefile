@@ -6,6 +6,7 @@
 #   make unit-test  / make vm-test   one half of `make test`
 #   make bench      the placement benchmarks
 #   make bench-vm   install what is needed, build, measure hotplug latencies end to end in a VM
+#   make test-kernels  the module built and the VM suite run on Debian's 5.10, 6.1, 6.12 and newest 7.x
 #   make fuzz       every fuzz harness for FUZZ_SECONDS (or FUZZ_RUNS executions)
 #   make fuzz-smoke / make asan-test / make tsan-test   parts of `make test`
 #
@@ -17,6 +18,7 @@ KDIR ?= $(shell scripts/kdir.sh 2>/dev/null)
 export KDIR
 
 .PHONY: all kmod userspace deps test check unit-test vm-test demo demo-run bench bench-vm bench-vm-run install clean \
+	test-kernels test-kernels-run \
 	fuzzers fuzz fuzz-smoke asan-test tsan-test
 
 all: kmod userspace
@@ -54,6 +56,14 @@ unit-test: userspace
 
 vm-test: all
 	python3 tests/vm/run_tests.py
+
+# Kernels fetched into $(HPNOTIFY_KERNEL_CACHE) (default /var/cache/hpnotify-kernels); KERNELS=5.10,6.12
+# picks lines, SCENARIOS the VM scenarios (tests/vm/kernels.py).
+test-kernels: deps
+	$(MAKE) test-kernels-run
+
+test-kernels-run: userspace
+	python3 tests/vm/kernels.py $(if $(KERNELS),--only $(KERNELS)) $(SCENARIOS)
 
 demo-run: all
 	python3 tests/vm/demo.py

@@ -61,7 +61,7 @@ u64 hpnotify_node_online_memory_bytes(int nid)
 {
 	unsigned long block_bytes = memory_block_size_bytes();
 	unsigned long sections_per_block =
-		max(1UL, block_bytes / PFN_PHYS(PAGES_PER_SECTION));
+		max_t(unsigned long, 1, block_bytes / PFN_PHYS(PAGES_PER_SECTION));
 	unsigned long nr = 0;
 	u64 bytes = 0;
 

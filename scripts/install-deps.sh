@@ -11,10 +11,13 @@ libmnl-dev libudev-dev libnuma-dev libboost-dev libsystemd-dev
 nlohmann-json3-dev libtomlplusplus-dev doctest-dev libbenchmark-dev
 python3 python3-yaml systemd ccache
 clang libclang-rt-14-dev llvm
+dwarves
 "
 # clang, libclang-rt-14-dev (libFuzzer and clang's ASan/UBSan runtimes) and llvm
 # (llvm-symbolizer, for readable sanitizer stacks) are for make fuzz; GCC's
 # ASan/UBSan/TSan runtimes (make asan-test, tsan-test) come with build-essential.
+# dwarves (pahole) is for make test-kernels: newer kernels' headers make BTF for
+# every module they build.
 
 missing=""
 for p in $PACKAGES; do

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 import time
@@ -56,6 +57,11 @@ class Result:
     passed: bool
     reason: str
     seconds: float = 0.0
+    skipped: bool = False  # a need the kernel or QEMU cannot meet (unmet_needs); reason says which
+
+    @property
+    def verdict(self) -> str:
+        return "SKIP" if self.skipped else "PASS" if self.passed else "FAIL"
 
 
 def missing_needs(scenario: Scenario, artifacts: vmlib.Artifacts) -> list[str]:
@@ -72,6 +78,17 @@ def missing_needs(scenario: Scenario, artifacts: vmlib.Artifacts) -> list[str]:
         elif need == "failonline" and not any(m.name == "hpnotify_failonline.ko" for m in artifacts.test_modules):
             missing.append(f"{artifacts.kmod_dir}/test/hpnotify_failonline.ko (make kmod)")
     return missing
+
+
+def unmet_needs(scenario: Scenario, kernel: vmlib.Kernel, artifacts: vmlib.Artifacts, out_dir: Path) -> list[str]:
+    """Needs this kernel under this QEMU cannot meet: the scenario is skipped, with these reasons."""
+    unmet = []
+    if "vcpu_hotadd" in scenario.needs:
+        slots, line = vmlib.hotplug_cpus(kernel, artifacts, out_dir)
+        if slots < 2:
+            unmet.append(f"vCPU hot-add: kernel {kernel.version} under {vmlib.qemu_version()} says "
+                         f"\"{line.split('] ')[-1]}\" (the standard layout needs 2)")
+    return unmet
 
 
 def guest_script(scenarios: list[Scenario]) -> str:
@@ -159,6 +176,7 @@ def main() -> int:
     parser.add_argument("--isolate", action="store_true", help="boot one VM per scenario")
     parser.add_argument("--verbose", "-v", action="store_true", help="stream the guest's lines")
     parser.add_argument("--out", type=Path, default=vmlib.DEFAULT_OUT_DIR, help="log directory")
+    parser.add_argument("--json", type=Path, help="also write each scenario's verdict and reason there")
     args = parser.parse_args()
     problems = list_problems()
     for problem in problems:
@@ -189,12 +207,18 @@ def main() -> int:
     runnable = []
     for scenario in selected:
         missing = missing_needs(scenario, artifacts)
+        try:
+            unmet = [] if missing else unmet_needs(scenario, kernel, artifacts, args.out)
+        except (vmlib.VmError, OSError) as error:
+            missing = [f"what the kernel and QEMU can do ({error})"]
         if missing:
             results.append(Result(scenario, False, "missing " + ", ".join(missing)))
+        elif unmet:
+            results.append(Result(scenario, False, "; ".join(unmet), skipped=True))
         else:
             runnable.append(scenario)
     for result in results:
-        print(f"FAIL {result.scenario.name}: {result.reason}", flush=True)
+        print(f"{result.verdict} {result.scenario.name}: {result.reason}", flush=True)
     groups: dict[str, list[Scenario]] = {}
     for scenario in runnable:
         groups.setdefault(scenario.name if args.isolate else scenario.boot, []).append(scenario)
@@ -208,7 +232,7 @@ def main() -> int:
         except (vmlib.VmError, OSError) as error:
             boot_results, logs = [Result(s, False, f"VM error: {error}") for s in scenarios], []
         for result in boot_results:
-            print(f"{'PASS' if result.passed else 'FAIL'} {result.scenario.name} ({result.seconds:.1f} s): "
+            print(f"{result.verdict} {result.scenario.name} ({result.seconds:.1f} s): "
                   f"{result.reason}", flush=True)
         results += boot_results
         if not all(r.passed for r in boot_results):
@@ -218,11 +242,16 @@ def main() -> int:
             for log in logs:
                 log.unlink(missing_ok=True)
 
-    failed = [r for r in results if not r.passed]
+    failed = [r for r in results if not r.passed and not r.skipped]
+    skipped = [r for r in results if r.skipped]
     order = {s.name: i for i, s in enumerate(SCENARIOS)}
-    print(f"\n{len(results) - len(failed)}/{len(results)} scenarios passed in {time.monotonic() - started:.0f} s")
-    for result in sorted(failed, key=lambda r: order[r.scenario.name]):
-        print(f"  FAIL {result.scenario.name}: {result.reason}")
+    print(f"\n{len(results) - len(failed) - len(skipped)}/{len(results)} scenarios passed"
+          f"{f', {len(skipped)} skipped' if skipped else ''} in {time.monotonic() - started:.0f} s")
+    for result in sorted(failed + skipped, key=lambda r: order[r.scenario.name]):
+        print(f"  {result.verdict} {result.scenario.name}: {result.reason}")
+    if args.json:
+        args.json.write_text(json.dumps([{"name": r.scenario.name, "verdict": r.verdict, "reason": r.reason}
+                                         for r in sorted(results, key=lambda r: order[r.scenario.name])]))
     return 1 if failed else 0
 
 

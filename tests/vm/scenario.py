@@ -81,7 +81,10 @@ class Scenario:
     summary: str
     check: Callable[[Context], str | None]  # raises Failure; may return a detail for the PASS line
     boot: str = "main"
-    needs: tuple[str, ...] = ()  # "hpnotify", "hpctl", "hpplaced", "failonline", "bin:<name>"
+    # What it needs: built artifacts ("hpnotify", "hpctl", "hpplaced", "failonline", "bin:<name>"; missing
+    # is a failure) and what the kernel under this QEMU must do ("vcpu_hotadd": QMP vCPUs appear in the
+    # guest; unable is a skip, with the kernel's word for it: run_tests.unmet_needs).
+    needs: tuple[str, ...] = ()
     timeout: float = 120.0  # seconds for the guest section
 
     helpers: Path | None = None  # guest shell helpers put in front of the scenario's script

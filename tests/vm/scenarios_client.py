@@ -324,6 +324,7 @@ def check_restart(ctx) -> str:
 
 
 NEEDS = ("hpnotify", "hpctl", "hpplaced", f"bin:{SERVICE}", f"bin:{PIN_PROBE}")
+NEEDS_CPU2 = NEEDS + ("vcpu_hotadd",)  # these hot-add cpu2 or use the one hot-added before
 BOOTS = {
     "client": Boot(memhp_offline=True, binaries=(SERVICE, PIN_PROBE),
                    kernel_modules=("virtio_pci", "virtio_mem", "memory-notifier-error-inject"), virtio_mem=(1, 512),
@@ -331,20 +332,20 @@ BOOTS = {
 }
 SCENARIOS = [
     ClientScenario("client_cpu_hotadd", "a vCPU hot-added into node 1: the service gains a worker pinned to "
-                   "and running on it", check_cpu_hotadd, boot="client", needs=NEEDS),
+                   "and running on it", check_cpu_hotadd, boot="client", needs=NEEDS_CPU2),
     ClientScenario("client_mem_hotadd", "a DIMM hot-added into node 1: the service's node-1 buffer pages grow",
-                   check_mem_hotadd, boot="client", needs=NEEDS),
+                   check_mem_hotadd, boot="client", needs=NEEDS_CPU2),
     ClientScenario("client_restart", "hpplaced SIGTERM + start: the service lives on, reconnects, keeps its "
                    "threads and buffers", check_restart, boot="client", needs=NEEDS),
     ClientScenario("client_cpu_offline", "cpu2 offline: the service loses that worker and its "
-                   "node-1 buffers; echo 1: a new worker on cpu2", check_cpu_offline, boot="client", needs=NEEDS),
+                   "node-1 buffers; echo 1: a new worker on cpu2", check_cpu_offline, boot="client", needs=NEEDS_CPU2),
     ClientScenario("client_cpu_reonline", "cpu2 offline and onlined by hand, 5 rounds: a pinned worker on cpu2 "
-                   "each time; pinning at cpu_online succeeds", check_cpu_reonline, boot="client", needs=NEEDS,
+                   "each time; pinning at cpu_online succeeds", check_cpu_reonline, boot="client", needs=NEEDS_CPU2,
                    timeout=300),
     ClientScenario("client_mem_hotremove", "a DIMM hot-added then ejected: node 1 memory and the service's "
                    "node-1 buffers back where they were", check_mem_hotremove, boot="client", needs=NEEDS),
     ClientScenario("client_virtio_mem", "virtio-mem on node 1 grown to 256 MiB and shrunk to 0: events, status "
                    "and buffers follow", check_virtio_mem, boot="client", needs=NEEDS),
     ClientScenario("client_cpu_hotremove", "cpu2 ejected (QMP device_del): gone from status and plan, its "
-                   "worker gone", check_cpu_hotremove, boot="client", needs=NEEDS),
+                   "worker gone", check_cpu_hotremove, boot="client", needs=NEEDS_CPU2),
 ]

@@ -158,10 +158,11 @@ def check_mem_hotremove_vetoed(ctx) -> str:
 
 
 NEEDS = ("hpnotify", "hpctl", "hpplaced")
+NEEDS_CPU2 = NEEDS + ("vcpu_hotadd",)
 BOOTS = {"daemon": Boot(memhp_offline=True, kernel_modules=("memory-notifier-error-inject",), timeout=900.0)}
 SCENARIOS = [
     DaemonScenario("daemon_cpu_hotadd", "hpplaced onlines a QMP vCPU of node 1; the cgroup's cpuset gains it",
-                   check_cpu_hotadd, boot="daemon", needs=NEEDS),
+                   check_cpu_hotadd, boot="daemon", needs=NEEDS_CPU2),
     DaemonScenario("daemon_mem_hotadd", "hpplaced onlines a 256 MiB DIMM of node 1; node 1 memory grows",
                    check_mem_hotadd, boot="daemon", needs=NEEDS),
     DaemonScenario("daemon_cpu_offline", "cpu1 offline shrinks the workload cpuset, online grows it back",
@@ -176,5 +177,5 @@ SCENARIOS = [
                    "== sysfs; the retried removal is followed", check_mem_hotremove_vetoed, boot="daemon",
                    needs=NEEDS),
     DaemonScenario("daemon_cpu_hotremove", "cpu2 ejected over QMP: gone from status, the cgroup's cpuset shrinks",
-                   check_cpu_hotremove, boot="daemon", needs=NEEDS),
+                   check_cpu_hotremove, boot="daemon", needs=NEEDS_CPU2),
 ]

@@ -358,11 +358,11 @@ def check_harness_stall(ctx: Context) -> str:
 
 SCENARIOS = [
     Scenario("smoke", "boot, list CPUs/nodes/memory blocks, QMP DIMM hot-add (no module)", check_smoke,
-             timeout=60),
+             needs=("vcpu_hotadd",), timeout=60),
     Scenario("cpu_offline_online", "echo 0/1 > cpu1/online: going_offline, offline, add_start, online",
              check_cpu_offline_online, needs=("hpnotify", "hpctl")),
     Scenario("cpu_hotadd", "QMP vCPU into node 1 then online: arrived, add_start, online for cpu2",
-             check_cpu_hotadd, needs=("hpnotify", "hpctl")),
+             check_cpu_hotadd, needs=("hpnotify", "hpctl", "vcpu_hotadd")),
     Scenario("mem_hotadd", "QMP 256 MiB DIMM into node 1, online both blocks, offline one",
              check_mem_hotadd, needs=("hpnotify", "hpctl")),
     Scenario("cpu_add_failed", "a CPU bring-up failed by hpnotify_failonline: add_start then add_failed",
@@ -374,7 +374,7 @@ SCENARIOS = [
     Scenario("mem_hotremove_vetoed", "a DIMM removal the kernel refuses (offline vetoed): canceled, block stays; "
              "then removed", check_mem_hotremove_vetoed, needs=("hpnotify", "hpctl")),
     Scenario("cpu_hotremove", "QMP device_del of online cpu2: going_offline, offline, removed",
-             check_cpu_hotremove, needs=("hpnotify", "hpctl")),
+             check_cpu_hotremove, needs=("hpnotify", "hpctl", "vcpu_hotadd")),
     Scenario("state_dump", "the kernel state dump equals sysfs after the above", check_state_dump,
              needs=("hpnotify", "hpctl")),
     Scenario("unprivileged", "an unprivileged user gets EPERM for watch and for the state request",

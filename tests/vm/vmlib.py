@@ -103,7 +103,7 @@ class Kernel:
         """What QEMU's -kernel gets. Under TCG the bzImage's own xz decompression costs 6-9 s per boot,
         so when the kernel can boot as a PVH ELF (CONFIG_PVH=y) the decompressed vmlinux is extracted
         once into ``cache_dir`` and booted directly. HPVM_BZIMAGE=1 forces the bzImage."""
-        config = Path("/boot") / f"config-{self.version}"
+        config = self.image.parent / f"config-{self.version}"
         if os.environ.get("HPVM_BZIMAGE") == "1" or not config.is_file() \
                 or "CONFIG_PVH=y" not in config.read_text(errors="replace").splitlines():
             return self.image
@@ -168,11 +168,14 @@ def _kernel_of_build_tree(build: Path) -> Kernel:
     if not match:
         raise VmError(f"KDIR={build}: no kernel build tree (no release in {header})")
     version = match.group(1)
-    image = Path("/boot") / f"vmlinuz-{version}"
+    # $HPVM_KERNEL_ROOT: a directory Debian's kernel packages were unpacked into (tests/vm/kernels.py),
+    # holding boot/vmlinuz-<ver> and lib/modules/<ver>; default: the installed ones.
+    root = Path(os.environ.get("HPVM_KERNEL_ROOT") or "/")
+    image = root / "boot" / f"vmlinuz-{version}"
     if not image.is_file():
         raise VmError(f"KDIR={build} is kernel {version}, but {image} is not installed: the VM boots the "
                       f"kernel the module is built for (apt-get install linux-image-{version})")
-    return Kernel(version, image, build, Path("/lib/modules") / version)
+    return Kernel(version, image, build, root / "lib" / "modules" / version)
 
 
 def _version_key(version: str) -> list:
@@ -188,11 +191,10 @@ class Artifacts:
 
     @classmethod
     def from_env(cls) -> "Artifacts":
-        """$HPPLACE_BUILD_DIR (default build/, relative to the repository) and kmod/."""
-        build = Path(os.environ.get("HPPLACE_BUILD_DIR", "build"))
-        if not build.is_absolute():
-            build = REPO_ROOT / build
-        return cls(build_dir=build, kmod_dir=REPO_ROOT / "kmod")
+        """$HPPLACE_BUILD_DIR (default build/) and $HPVM_KMOD_DIR (default kmod/), relative to the
+        repository."""
+        build = REPO_ROOT / os.environ.get("HPPLACE_BUILD_DIR", "build")
+        return cls(build_dir=build, kmod_dir=REPO_ROOT / os.environ.get("HPVM_KMOD_DIR", "kmod"))
 
     @property
     def hpnotify_ko(self) -> Path | None:
@@ -589,6 +591,55 @@ class GuestRun:
             elif inside:
                 lines.append(line)
         return lines
+
+
+def qemu_version() -> str:
+    """``qemu-system-x86_64 --version``'s first line."""
+    result = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True, check=True)
+    return result.stdout.splitlines()[0].strip()
+
+
+def hotplug_cpus(kernel: Kernel, artifacts: "Artifacts", out_dir: Path = DEFAULT_OUT_DIR) -> tuple[int, str]:
+    """How many vCPU hot-add slots this kernel under this QEMU gives the standard layout, and the kernel
+    line that says so ("smpboot: Allowing 4 CPUs, 2 hotplug CPUs"; 6.12: "Allowing 2 present CPUs plus 0
+    hotplug CPUs"). The guest kernel counts
+    them from QEMU's ACPI tables (MADT), which older QEMUs write in a form newer kernels no longer take
+    as hot-pluggable (QEMU 7.2 with 6.12: "plus 0 hotplug CPUs"). Learned from one boot with nothing
+    to run, remembered per kernel and QEMU in ``out_dir``."""
+    key = (kernel.version, str(out_dir))
+    if key not in _hotplug_cpus:
+        try:
+            _hotplug_cpus[key] = _probe_hotplug_cpus(kernel, artifacts, Path(out_dir))
+        except (VmError, OSError) as error:
+            _hotplug_cpus[key] = error  # one probe per run, even when it fails
+    if isinstance(_hotplug_cpus[key], Exception):
+        raise _hotplug_cpus[key]
+    return _hotplug_cpus[key]
+
+
+_hotplug_cpus: dict[tuple[str, str], tuple[int, str] | Exception] = {}
+
+
+def _probe_hotplug_cpus(kernel: Kernel, artifacts: "Artifacts", out_dir: Path) -> tuple[int, str]:
+    qemu = qemu_version()
+    cache = Path(out_dir) / "hotplug-cpus" / re.sub(r"[^\w.+-]", "_", f"{kernel.version}@{qemu}")
+    if cache.is_file():
+        count, line = cache.read_text().split("\n", 1)
+        return int(count), line.strip()
+    initramfs = build_initramfs(kernel, artifacts, "# probe: boot and power off\n",
+                                Path(out_dir) / "hotplug-probe.cpio.gz")
+    with Vm(kernel, initramfs, name="hotplug-probe", out_dir=out_dir) as vm:
+        run = vm.run(timeout=300)
+    found = [(int(m.group(1)), line.strip()) for line in run.console
+             if (m := re.search(r"Allowing \d+ (?:present )?CPUs(?:,| plus) (\d+) hotplug CPUs", line))]
+    if not found:
+        raise VmError(f"hotplug probe: the kernel did not say how many CPUs it allows "
+                      f"({run.failure or 'no smpboot line'}; see {vm.console_path})")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(f"{found[0][0]}\n{found[0][1]}\n")
+    for path in (vm.log_path, vm.console_path, vm.guest_path, initramfs):
+        path.unlink(missing_ok=True)
+    return found[0]
 
 
 HostAction = Callable[["Vm", dict[str, str]], str | None]

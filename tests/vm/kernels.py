@@ -1,0 +1,380 @@
+#!/usr/bin/env python3
+"""The kernel matrix (`make test-kernels`): kmod/ built and the VM suite run on each Debian kernel line.
+
+For each row of KERNELS this fetches the newest matching kernel image, modules and headers packages from
+the Debian mirror the system's apt sources use (apt-get with a private state directory, so the system's
+own apt state is untouched and the archive signatures are checked), unpacks them under the cache
+directory ($HPNOTIFY_KERNEL_CACHE, default /var/cache/hpnotify-kernels; kept between runs), builds a copy
+of kmod/ against those headers (counting warnings), and runs tests/vm/run_tests.py booting that kernel
+($KDIR, $HPVM_KERNEL_ROOT, $HPVM_KMOD_DIR). A table of what happened comes last.
+
+A kernel whose build tools cannot run here (linked against a newer C library than this system's) is
+skipped with the loader's complaint as the reason. Scenarios the kernel under this QEMU cannot run are
+skipped by run_tests.py with the kernel's own word for it (Scenario.needs).
+
+    python3 tests/vm/kernels.py [--only 5.10,6.12] [SCENARIO...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+VM_DIR = Path(__file__).resolve().parent
+REPO_ROOT = VM_DIR.parents[1]
+CACHE = Path(os.environ.get("HPNOTIFY_KERNEL_CACHE", "/var/cache/hpnotify-kernels"))
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+
+@dataclasses.dataclass(frozen=True)
+class Line:
+    """A kernel line: the first suite (in order) that has an image package matching ``release`` (the
+    part of linux-image-<release>-amd64); the newest such package when ``newest_of_all``, across them."""
+
+    name: str
+    suites: tuple[str, ...]
+    release: str  # regular expression
+    newest_of_all: bool = False
+
+
+KERNELS = [
+    Line("5.10", ("bullseye",), r"5\.10\.0-\d+"),
+    Line("6.1", ("bookworm",), r"6\.1\.0-\d+"),
+    Line("6.12", ("bookworm", "bookworm-security", "trixie"), r"6\.12\.\d+\+deb1[23]"),
+    Line("7.x", ("sid", "trixie-backports"), r"7\.\d+[^-]*(-\d+)?(\+bpo)?", newest_of_all=True),
+]
+KERNEL_PACKAGE = re.compile(r"^linux-(image|headers|kbuild|modules)-")
+
+
+class Skip(Exception):
+    """This row cannot be done here; the message says why."""
+
+
+def debian_mirrors() -> dict[str, str]:
+    """The URIs of the system's apt sources for its own release's main suite ("debian") and its
+    security suite ("security"), from deb822 .sources files and one-line .list files."""
+    codename = re.search(r"^VERSION_CODENAME=(\S+)", Path("/etc/os-release").read_text(), re.M)
+    codename = codename.group(1) if codename else "bookworm"
+    found: dict[str, str] = {}
+    for what, suite in (("debian", codename), ("security", f"{codename}-security")):
+        uri = _apt_source(suite)
+        if uri:
+            found[what] = uri
+    if "debian" not in found:
+        raise Skip(f"no apt source for {codename} main in /etc/apt/sources.list{{,.d}}")
+    return found
+
+
+def _apt_source(codename: str) -> str | None:
+    files = [Path("/etc/apt/sources.list")] + sorted(Path("/etc/apt/sources.list.d").glob("*"))
+    for path in files:
+        if not path.is_file():
+            continue
+        text = path.read_text(errors="replace")
+        if path.suffix == ".sources":
+            for stanza in re.split(r"\n\s*\n", text):
+                fields = dict(re.findall(r"^(\w[\w-]*):\s*(.*)$", stanza, re.M))
+                if "deb" in fields.get("Types", "").split() and codename in fields.get("Suites", "").split() \
+                        and "main" in fields.get("Components", "").split():
+                    return fields["URIs"].split()[0].rstrip("/")
+        else:
+            for line in text.splitlines():
+                words = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()
+                if len(words) >= 4 and words[0] == "deb" and words[2] == codename and "main" in words[3:]:
+                    return words[1].rstrip("/")
+    return None
+
+
+class Apt:
+    """apt-get / apt-cache on one suite of the mirror, with their own lists and archives under the cache."""
+
+    def __init__(self, mirror: str, suite: str):
+        self.suite = suite
+        self.dir = CACHE / "apt" / suite
+        for sub in ("lists/partial", "archives/partial", "etc"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        (self.dir / "etc" / "sources.list").write_text(f"deb [signed-by={KEYRING}] {mirror} {suite} main\n")
+        self.options = [f"-oDir::State={self.dir}", f"-oDir::State::Lists={self.dir / 'lists'}",
+                        "-oDir::State::status=/dev/null", f"-oDir::Cache={self.dir}",
+                        f"-oDir::Etc::SourceList={self.dir / 'etc' / 'sources.list'}",
+                        "-oDir::Etc::SourceParts=/nonexistent", "-oAPT::Architecture=amd64",
+                        "-oDebug::NoLocking=1", "-qq"]
+        if os.geteuid() == 0:  # the downloads land in the cache, which apt's sandbox user cannot write
+            self.options.append("-oAPT::Sandbox::User=root")
+
+    def update(self) -> None:
+        """Once per run, so that the newest kernel is the one tested."""
+        subprocess.run(["apt-get", *self.options, "update"], check=True, stdout=subprocess.DEVNULL)
+
+    def names(self, pattern: str) -> list[str]:
+        result = subprocess.run(["apt-cache", *self.options, "pkgnames", "linux-image-"], check=True,
+                                capture_output=True, text=True)
+        return [n for n in result.stdout.split() if re.fullmatch(pattern, n)]
+
+    def show(self, package: str) -> dict[str, str]:
+        result = subprocess.run(["apt-cache", *self.options, "show", "--no-all-versions", package],
+                                check=True, capture_output=True, text=True)
+        return dict(re.findall(r"^(\S+): (.*)$", result.stdout, re.M))
+
+    def closure(self, package: str) -> list[tuple[str, str]]:
+        """``package`` and the kernel packages it depends on, recursively: (name, version)."""
+        todo, seen = [package], {}
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            fields = self.show(name)
+            seen[name] = fields["Version"]
+            for dep in re.split(r"[,|]", fields.get("Depends", "")):
+                dep = dep.split("(")[0].split(":")[0].strip()
+                if KERNEL_PACKAGE.match(dep):
+                    todo.append(dep)
+        return sorted(seen.items())
+
+    def download(self, packages: list[tuple[str, str]], into: Path) -> list[Path]:
+        into.mkdir(parents=True, exist_ok=True)
+        wanted = [f"{name}={version}" for name, version in packages]
+        debs = [into / f"{name}_{version.replace(':', '%3a')}_{arch}.deb" for name, version in packages
+                for arch in ("amd64", "all")]
+        if sum(deb.is_file() for deb in debs) < len(packages):
+            subprocess.run(["apt-get", *self.options, "download", *wanted], check=True, cwd=into)
+        found = [deb for deb in debs if deb.is_file()]
+        if len(found) != len(packages):
+            raise Skip(f"apt-get download gave {len(found)} of {len(packages)} packages in {into}")
+        return found
+
+
+@dataclasses.dataclass
+class Row:
+    line: Line
+    version: str = ""  # the kernel release, e.g. 5.10.0-32-amd64
+    suite: str = ""
+    build: str = "-"
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    notes: list[str] = dataclasses.field(default_factory=list)
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+def fetch(line: Line, mirrors: dict[str, str]) -> tuple[str, str, Path]:
+    """Picks the kernel of ``line``, fetches and unpacks it; returns (release, suite, root)."""
+    candidates = []
+    for suite in line.suites:
+        mirror = mirrors.get("security" if suite.endswith("-security") else "debian")
+        if not mirror:
+            continue
+        apt = Apt(mirror, suite)
+        try:
+            apt.update()
+        except subprocess.CalledProcessError:
+            continue  # the mirror does not serve this suite
+        names = apt.names(rf"linux-image-({line.release})-amd64")
+        candidates += [(name, apt) for name in names]
+        if names and not line.newest_of_all:
+            break
+    if not candidates:
+        raise Skip(f"no linux-image-{line.release}-amd64 in {', '.join(line.suites)} on "
+                   f"{', '.join(mirrors.values())}")
+    name, apt = max(candidates, key=lambda c: _version_key(c[0]))
+    release = name.removeprefix("linux-image-")
+    root = CACHE / "kernels" / release
+    stamp = root / ".unpacked"
+    if not stamp.is_file():
+        headers = f"linux-headers-{release}"
+        packages = sorted(set(apt.closure(name)) | set(apt.closure(headers)))
+        debs = apt.download(packages, CACHE / "debs" / apt.suite)
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        for deb in debs:
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+        if (root / "usr" / "lib" / "modules").is_dir() and not (root / "lib").exists():
+            (root / "lib").symlink_to("usr/lib")  # merged /usr (trixie on)
+        # modules.dep is made by the image package's postinst, which unpacking does not run; the guest's
+        # modprobe needs it (vmlib.Initramfs.add_kernel_module).
+        subprocess.run(["depmod", "-b", str(root), release], check=True)
+        stamp.write_text("".join(f"{deb.name}\n" for deb in debs))
+    return release, apt.suite, root
+
+
+def _version_key(text: str) -> list:
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"[.\-+~]", text)]
+
+
+def compiler_of(kdir: Path) -> str | None:
+    """The compiler Debian's headers name (CC = ... gcc-N in .kernelvariables), if they name one."""
+    variables = kdir / ".kernelvariables"
+    match = re.search(r"^CC = .*?(\S*gcc-\d+)\s*$", variables.read_text(), re.M) if variables.is_file() else None
+    return match.group(1).replace("$(CROSS_COMPILE)", "") if match else None
+
+
+def gcc_version() -> str:
+    return subprocess.run(["gcc", "-dumpfullversion"], capture_output=True, text=True).stdout.strip().join(
+        ("gcc ", ""))
+
+
+OLDER_SUITES = ("bullseye",)
+CHROOT_PACKAGES = ("make", "libc6-dev", "dwarves", "kmod", "bc")
+
+
+def chroot(suite: str, mirror: str, compiler: str) -> Path:
+    """A chroot of ``suite`` with ``compiler`` and what kbuild needs, made once with mmdebstrap (from
+    bookworm) and kept in the cache."""
+    target = CACHE / "chroot" / suite
+    if (target / "usr" / "bin" / compiler).exists():
+        return target
+    if not shutil.which("mmdebstrap"):
+        raise Skip(f"kernel needs {compiler}, which a {suite} chroot would give: apt-get install mmdebstrap")
+    partial = target.with_name(f"{suite}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    print(f"making a {suite} chroot with {compiler} in {target}", flush=True)
+    result = subprocess.run(["mmdebstrap", "--variant=apt", f"--include={','.join((compiler, *CHROOT_PACKAGES))}",
+                             suite, str(partial), mirror], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise Skip(f"mmdebstrap {suite} failed: {(result.stderr.strip().splitlines() or ['?'])[-1][:200]}")
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return target
+
+
+def in_chroot(root_dir: Path, command: list[str]) -> list[str]:
+    """``command`` run in ``root_dir`` with the cache at its own path (a bind mount in a private mount
+    namespace, gone when the command ends)."""
+    script = f'mkdir -p "$0{CACHE}" && mount --bind "{CACHE}" "$0{CACHE}" && exec chroot "$0" "$@"'
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(root_dir), *command]
+
+
+def build(release: str, root: Path, notes: list[str], suite: str = "", mirror: str = "") -> tuple[Path, Path, int]:
+    """A copy of kmod/ (and common/) built against ``release``'s headers; (kdir, kmod copy, warnings)."""
+    kdir = root / "usr" / "src" / f"linux-headers-{release}"
+    if not (kdir / "Makefile").is_file():
+        raise Skip(f"no {kdir}/Makefile in the headers package")
+    # Debian's per-flavour Makefile includes the common one by its installed path: point it into root.
+    makefile = kdir / "Makefile"
+    makefile.write_text(re.sub(r"(?<=[\s=])/usr/src/", f"{root}/usr/src/", makefile.read_text()))
+    tool = kdir / "scripts" / "basic" / "fixdep"
+    probe = subprocess.run([str(tool)], capture_output=True, text=True)
+    if "GLIBC" in probe.stderr or "not found" in probe.stderr:
+        raise Skip(f"its build tools need a newer C library: {probe.stderr.strip().splitlines()[0]}")
+    tree = CACHE / "build" / release
+    shutil.rmtree(tree, ignore_errors=True)
+    shutil.copytree(REPO_ROOT / "common", tree / "common")
+    shutil.copytree(REPO_ROOT / "kmod", tree / "kmod",
+                    ignore=shutil.ignore_patterns("*.o", "*.ko", "*.mod", "*.mod.c", ".*.cmd", "*.symvers",
+                                                  "modules.order", ".tmp*"))
+    command = ["make", "-C", str(tree / "kmod"), f"KDIR={kdir}"]
+    compiler = compiler_of(kdir)
+    if compiler and not shutil.which(compiler):
+        if suite in OLDER_SUITES:
+            # An older kernel's compiler (bullseye's gcc-10) is not in this release: the system's builds it.
+            notes.append(f"built with {gcc_version()} (the kernel's {compiler} is not installed)")
+            command.append("CC=gcc")
+        else:
+            # A newer kernel's flags need its own compiler (gcc-14 for 7.x): build in a chroot of its suite.
+            root_dir = chroot(suite.split("-")[0], mirror, compiler)
+            notes.append(f"built with {compiler} in a {suite.split('-')[0]} chroot")
+            command = in_chroot(root_dir, command)
+    result = subprocess.run(command, capture_output=True, text=True)
+    log = result.stdout + result.stderr
+    (tree / "build.log").write_text(log)
+    if result.returncode != 0:
+        errors = [line for line in log.splitlines() if "error" in line.lower()]
+        raise RuntimeError(f"build failed: {(errors or log.splitlines()[-1:])[0][:200]} ({tree}/build.log)")
+    warnings = [line for line in log.splitlines() if re.search(r"\bwarning:|^WARNING:", line)]
+    for line in warnings:
+        print(f"  {line}")
+    return kdir, tree / "kmod", len(warnings)
+
+
+def run_suite(release: str, kdir: Path, root: Path, kmod: Path, scenarios: list[str], out: Path) -> list[dict]:
+    env = {**os.environ, "KDIR": str(kdir), "HPVM_KERNEL_ROOT": str(root), "HPVM_KMOD_DIR": str(kmod)}
+    verdicts = out / f"verdicts-{release}.json"
+    verdicts.unlink(missing_ok=True)
+    subprocess.run([sys.executable, str(VM_DIR / "run_tests.py"), "--out", str(out / release),
+                    "--json", str(verdicts), *scenarios], env=env)
+    if not verdicts.is_file():
+        raise RuntimeError("run_tests.py wrote no verdicts (see its output above)")
+    return json.loads(verdicts.read_text())
+
+
+def table(rows: list[Row]) -> str:
+    head = ("kernel", "suite", "build (warnings)", "passed", "failed", "skipped", "minutes", "notes")
+    body = [(r.version or r.line.name, r.suite or "-", r.build, str(r.passed), str(r.failed), str(r.skipped),
+             f"{sum(r.seconds.values()) / 60:.1f}", "; ".join(r.notes)) for r in rows]
+    widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head) - 1)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(x, widths)) + "  " + x[-1] for x in [head, *body]]
+    return "\n".join(lines)
+
+
+def skip_reasons(verdicts: list[dict]) -> list[str]:
+    """The distinct reasons of the skipped scenarios, each with the scenarios it covers."""
+    reasons: dict[str, list[str]] = {}
+    for v in verdicts:
+        if v["verdict"] == "SKIP":
+            reasons.setdefault(v["reason"], []).append(v["name"])
+    return [f"skipped {', '.join(names)}: {reason}" for reason, names in reasons.items()]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("scenarios", nargs="*", help="scenario names (default: all)")
+    parser.add_argument("--only", help="comma-separated kernel lines (of " + ", ".join(k.name for k in KERNELS) + ")")
+    args = parser.parse_args()
+    only = args.only.split(",") if args.only else None
+    unknown = set(only or ()) - {k.name for k in KERNELS}
+    if unknown:
+        parser.error(f"unknown kernel line(s) {', '.join(sorted(unknown))}")
+    out = VM_DIR / "out" / "kernels"
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [Row(line) for line in KERNELS if not only or line.name in only]
+    try:
+        mirrors = debian_mirrors()
+    except Skip as skip:
+        print(f"kernels.py: {skip}", file=sys.stderr)
+        return 1
+    print(f"mirrors {', '.join(mirrors.values())}, cache {CACHE}")
+    for row in rows:
+        print(f"\n=== {row.line.name} ===", flush=True)
+        step = "fetch"
+        started = time.monotonic()
+        try:
+            row.version, row.suite, root = fetch(row.line, mirrors)
+            print(f"kernel {row.version} from {row.suite}, unpacked in {root}", flush=True)
+            row.seconds[step] = time.monotonic() - started
+            step, started = "build", time.monotonic()
+            kdir, kmod, warnings = build(row.version, root, row.notes, row.suite, mirrors['debian'])
+            row.build = f"ok ({warnings})"
+            row.seconds[step] = time.monotonic() - started
+            step, started = "vm", time.monotonic()
+            verdicts = run_suite(row.version, kdir, root, kmod, args.scenarios, out)
+            row.seconds[step] = time.monotonic() - started
+            row.passed = sum(v["verdict"] == "PASS" for v in verdicts)
+            row.failed = sum(v["verdict"] == "FAIL" for v in verdicts)
+            row.skipped = sum(v["verdict"] == "SKIP" for v in verdicts)
+            row.notes += [f"FAIL {v['name']}: {v['reason'][:120]}" for v in verdicts if v["verdict"] == "FAIL"]
+            row.notes += skip_reasons(verdicts)
+        except Skip as skip:
+            row.seconds[step] = time.monotonic() - started
+            row.build = "skipped" if step in ("fetch", "build") else row.build
+            row.notes.append(f"{step} skipped: {skip}")
+        except (RuntimeError, subprocess.CalledProcessError, OSError) as error:
+            row.seconds[step] = time.monotonic() - started
+            row.build = "FAILED" if step in ("fetch", "build") else row.build
+            row.failed += 1
+            row.notes.append(f"{step}: {error}")
+        print(f"{row.line.name}: " + ", ".join(f"{k} {v:.0f} s" for k, v in row.seconds.items()), flush=True)
+    print("\n" + table(rows))
+    return 1 if any(r.failed or r.build == "FAILED" for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
