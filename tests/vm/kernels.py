@@ -247,9 +247,10 @@ def chroot(suite: str, mirror: str, compiler: str) -> Path:
 
 
 def in_chroot(root_dir: Path, command: list[str]) -> list[str]:
-    """``command`` run in ``root_dir`` with the cache at its own path (a bind mount in a private mount
-    namespace, gone when the command ends)."""
-    script = f'mkdir -p "$0{CACHE}" && mount --bind "{CACHE}" "$0{CACHE}" && exec chroot "$0" "$@"'
+    """``command`` run in ``root_dir`` with the cache at its own path and /proc (objtool reads it), mounted
+    in a private mount namespace: gone when the command ends."""
+    script = (f'mkdir -p "$0{CACHE}" && mount --bind "{CACHE}" "$0{CACHE}" && mount -t proc proc "$0/proc" '
+              f'&& exec chroot "$0" "$@"')
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(root_dir), *command]
 
 

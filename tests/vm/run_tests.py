@@ -88,6 +88,10 @@ def unmet_needs(scenario: Scenario, kernel: vmlib.Kernel, artifacts: vmlib.Artif
         if slots < 2:
             unmet.append(f"vCPU hot-add: kernel {kernel.version} under {vmlib.qemu_version()} says "
                          f"\"{line.split('] ')[-1]}\" (the standard layout needs 2)")
+    if "mcast_cap" in scenario.needs and not vmlib.kernel_defines(kernel, "net/genetlink.h", "GENL_MCAST_CAP_NET_ADMIN"):
+        unmet.append(f"joining a multicast group as any user: kernel {kernel.version}'s genetlink has no "
+                     f"GENL_MCAST_CAP_NET_ADMIN (6.8; Debian's 6.1 has the backport), so the events group is "
+                     f"open to every user there (kmod/compat.h)")
     return unmet
 
 

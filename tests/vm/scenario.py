@@ -83,7 +83,8 @@ class Scenario:
     boot: str = "main"
     # What it needs: built artifacts ("hpnotify", "hpctl", "hpplaced", "failonline", "bin:<name>"; missing
     # is a failure) and what the kernel under this QEMU must do ("vcpu_hotadd": QMP vCPUs appear in the
-    # guest; unable is a skip, with the kernel's word for it: run_tests.unmet_needs).
+    # guest; "mcast_cap": genetlink can keep a multicast group to CAP_NET_ADMIN; unable is a skip, with the
+    # reason: run_tests.unmet_needs).
     needs: tuple[str, ...] = ()
     timeout: float = 120.0  # seconds for the guest section
 

@@ -593,6 +593,20 @@ class GuestRun:
         return lines
 
 
+def kernel_defines(kernel: Kernel, header: str, macro: str) -> bool:
+    """Whether ``include/<header>`` of the kernel's build tree defines ``macro``. Debian splits the tree in
+    a flavour part and a common part its Makefile includes; both are searched."""
+    trees = [kernel.build_dir]
+    makefile = kernel.build_dir / "Makefile"
+    if makefile.is_file():
+        trees += [Path(m) for m in re.findall(r"^include\s+(\S+)/Makefile", makefile.read_text(), re.M)]
+    for tree in trees:
+        path = tree / "include" / header
+        if path.is_file() and re.search(rf"^\s*#\s*define\s+{macro}\b", path.read_text(errors="replace"), re.M):
+            return True
+    return False
+
+
 def qemu_version() -> str:
     """``qemu-system-x86_64 --version``'s first line."""
     result = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True, check=True)
