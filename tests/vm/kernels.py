@@ -51,7 +51,7 @@ KERNELS = [
     Line("6.12", ("bookworm", "bookworm-security", "trixie"), r"6\.12\.\d+\+deb1[23]"),
     Line("7.x", ("sid", "trixie-backports"), r"7\.\d+[^-]*(-\d+)?(\+bpo)?", newest_of_all=True),
 ]
-KERNEL_PACKAGE = re.compile(r"^linux-(image|headers|kbuild|modules)-")
+KERNEL_PACKAGE = re.compile(r"^linux-(image|headers|kbuild|modules|base|binary)-")  # 7.x splits the image in base, binary, modules
 
 
 class Skip(Exception):

@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -86,7 +87,8 @@ def unmet_needs(scenario: Scenario, kernel: vmlib.Kernel, artifacts: vmlib.Artif
     if "vcpu_hotadd" in scenario.needs:
         slots, line = vmlib.hotplug_cpus(kernel, artifacts, out_dir)
         if slots < 2:
-            unmet.append(f"vCPU hot-add: kernel {kernel.version} under {vmlib.qemu_version()} says "
+            qemu = re.sub(r"^QEMU emulator version (\S+).*", r"QEMU \1", vmlib.qemu_version())
+            unmet.append(f"vCPU hot-add: kernel {kernel.version} under {qemu} says "
                          f"\"{line.split('] ')[-1]}\" (the standard layout needs 2)")
     if "mcast_cap" in scenario.needs and not vmlib.kernel_defines(kernel, "net/genetlink.h", "GENL_MCAST_CAP_NET_ADMIN"):
         unmet.append(f"joining a multicast group as any user: kernel {kernel.version}'s genetlink has no "
