@@ -36,20 +36,19 @@ KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 @dataclasses.dataclass(frozen=True)
 class Line:
-    """A kernel line: the first suite (in order) that has an image package matching ``release`` (the
-    part of linux-image-<release>-amd64); the newest such package when ``newest_of_all``, across them."""
+    """A kernel line: the newest image package matching ``release`` (the part of
+    linux-image-<release>-amd64) in the first group of ``suites`` that has one."""
 
     name: str
-    suites: tuple[str, ...]
+    suites: tuple[tuple[str, ...], ...]
     release: str  # regular expression
-    newest_of_all: bool = False
 
 
 KERNELS = [
-    Line("5.10", ("bullseye",), r"5\.10\.0-\d+"),
-    Line("6.1", ("bookworm",), r"6\.1\.0-\d+"),
-    Line("6.12", ("bookworm", "bookworm-security", "trixie"), r"6\.12\.\d+\+deb1[23]"),
-    Line("7.x", ("sid", "trixie-backports"), r"7\.\d+[^-]*(-\d+)?(\+bpo)?", newest_of_all=True),
+    Line("5.10", (("bullseye", "bullseye-security"),), r"5\.10\.0-\d+"),
+    Line("6.1", (("bookworm", "bookworm-security"),), r"6\.1\.0-\d+"),
+    Line("6.12", (("bookworm", "bookworm-security"), ("trixie",)), r"6\.12\.\d+\+deb1[23]"),
+    Line("7.x", (("sid", "trixie-backports"),), r"7\.\d+[^-]*(-\d+)?(\+bpo)?"),
 ]
 KERNEL_PACKAGE = re.compile(r"^linux-(image|headers|kbuild|modules|base|binary)-")  # 7.x splits the image in base, binary, modules
 
@@ -168,21 +167,21 @@ class Row:
 def fetch(line: Line, mirrors: dict[str, str]) -> tuple[str, str, Path]:
     """Picks the kernel of ``line``, fetches and unpacks it; returns (release, suite, root)."""
     candidates = []
-    for suite in line.suites:
-        mirror = mirrors.get("security" if suite.endswith("-security") else "debian")
-        if not mirror:
-            continue
-        apt = Apt(mirror, suite)
-        try:
-            apt.update()
-        except subprocess.CalledProcessError:
-            continue  # the mirror does not serve this suite
-        names = apt.names(rf"linux-image-({line.release})-amd64")
-        candidates += [(name, apt) for name in names]
-        if names and not line.newest_of_all:
+    for group in line.suites:
+        for suite in group:
+            mirror = mirrors.get("security" if suite.endswith("-security") else "debian")
+            if not mirror:
+                continue
+            apt = Apt(mirror, suite)
+            try:
+                apt.update()
+            except subprocess.CalledProcessError:
+                continue  # the mirror does not serve this suite
+            candidates += [(name, apt) for name in apt.names(rf"linux-image-({line.release})-amd64")]
+        if candidates:
             break
     if not candidates:
-        raise Skip(f"no linux-image-{line.release}-amd64 in {', '.join(line.suites)} on "
+        raise Skip(f"no linux-image-{line.release}-amd64 in {', '.join(sum(line.suites, ()))} on "
                    f"{', '.join(mirrors.values())}")
     name, apt = max(candidates, key=lambda c: _version_key(c[0]))
     release = name.removeprefix("linux-image-")
