@@ -197,6 +197,13 @@ def fetch(line: Line, mirrors: dict[str, str]) -> tuple[str, str, Path]:
             subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
         if (root / "usr" / "lib" / "modules").is_dir() and not (root / "lib").exists():
             (root / "lib").symlink_to("usr/lib")  # merged /usr (trixie on)
+        modules = root / "lib" / "modules" / release
+        if not (root / "boot" / f"vmlinuz-{release}").exists() and (modules / "vmlinuz").is_file():
+            # 7.x ships the image and its config in the module tree (usr/lib/modules/<ver>/vmlinuz, config).
+            (root / "boot").mkdir(exist_ok=True)
+            for name in ("vmlinuz", "config", "System.map"):
+                if (modules / name).is_file():
+                    (root / "boot" / f"{name}-{release}").symlink_to(f"../lib/modules/{release}/{name}")
         # modules.dep is made by the image package's postinst, which unpacking does not run; the guest's
         # modprobe needs it (vmlib.Initramfs.add_kernel_module).
         subprocess.run(["depmod", "-b", str(root), release], check=True)
