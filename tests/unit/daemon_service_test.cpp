@@ -99,19 +99,21 @@ struct DaemonRig {
     }
 
     // Runs every handler that is ready (the control socket's accept stays
-    // pending) and, with wait_for_appliers, the results of the daemon's
-    // cgroup and auto-online jobs as they come back from their threads.
+    // pending), the coalesced replan the daemon has scheduled and, with
+    // wait_for_appliers, the results of the daemon's cgroup and auto-online
+    // jobs as they come back from their threads.
     void settle() {
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
         for (;;) {
             while (io.poll() > 0) {
             }
             const auto daemon = made.lock();
-            if (!wait_for_appliers || !daemon || !daemon->applying()) {
+            const bool replan = daemon && daemon->tracker().replan_pending();
+            if (!replan && (!wait_for_appliers || !daemon || !daemon->applying())) {
                 break;
             }
             if (std::chrono::steady_clock::now() > deadline) {
-                FAIL("an applier's job did not come back in 10 s");
+                FAIL("a replan or an applier's job did not come in 10 s");
             }
             io.restart();
             io.run_one_for(std::chrono::milliseconds(10));

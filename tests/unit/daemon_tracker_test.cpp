@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -8,6 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "fake_sources.hpp"
 #include "service/topology_tracker.hpp"
@@ -38,7 +40,7 @@ struct Rig {
     std::vector<std::string> log;
     std::unique_ptr<TopologyTracker> tracker;
 
-    Rig() {
+    explicit Rig(ReplanTiming timing = {}) {
         TrackerEnvironment environment{
             .read_topology =
                 [this] {
@@ -64,7 +66,7 @@ struct Rig {
             .resynced = {},
             .log = [this](const std::string& line) { log.push_back(line); },
         };
-        tracker = std::make_unique<TopologyTracker>(io, environment, hooks);
+        tracker = std::make_unique<TopologyTracker>(io, environment, hooks, timing);
     }
 
     void run() {
@@ -158,6 +160,70 @@ TEST_CASE("tracker: a burst delivered one event per handler, each posting the ne
     CHECK(rig.plans.size() - before >= 1);
     CHECK(rig.plans.size() - before <= 3);
     CHECK(rig.plans.back() == two_node_machine());
+}
+
+TEST_CASE("tracker: bursts farther apart than the quiet period are planned each") {
+    using namespace std::chrono_literals;
+    Rig rig(ReplanTiming{.quiet = 10ms, .max_delay = 100ms});
+    rig.tracker->start();
+    rig.run();
+    const auto before = rig.plans.size();
+    rig.kernel->on_event(cpu_event(EventType::cpu_online, 3, 1, 1));
+    CHECK(rig.tracker->replan_pending());
+    // The second burst comes after the first one's replan was due.
+    boost::asio::steady_timer later(rig.io, 60ms);
+    later.async_wait([&](boost::system::error_code) { rig.kernel->on_event(cpu_event(EventType::cpu_offline, 3, 1, 2)); });
+    rig.run();
+    CHECK_FALSE(rig.tracker->replan_pending());
+    REQUIRE(rig.plans.size() - before == 2);
+    CHECK(rig.plans[before].find_node(1)->cpus == CpuSet::range(2, 3));
+    CHECK(rig.plans.back() == two_node_machine());
+}
+
+TEST_CASE("tracker: a storm that never goes quiet is still planned every max_delay") {
+    using namespace std::chrono_literals;
+    const ReplanTiming timing{.quiet = 20ms, .max_delay = 60ms};
+    Rig rig(timing);
+    rig.tracker->start();
+    rig.run();
+    const auto before = rig.plans.size();
+    // An event every 2 ms for 300 ms: never 20 ms without one.
+    boost::asio::steady_timer tick(rig.io);
+    const auto storm_end = std::chrono::steady_clock::now() + 300ms;
+    std::uint64_t seq = 0;
+    std::size_t plans_during_storm = 0;
+    std::function<void()> next = [&] {
+        const auto type = ++seq % 2 == 1 ? EventType::cpu_online : EventType::cpu_offline;
+        rig.kernel->on_event(cpu_event(type, 3, 1, seq));
+        if (std::chrono::steady_clock::now() >= storm_end) {
+            plans_during_storm = rig.plans.size() - before;
+            return;
+        }
+        tick.expires_after(2ms);
+        tick.async_wait([&](boost::system::error_code) { next(); });
+    };
+    next();
+    rig.run();
+    // 300 ms of storm, bounded waits of 60 ms: several replans while it
+    // lasted (more if the machine is slow to fire timers), far fewer than events.
+    CHECK(plans_during_storm >= 2);
+    CHECK(rig.plans.size() - before <= seq / 5);
+    CHECK(rig.plans.size() - before > plans_during_storm);  // and one after it
+    CHECK(rig.plans.back() == rig.tracker->topology());
+}
+
+TEST_CASE("tracker: stop() cancels a scheduled replan; destroying a stopped tracker leaves nothing to run") {
+    Rig rig;
+    rig.tracker->start();
+    rig.run();
+    const auto before = rig.plans.size();
+    rig.kernel->on_event(cpu_event(EventType::cpu_online, 3, 1, 1));
+    REQUIRE(rig.tracker->replan_pending());
+    rig.tracker->stop();
+    CHECK_FALSE(rig.tracker->replan_pending());
+    rig.tracker.reset();
+    rig.run();  // the cancelled wait completes without touching the tracker
+    CHECK(rig.plans.size() == before);
 }
 
 TEST_CASE("tracker: a source's loss verdict resyncs from sysfs once; the source's count is reported") {

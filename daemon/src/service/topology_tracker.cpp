@@ -1,10 +1,12 @@
 #include "service/topology_tracker.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <iostream>
 #include <utility>
 
+#include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 
 
@@ -60,16 +62,18 @@ private:
     EventSource which_;
 };
 
-TopologyTracker::TopologyTracker(boost::asio::io_context& io, TrackerEnvironment environment, TrackerHooks hooks)
+TopologyTracker::TopologyTracker(boost::asio::io_context& io, TrackerEnvironment environment, TrackerHooks hooks,
+                                 ReplanTiming timing)
     : io_(io)
     , environment_(std::move(environment))
     , hooks_(std::move(hooks))
+    , timing_(timing)
+    , replan_timer_(io)
     , kernel_slot_(std::make_unique<Slot>(*this, EventSource::kernel))
     , udev_slot_(std::make_unique<Slot>(*this, EventSource::udev)) {}
 
 TopologyTracker::~TopologyTracker() {
     stop();
-    *alive_ = false;
 }
 
 void TopologyTracker::log(const std::string& line) const {
@@ -113,6 +117,12 @@ void TopologyTracker::start() {
 
 void TopologyTracker::stop() noexcept {
     stopped_ = true;
+    replan_scheduled_ = false;
+    try {
+        replan_timer_.cancel();
+    } catch (const std::exception&) {
+        // Nothing outstanding to cancel.
+    }
     if (watcher_) {
         watcher_->stop();
     }
@@ -206,7 +216,8 @@ void TopologyTracker::take_event(EventSource from, const Event& event) {
         return;  // the kernel family reports these, with sequence numbers
     }
     ++taken_in_;
-    activity_ = true;
+    // Even an event that changes nothing says the burst goes on.
+    last_activity_ = std::chrono::steady_clock::now();
     if (const auto why = refusal(event)) {
         log(*why);
     }
@@ -265,8 +276,8 @@ void TopologyTracker::take_gone(EventSource from, const std::string& reason) {
 }
 
 void TopologyTracker::resync(const std::string& reason) {
-    // Deferred to the replan step, which runs after what is queued now: a
-    // burst with several overruns rereads sysfs once, after the burst.
+    // Deferred to the coming replan: a burst with several overruns rereads
+    // sysfs once, after the burst.
     if (!pending_resync_.empty()) {
         pending_resync_ += "; ";
     }
@@ -293,45 +304,45 @@ void TopologyTracker::request_replan() {
 }
 
 void TopologyTracker::schedule_replan() {
-    activity_ = true;
-    if (replan_posted_) {
-        return;
+    const auto now = std::chrono::steady_clock::now();
+    last_activity_ = now;
+    if (replan_scheduled_) {
+        return;  // the timer looks at last_activity_ when it fires
     }
-    replan_posted_ = true;
-    deferrals_ = 0;
-    deferred_since_ = std::chrono::steady_clock::now();
-    post_replan_step();
+    replan_scheduled_ = true;
+    burst_started_ = now;
+    wait_for_replan(now + timing_.quiet);
 }
 
-// The replan waits behind the handlers queued before it; while events keep
-// arriving (a source delivering one notification per handler) it moves to
-// the back of the queue again, up to a bound, so a burst is planned once.
-void TopologyTracker::post_replan_step() {
-    boost::asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_)] {
-        const auto still = alive.lock();
-        if (!still || !*still) {
-            return;
-        }
-        if (stopped_) {
-            replan_posted_ = false;
-            return;
-        }
-        const bool busy = std::exchange(activity_, false);
-        if (busy && deferrals_ < max_replan_deferrals &&
-            std::chrono::steady_clock::now() - deferred_since_ < max_replan_delay) {
-            ++deferrals_;
-            post_replan_step();
-            return;
-        }
-        replan_posted_ = false;
-        if (!pending_resync_.empty()) {
-            resync_now();
-        }
-        ++replans_;
-        if (hooks_.replan) {
-            hooks_.replan(topology_);
+// Armed once per burst and re-armed only when it fires early: an event costs
+// a clock read, not a timer operation.
+void TopologyTracker::wait_for_replan(std::chrono::steady_clock::time_point at) {
+    replan_timer_.expires_at(at);
+    replan_timer_.async_wait([this](const boost::system::error_code& error) {
+        // operation_aborted: stop() or the destructor cancelled it; *this may be gone.
+        if (error != boost::asio::error::operation_aborted) {
+            replan_due();
         }
     });
+}
+
+void TopologyTracker::replan_due() {
+    if (stopped_ || !replan_scheduled_) {
+        return;
+    }
+    const auto due = std::min(last_activity_ + timing_.quiet, burst_started_ + timing_.max_delay);
+    if (std::chrono::steady_clock::now() < due) {
+        wait_for_replan(due);
+        return;
+    }
+    replan_scheduled_ = false;
+    if (!pending_resync_.empty()) {
+        resync_now();
+    }
+    ++replans_;
+    if (hooks_.replan) {
+        hooks_.replan(topology_);
+    }
 }
 
 }  // namespace hpplace

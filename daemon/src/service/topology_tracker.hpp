@@ -15,10 +15,11 @@
 //     field missing, an id out of range: not applied, not passed on, never
 //     thrown out of the event loop) or memory going offline that the picture
 //     does not have (applied, clamped at zero, and passed on);
-//   - re-planning is coalesced: events only mark the picture dirty and post
-//     one replan step, which runs after every handler already queued and
-//     steps back behind new ones while events keep arriving (bounded by
-//     max_replan_deferrals / max_replan_delay), so a burst is planned once.
+//   - re-planning is coalesced on a timer: a change arms it, every event
+//     moves it on, and it fires once no event came for ReplanTiming::quiet,
+//     or at the latest ReplanTiming::max_delay after the burst's first
+//     change, so a burst is planned once and a storm that never ends is
+//     still planned every max_delay.
 //
 // Everything OS-bound is injected (TrackerEnvironment), so tests drive the
 // tracker with fake sources on a plain io_context.
@@ -31,6 +32,7 @@
 #include <string>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "control/status.hpp"
 #include "core/event.hpp"
@@ -62,26 +64,33 @@ struct TrackerHooks {
     std::function<void(const std::string&)> log;
 };
 
-// Bounds on how long a replan waits for a burst to end.
-inline constexpr unsigned max_replan_deferrals = 100000;
-inline constexpr std::chrono::milliseconds max_replan_delay{100};
+// How long a replan waits for a burst to end. A hotplug operation's events
+// come within a few milliseconds of each other (cpu_add_start, cpu_online).
+struct ReplanTiming {
+    std::chrono::milliseconds quiet{10};       // no event for this long: the burst is over
+    std::chrono::milliseconds max_delay{100};  // after the burst's first change, at the latest
+};
 
 class TopologyTracker final : private FamilyWatcherListener {
 public:
-    TopologyTracker(boost::asio::io_context& io, TrackerEnvironment environment, TrackerHooks hooks);
+    TopologyTracker(boost::asio::io_context& io, TrackerEnvironment environment, TrackerHooks hooks,
+                    ReplanTiming timing = {});
     ~TopologyTracker() override;
     TopologyTracker(const TopologyTracker&) = delete;
     TopologyTracker& operator=(const TopologyTracker&) = delete;
 
-    // Reads the initial picture, opens the sources, posts the first replan.
+    // Reads the initial picture, opens the sources, schedules the first replan.
     // Throws when the initial picture cannot be read.
     void start();
+    // Stops the sources and the replan timer; no hook is called after it.
     void stop() noexcept;
 
-    // Rereads sysfs (once, after the events queued now) and replans.
+    // Rereads sysfs (once, at the coming replan) and replans.
     void resync(const std::string& reason);
-    // Posts a replan even though nothing changed (config reloaded).
+    // Schedules a replan even though nothing changed (config reloaded).
     void request_replan();
+    // A replan is scheduled and has not run yet.
+    bool replan_pending() const noexcept { return replan_scheduled_; }
 
     const Topology& topology() const noexcept { return topology_; }
     // "kernel" while the hpnotify family feeds us, else "udev".
@@ -106,7 +115,8 @@ private:
     void drop_kernel(const std::string& reason);
     void schedule_replan();
     void resync_now();
-    void post_replan_step();
+    void wait_for_replan(std::chrono::steady_clock::time_point at);
+    void replan_due();
     void log(const std::string& line) const;
 
     boost::asio::io_context& io_;
@@ -118,10 +128,11 @@ private:
     std::uint64_t rejected_ = 0;
     StreamCounters retired_;  // of the sources closed so far; last_seq: the last kernel source's
     std::uint64_t replans_ = 0;
-    bool replan_posted_ = false;
-    bool activity_ = false;  // an event or a loss since the last replan step
-    unsigned deferrals_ = 0;
-    std::chrono::steady_clock::time_point deferred_since_;
+    ReplanTiming timing_;
+    boost::asio::steady_timer replan_timer_;
+    bool replan_scheduled_ = false;
+    std::chrono::steady_clock::time_point burst_started_;  // the first change since the last replan
+    std::chrono::steady_clock::time_point last_activity_;  // the last event, loss or change
     std::string pending_resync_;  // reasons; empty: no resync pending
     bool stopped_ = false;
     std::unique_ptr<Slot> kernel_slot_;
@@ -129,8 +140,6 @@ private:
     std::unique_ptr<HotplugSource> kernel_;
     std::unique_ptr<HotplugSource> udev_;
     std::unique_ptr<FamilyWatcher> watcher_;
-    // Lives as long as the tracker; posted handlers check it before touching *this.
-    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace hpplace

@@ -6,6 +6,8 @@ daemon_down
 daemon_up --rcvbuf 2048
 wait_until 20 status_has '"source":"kernel"' || die "daemon source is not kernel"
 status before
+hpctl metrics > "/tmp/$SCENARIO.metrics_before" 2>&1
+out metrics_before "/tmp/$SCENARIO.metrics_before"
 pid=$(daemon_pid)
 kill -STOP "$pid"
 ok=0
@@ -28,6 +30,8 @@ write final_offline 0 "$CPU_SYS/cpu1/online"
 wait_until 30 cpuset_lacks 1 || die "cpuset.cpus $(cat $CGROUP/cpuset.cpus) still has cpu1 after the storm"
 sleep 1
 status after
+hpctl metrics > "/tmp/$SCENARIO.metrics_after" 2>&1
+out metrics_after "/tmp/$SCENARIO.metrics_after"
 out sysfs_online "$CPU_SYS/online"
 out sysfs_present "$CPU_SYS/present"
 for node in "$NODE_SYS"/node[0-9]*; do
