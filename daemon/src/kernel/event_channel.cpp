@@ -103,6 +103,12 @@ FamilyWatcher::FamilyWatcher(const boost::asio::any_io_executor& executor, std::
     descriptor_.assign(socket.release().release());
 }
 
+void FamilyWatcher::announce_present() {
+    if (family_) {
+        pending_.push_back(FamilyChange{FamilyChange::Kind::appeared, *family_});
+    }
+}
+
 void FamilyWatcher::update(std::optional<FamilyInfo> now) {
     const bool changed_id = family_ && now && family_->id != now->id;
     if (family_ && (!now || changed_id)) {

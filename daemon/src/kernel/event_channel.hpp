@@ -34,16 +34,18 @@
 // notification is then FamilyBack) instead of throwing FamilyNotFound.
 //
 // Any completion token works (callbacks, use_future, use_awaitable). The
-// handler never runs inside async_receive. Destroying the channel with a
-// receive outstanding completes it with operation_aborted. Errors other than
-// the notifications above are system errors of the socket.
+// handler never runs inside async_receive. As with Asio's own I/O objects,
+// the channel must outlive the completion of its receive: cancel() or
+// destruction completes a waiting receive with operation_aborted (a receive
+// that already had its notification delivers it), and a handler that sees
+// operation_aborted must not assume the channel is still there. Errors other
+// than the notifications above are system errors of the socket.
 //
 // FamilyWatcher: the same nlctrl "notify" subscription alone, for code that
 // waits for the module to appear (or vanish) without receiving events.
 
 #include <cstdint>
 #include <deque>
-#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -67,44 +69,57 @@ namespace detail {
 // The composed operation shared by EventChannel and FamilyWatcher: wait until
 // the socket is readable, drain it into the owner's queue, complete with the
 // first queued item. Never completes inside the initiating call.
+//
+// Lifetimes as Asio's own I/O objects have them: the owner outlives the
+// completion of its operations. Cancelling or destroying the owner completes
+// a waiting operation with operation_aborted, and the operation then touches
+// nothing of the owner; an operation that already took its item (or error)
+// out of the owner delivers it without touching the owner either.
 template <typename Owner>
 struct DrainOperation {
     Owner& owner;
-    std::weak_ptr<int> lifetime;  // expired: the owner is gone, touch nothing of it
-    bool dispatched = false;
-    boost::system::error_code saved;
+    bool waiting = false;     // resumed by the descriptor's wait, not by the initiation
+    bool completing = false;  // resumed by our own post: result and item are set
+    boost::system::error_code result;
+    typename Owner::Item item{};
 
     template <typename Self>
     void operator()(Self& self, boost::system::error_code ec = {}) {
-        if (lifetime.expired()) {
-            self.complete(boost::asio::error::operation_aborted, typename Owner::Item{});
+        if (completing) {
+            self.complete(result, std::move(item));
             return;
         }
-        if (dispatched && saved) {
-            self.complete(saved, typename Owner::Item{});
+        if (waiting && ec) {
+            self.complete(ec, typename Owner::Item{});  // operation_aborted: the owner may be gone
             return;
         }
-        if (!ec && owner.pending_.empty()) {
-            ec = owner.drain();
-            if (!ec && owner.pending_.empty()) {
-                dispatched = true;
-                owner.descriptor_.async_wait(boost::asio::posix::stream_descriptor::wait_read, std::move(self));
-                return;
+        if (take()) {
+            if (waiting) {
+                self.complete(result, std::move(item));
+            } else {
+                completing = true;
+                boost::asio::post(owner.descriptor_.get_executor(), std::move(self));
+            }
+            return;
+        }
+        waiting = true;
+        owner.descriptor_.async_wait(boost::asio::posix::stream_descriptor::wait_read, std::move(self));
+    }
+
+    // The first queued item, or the socket's error: whether there is one.
+    bool take() {
+        if (owner.pending_.empty()) {
+            result = owner.drain();
+            if (result) {
+                return true;
             }
         }
-        if (!dispatched) {
-            dispatched = true;
-            saved = ec;
-            boost::asio::post(owner.descriptor_.get_executor(), std::move(self));
-            return;
+        if (owner.pending_.empty()) {
+            return false;
         }
-        if (ec) {
-            self.complete(ec, typename Owner::Item{});
-            return;
-        }
-        auto item = std::move(owner.pending_.front());
+        item = std::move(owner.pending_.front());
         owner.pending_.pop_front();
-        self.complete(boost::system::error_code{}, std::move(item));
+        return true;
     }
 };
 
@@ -127,7 +142,7 @@ public:
     template <typename CompletionToken>
     auto async_receive(CompletionToken&& token) {
         return boost::asio::async_compose<CompletionToken, void(boost::system::error_code, Notification)>(
-            detail::DrainOperation<EventChannel>{*this, lifetime_, false, {}}, token, descriptor_);
+            detail::DrainOperation<EventChannel>{*this, false, false, {}, {}}, token, descriptor_);
     }
 
     // Cancels the outstanding receive (it completes with operation_aborted).
@@ -145,7 +160,6 @@ private:
 
     boost::system::error_code drain();
 
-    std::shared_ptr<int> lifetime_ = std::make_shared<int>(0);
     boost::asio::posix::stream_descriptor descriptor_;
     NotificationDecoder decoder_;
     std::deque<Notification> pending_;
@@ -165,12 +179,15 @@ public:
 
     // Whether the family is registered now (as far as the notifications told).
     bool present() const noexcept { return family_.has_value(); }
+    // Queues an `appeared` change for the family registered now, if it is, so
+    // that the next wait reports it (asynchronously, as every change).
+    void announce_present();
     const std::optional<FamilyInfo>& family() const noexcept { return family_; }
 
     template <typename CompletionToken>
     auto async_wait_change(CompletionToken&& token) {
         return boost::asio::async_compose<CompletionToken, void(boost::system::error_code, FamilyChange)>(
-            detail::DrainOperation<FamilyWatcher>{*this, lifetime_, false, {}}, token, descriptor_);
+            detail::DrainOperation<FamilyWatcher>{*this, false, false, {}, {}}, token, descriptor_);
     }
 
     void cancel() { descriptor_.cancel(); }
@@ -182,7 +199,6 @@ private:
     boost::system::error_code drain();
     void update(std::optional<FamilyInfo> now);
 
-    std::shared_ptr<int> lifetime_ = std::make_shared<int>(0);
     std::string name_;
     boost::asio::posix::stream_descriptor descriptor_;
     std::optional<FamilyInfo> family_;

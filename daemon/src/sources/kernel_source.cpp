@@ -5,7 +5,7 @@
 #include <type_traits>
 #include <variant>
 
-#include <boost/asio/post.hpp>
+#include <boost/asio/error.hpp>
 
 namespace hpplace {
 
@@ -15,7 +15,6 @@ KernelSource::KernelSource(boost::asio::io_context& io, std::optional<int> recei
 
 KernelSource::~KernelSource() {
     stop();
-    *alive_ = false;
 }
 
 std::unique_ptr<HotplugSource> KernelSource::open_if_loaded(boost::asio::io_context& io,
@@ -45,10 +44,9 @@ void KernelSource::stop() noexcept {
 }
 
 void KernelSource::receive() {
-    channel_.async_receive([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code error,
-                                                                       kernel::Notification note) {
-        const auto still = alive.lock();
-        if (!still || !*still || listener_ == nullptr || error == boost::asio::error::operation_aborted) {
+    channel_.async_receive([this](boost::system::error_code error, kernel::Notification note) {
+        // operation_aborted: stop() or the destructor cancelled it; *this may be gone.
+        if (error == boost::asio::error::operation_aborted || listener_ == nullptr) {
             return;
         }
         if (error) {
@@ -77,23 +75,17 @@ void KernelSource::receive() {
     });
 }
 
-KernelFamilyWatcher::KernelFamilyWatcher(boost::asio::io_context& io) : io_(io), watcher_(io.get_executor()) {}
+KernelFamilyWatcher::KernelFamilyWatcher(boost::asio::io_context& io) : watcher_(io.get_executor()) {}
 
 KernelFamilyWatcher::~KernelFamilyWatcher() {
     stop();
-    *alive_ = false;
 }
 
 void KernelFamilyWatcher::start(FamilyWatcherListener& listener) {
     listener_ = &listener;
     // Loaded between the owner's first look and our subscription: say so (the
     // owner ignores it when it already uses the family).
-    boost::asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_)] {
-        const auto still = alive.lock();
-        if (still && *still && listener_ != nullptr && watcher_.present()) {
-            listener_->on_family_appeared();
-        }
-    });
+    watcher_.announce_present();
     wait();
 }
 
@@ -107,10 +99,9 @@ void KernelFamilyWatcher::stop() noexcept {
 }
 
 void KernelFamilyWatcher::wait() {
-    watcher_.async_wait_change([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code error,
-                                                                           kernel::FamilyChange change) {
-        const auto still = alive.lock();
-        if (!still || !*still || listener_ == nullptr || error) {
+    watcher_.async_wait_change([this](boost::system::error_code error, kernel::FamilyChange change) {
+        // operation_aborted: stop() or the destructor cancelled it; *this may be gone.
+        if (error == boost::asio::error::operation_aborted || listener_ == nullptr || error) {
             return;
         }
         if (change.kind == kernel::FamilyChange::Kind::appeared) {

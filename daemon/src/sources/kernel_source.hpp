@@ -36,7 +36,6 @@ private:
 
     kernel::EventChannel channel_;
     SourceListener* listener_ = nullptr;
-    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 // kernel::FamilyWatcher (nlctrl "notify") behind the FamilyWatcher interface.
@@ -51,10 +50,8 @@ public:
 private:
     void wait();
 
-    boost::asio::io_context& io_;
     kernel::FamilyWatcher watcher_;
     FamilyWatcherListener* listener_ = nullptr;
-    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace hpplace
