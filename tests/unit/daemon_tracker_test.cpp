@@ -212,6 +212,23 @@ TEST_CASE("tracker: a storm that never goes quiet is still planned every max_del
     CHECK(rig.plans.back() == rig.tracker->topology());
 }
 
+TEST_CASE("tracker: a requested replan does not wait for the burst to go quiet") {
+    using namespace std::chrono_literals;
+    // Quiet periods far longer than the test: only request_replan() can make it in time.
+    Rig rig(ReplanTiming{.quiet = 30s, .max_delay = 60s});
+    rig.tracker->start();
+    rig.tracker->request_replan();
+    rig.io.run_for(5s);  // returns once nothing is left to run
+    REQUIRE(rig.plans.size() == 1);
+    rig.kernel->on_event(cpu_event(EventType::cpu_online, 3, 1, 1));
+    rig.tracker->request_replan();  // a workload registered meanwhile
+    rig.io.restart();
+    rig.io.run_for(5s);
+    REQUIRE(rig.plans.size() == 2);
+    CHECK(rig.plans[1].find_node(1)->cpus == CpuSet::range(2, 3));
+    CHECK_FALSE(rig.tracker->replan_pending());
+}
+
 TEST_CASE("tracker: stop() cancels a scheduled replan; destroying a stopped tracker leaves nothing to run") {
     Rig rig;
     rig.tracker->start();

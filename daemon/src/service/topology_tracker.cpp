@@ -118,6 +118,7 @@ void TopologyTracker::start() {
 void TopologyTracker::stop() noexcept {
     stopped_ = true;
     replan_scheduled_ = false;
+    replan_asap_ = false;
     try {
         replan_timer_.cancel();
     } catch (const std::exception&) {
@@ -300,7 +301,15 @@ void TopologyTracker::resync_now() {
 }
 
 void TopologyTracker::request_replan() {
-    schedule_replan();
+    // Asked for (a workload registered, the config changed), not an event:
+    // no burst to wait for, and the asker reads the plan next.
+    const auto now = std::chrono::steady_clock::now();
+    replan_asap_ = true;
+    if (!replan_scheduled_) {
+        replan_scheduled_ = true;
+        burst_started_ = now;
+    }
+    wait_for_replan(now);
 }
 
 void TopologyTracker::schedule_replan() {
@@ -319,7 +328,8 @@ void TopologyTracker::schedule_replan() {
 void TopologyTracker::wait_for_replan(std::chrono::steady_clock::time_point at) {
     replan_timer_.expires_at(at);
     replan_timer_.async_wait([this](const boost::system::error_code& error) {
-        // operation_aborted: stop() or the destructor cancelled it; *this may be gone.
+        // operation_aborted: stop() or the destructor cancelled it (*this may
+        // be gone), or request_replan() moved it to now (its own wait follows).
         if (error != boost::asio::error::operation_aborted) {
             replan_due();
         }
@@ -331,11 +341,12 @@ void TopologyTracker::replan_due() {
         return;
     }
     const auto due = std::min(last_activity_ + timing_.quiet, burst_started_ + timing_.max_delay);
-    if (std::chrono::steady_clock::now() < due) {
+    if (!replan_asap_ && std::chrono::steady_clock::now() < due) {
         wait_for_replan(due);
         return;
     }
     replan_scheduled_ = false;
+    replan_asap_ = false;
     if (!pending_resync_.empty()) {
         resync_now();
     }

@@ -19,7 +19,7 @@
 //     moves it on, and it fires once no event came for ReplanTiming::quiet,
 //     or at the latest ReplanTiming::max_delay after the burst's first
 //     change, so a burst is planned once and a storm that never ends is
-//     still planned every max_delay.
+//     still planned every max_delay. request_replan() does not wait.
 //
 // Everything OS-bound is injected (TrackerEnvironment), so tests drive the
 // tracker with fake sources on a plain io_context.
@@ -87,7 +87,8 @@ public:
 
     // Rereads sysfs (once, at the coming replan) and replans.
     void resync(const std::string& reason);
-    // Schedules a replan even though nothing changed (config reloaded).
+    // Replans at once (on the loop) even though nothing changed: a workload
+    // registered, the config changed.
     void request_replan();
     // A replan is scheduled and has not run yet.
     bool replan_pending() const noexcept { return replan_scheduled_; }
@@ -131,6 +132,7 @@ private:
     ReplanTiming timing_;
     boost::asio::steady_timer replan_timer_;
     bool replan_scheduled_ = false;
+    bool replan_asap_ = false;  // request_replan(): without waiting for quiet
     std::chrono::steady_clock::time_point burst_started_;  // the first change since the last replan
     std::chrono::steady_clock::time_point last_activity_;  // the last event, loss or change
     std::string pending_resync_;  // reasons; empty: no resync pending
