@@ -126,6 +126,13 @@ class Kernel:
         partial.replace(vmlinux)
         return vmlinux
 
+    def is_builtin(self, name: str) -> bool:
+        """Whether modules.builtin lists ``name`` (``-`` and ``_`` are equivalent)."""
+        builtin = self.modules_dir / "modules.builtin"
+        wanted = name.replace("-", "_") + ".ko"
+        return builtin.is_file() and any(line.rsplit("/", 1)[-1].replace("-", "_") == wanted
+                                         for line in builtin.read_text().split())
+
     def find_module(self, name: str) -> Path:
         """Path of the Debian module ``name`` (``-`` and ``_`` are equivalent) under kernel/."""
         wanted = {name.replace("-", "_") + suffix for suffix in (".ko", ".ko.xz", ".ko.zst", ".ko.gz")}
@@ -283,7 +290,13 @@ class Initramfs:
     def add_kernel_module(self, name: str) -> str:
         """A Debian kernel module and, recursively, those it depends on (``modinfo -F depends``),
         under /lib/modules/<ver>/kernel/, listed in modules.dep so busybox ``modprobe <name>`` works.
-        Compressed modules are stored decompressed. Returns the guest path."""
+        Compressed modules are stored decompressed. Returns the guest path; "" for a module the kernel
+        has built in (modules.builtin: virtio_pci from 6.12 on), which modprobe then finds there."""
+        if self.kernel.is_builtin(name):
+            builtin = f"/lib/modules/{self.kernel.version}/modules.builtin"
+            if builtin not in self._entries:
+                self.add_bytes(builtin, (self.kernel.modules_dir / "modules.builtin").read_bytes(), 0o644)
+            return ""
         host_path = self.kernel.find_module(name)
         relative = host_path.relative_to(self.kernel.modules_dir).as_posix()
         data = _read_module(host_path)
@@ -295,7 +308,8 @@ class Initramfs:
         deps = []
         for dep in _module_depends(host_path):
             dep_guest = self.add_kernel_module(dep)
-            deps.append(dep_guest.split(f"/lib/modules/{self.kernel.version}/", 1)[1])
+            if dep_guest:
+                deps.append(dep_guest.split(f"/lib/modules/{self.kernel.version}/", 1)[1])
         # modules.dep lists every module a module needs, directly or not, in reverse load order (modprobe
         # loads from the last): the host's line has that order, our direct list only when it is one deep.
         self._module_deps[relative] = self._host_module_deps().get(relative, deps)
