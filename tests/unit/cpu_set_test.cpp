@@ -19,6 +19,12 @@ TEST_CASE("cpu list round trip") {
     CHECK(CpuSet::parse_list(" \n").to_list().empty());
 }
 
+TEST_CASE("cpu list: runs across and at the ends of words, up to the highest CPU") {
+    for (const char* list : {"63-64", "0,63-64,127-128,191", "1-62,65", "0-1048575", "1048575", "5,64-1048574"}) {
+        CHECK(CpuSet::parse_list(list).to_list() == list);
+    }
+}
+
 TEST_CASE("cpu list rejects garbage with the bad part named") {
     CHECK_THROWS_AS(CpuSet::parse_list("0-x"), std::invalid_argument);
     CHECK_THROWS_AS(CpuSet::parse_list("3-1"), std::invalid_argument);

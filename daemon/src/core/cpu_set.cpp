@@ -1,6 +1,7 @@
 #include "core/cpu_set.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <stdexcept>
 
@@ -148,34 +149,43 @@ std::vector<unsigned> CpuSet::to_vector() const {
     return out;
 }
 
+namespace {
+
+// The first bit at or after `from` whose value is `value`; words.size() * 64
+// when there is none.
+std::size_t find_bit(std::span<const std::uint64_t> words, std::size_t from, bool value) noexcept {
+    std::size_t w = from / 64;
+    if (w >= words.size()) {
+        return words.size() * 64;
+    }
+    std::uint64_t bits = (value ? words[w] : ~words[w]) & (~std::uint64_t{0} << (from % 64));
+    while (bits == 0) {
+        if (++w == words.size()) {
+            return words.size() * 64;
+        }
+        bits = value ? words[w] : ~words[w];
+    }
+    return w * 64 + static_cast<std::size_t>(std::countr_zero(bits));
+}
+
+}  // namespace
+
+// Run by run, each found a word at a time: "0-1048575" is one step, not a
+// million.
 std::string CpuSet::to_list() const {
     std::string out;
-    bool in_run = false;
-    unsigned run_start = 0;
-    unsigned prev = 0;
-    auto flush = [&] {
+    const std::size_t end = words_.size() * 64;
+    for (std::size_t first = find_bit(words_, 0, true); first < end;) {
+        const std::size_t last = find_bit(words_, first, false) - 1;
         if (!out.empty()) {
             out += ',';
         }
-        out += std::to_string(run_start);
-        if (prev != run_start) {
+        out += std::to_string(first);
+        if (last != first) {
             out += '-';
-            out += std::to_string(prev);
+            out += std::to_string(last);
         }
-    };
-    for_each([&](unsigned c) {
-        if (in_run && c == prev + 1) {
-            prev = c;
-            return;
-        }
-        if (in_run) {
-            flush();
-        }
-        in_run = true;
-        run_start = prev = c;
-    });
-    if (in_run) {
-        flush();
+        first = find_bit(words_, last + 1, true);
     }
     return out;
 }
