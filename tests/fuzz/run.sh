@@ -7,7 +7,7 @@
 # Each harness runs for SECONDS (0: no time limit) or RUNS executions (when
 # given and not 0), whichever comes first, with -timeout=2 -rss_limit_mb=512
 # -max_len=4096 (the regressions hold longer inputs; longer mutations only slow
-# the search down).
+# the search down), or the -max_len=N on the harness's line in CMakeLists.txt.
 # Seeds come from tests/fuzz/corpus/NAME and regressions/NAME; new inputs go to
 # BUILD_DIR/fuzz/NAME/corpus (kept: the next run goes on from there), findings
 # to BUILD_DIR/fuzz/NAME/ (crash-*, leak-*, timeout-*, oom-*), the log to
@@ -23,20 +23,27 @@ here=$(cd "$(dirname "$0")" && pwd)
 harnesses=${*:-$(sed -n '/^set(HPPLACE_FUZZ_HARNESSES/,/)/{s/^  \([a-z_]*\).*/\1/p}' "$here/CMakeLists.txt")}
 
 report="$build/fuzz-report.txt"
-printf '%-16s %10s %8s %6s %6s %8s %s\n' harness execs exec/s cov ft crashes log > "$report"
+# load: /proc/loadavg's 1-minute figure when the harness started and ended.
+printf '%-16s %10s %8s %7s %6s %6s %8s %11s %s\n' harness execs exec/s seconds cov ft crashes load log > "$report"
 failed=0
 for name in $harnesses; do
 	work="$build/fuzz/$name"
 	mkdir -p "$work/corpus"
 	rm -f "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*
-	set -- -max_total_time="$seconds" -timeout=2 -rss_limit_mb=512 -max_len=4096 -print_final_stats=1 -artifact_prefix="$work/"
+	max_len=$(sed -n "/^set(HPPLACE_FUZZ_HARNESSES/,/)/{s/^  $name .*-max_len=\([0-9]*\).*/\1/p}" "$here/CMakeLists.txt")
+	set -- -max_total_time="$seconds" -timeout=2 -rss_limit_mb=512 -max_len="${max_len:-4096}" -print_final_stats=1 \
+		-artifact_prefix="$work/"
 	[ "$runs" != 0 ] && set -- "$@" -runs="$runs"
 	[ -f "$here/$name.dict" ] && set -- "$@" -dict="$here/$name.dict"
 	set -- "$@" "$work/corpus" "$here/corpus/$name"
 	[ -d "$here/regressions/$name" ] && set -- "$@" "$here/regressions/$name"
-	echo "fuzz: $name (-max_total_time=$seconds -runs=$runs)" >&2
+	echo "fuzz: $name (-max_total_time=$seconds -runs=$runs -max_len=${max_len:-4096})" >&2
 	status=0
+	load_start=$(cut -d' ' -f1 /proc/loadavg)
+	start=$(date +%s)
 	"$build/bin/fuzz_$name" "$@" > "$work/log" 2>&1 || status=$?
+	seconds_run=$(($(date +%s) - start))
+	load_end=$(cut -d' ' -f1 /proc/loadavg)
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -n 1)
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/log" | tail -n 1)
 	# The last status line ("#123 DONE cov: 456 ft: 789 corp: ...") has the final coverage.
@@ -47,8 +54,8 @@ for name in $harnesses; do
 		crashes=1  # died without an artifact (see its log)
 	fi
 	[ "$crashes" -ne 0 ] && failed=1
-	printf '%-16s %10s %8s %6s %6s %8s %s\n' "$name" "${execs:-?}" "${rate:-?}" "${cov% *}" "${cov#* }" \
-		"$crashes" "$work/log" >> "$report"
+	printf '%-16s %10s %8s %7s %6s %6s %8s %11s %s\n' "$name" "${execs:-?}" "${rate:-?}" "$seconds_run" "${cov% *}" \
+		"${cov#* }" "$crashes" "$load_start-$load_end" "$work/log" >> "$report"
 done
 cat "$report"
 exit $failed
