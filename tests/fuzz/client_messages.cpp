@@ -1,11 +1,12 @@
 // What libhpplace reads from the daemon: each line through parse_message, then
-// the payload through every reading of client/messages.cpp (pushed events, the
-// status document, the plan, and the register request's workload, the
-// daemon's side of the same file).
+// the payload through every reading of control/documents.cpp and
+// client/messages.cpp (pushed events, the status document, the plan, and the
+// register request's workload, the daemon's side of the same documents).
 
 #include <stdexcept>
 
 #include "client/messages.hpp"
+#include "control/documents.hpp"
 #include "control/protocol.hpp"
 #include "fuzz_target.hpp"
 
@@ -21,8 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         const nlohmann::json& payload = message.payload;
         try {
-            const Event event = client::event_from_json(payload);
-            FUZZ_CHECK(client::event_from_json(to_json(event)) == [&] {
+            const Event event = control::event_from_json(payload);
+            FUZZ_CHECK(control::event_from_json(to_json(event)) == [&] {
                 Event expected = event;
                 expected.online_mask.reset();  // not in the JSON form
                 return expected;
@@ -30,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         } catch (const std::invalid_argument&) {
         }
         try {
-            (void)client::snapshot_from_status(payload);
+            (void)control::snapshot_from_status(payload);
         } catch (const std::invalid_argument&) {
         }
         try {
@@ -40,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         } catch (const std::invalid_argument&) {
         }
         try {
-            FUZZ_CHECK(!client::workload_from_json(payload).name.empty());
+            FUZZ_CHECK(!control::workload_from_json(payload).name.empty());
         } catch (const std::invalid_argument&) {
         }
     });

@@ -1,12 +1,13 @@
 // Request lines on the control socket, as the server reads them: the bytes cut
 // by LineSplitter, each line through parse_request (and request_id_of, which
-// the server uses for the error reply), a register request's workload through
-// the daemon's reading of it, and the replies rendered. The server's session
-// state machine is a harness of its own (control_server).
+// the server uses for the error reply; a register request's workload is read
+// there too), each request rendered as a client would and read back, and the
+// replies rendered. The server's sessions are a harness of their own
+// (control_server).
 
 #include <stdexcept>
 
-#include "client/messages.hpp"
+#include "control/documents.hpp"
 #include "control/protocol.hpp"
 #include "fuzz_target.hpp"
 
@@ -30,14 +31,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             const Request request = parse_request(line);
             FUZZ_CHECK(request.id == id);
             if (request.op == Op::register_workload) {
-                try {
-                    const Workload workload = client::workload_from_json(request.workload);
-                    FUZZ_CHECK(!workload.name.empty());
-                } catch (const std::invalid_argument& e) {
-                    (void)render_error(e.what(), request.id);
-                }
+                FUZZ_CHECK(!request.workload.name.empty());
+                FUZZ_CHECK(!workload_problem(request.workload));
             }
-            (void)render_result(request.workload, request.id);
+            // What a client renders of a request, the server reads back the same.
+            const Request again = parse_request(render_request(request));
+            FUZZ_CHECK(again.op == request.op && again.id == request.id);
+            if (request.op == Op::subscribe) {
+                FUZZ_CHECK(again.streams == request.streams);
+            } else if (request.op == Op::register_workload) {
+                FUZZ_CHECK(again.workload == request.workload);
+            } else if (request.op == Op::unregister_workload) {
+                FUZZ_CHECK(again.name == request.name);
+            }
+            (void)render_result(to_json(request.workload), request.id);
         } catch (const ProtocolError& e) {
             FUZZ_CHECK(std::string_view(e.what()).find('\n') == std::string_view::npos);
             (void)render_error(e.what(), id);

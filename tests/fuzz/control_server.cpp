@@ -27,7 +27,6 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "client/messages.hpp"
 #include "control/protocol.hpp"
 #include "core/file_descriptor.hpp"
 #include "fuzz_target.hpp"
@@ -39,18 +38,13 @@ namespace {
 
 struct Handler final : ControlHandler {
     std::set<std::string> registered;
-    nlohmann::json status() override { return {{"source", "kernel"}, {"plan_generation", 1}}; }
-    nlohmann::json plan() override { return {{"generation", 1}, {"workloads", nlohmann::json::array()}}; }
+    Plan current{.generation = 1, .workloads = {}};
+    control::Status status() override { return {.plan_generation = 1}; }
+    const Plan& plan() override { return current; }
     std::string metrics_text() override { return "hpplaced_plan_generation 1\n"; }
-    nlohmann::json register_workload(const nlohmann::json& json) override {
-        Workload workload;
-        try {
-            workload = client::workload_from_json(json);
-        } catch (const std::invalid_argument& e) {
-            throw control::ProtocolError(e.what());
-        }
+    control::Registration register_workload(const Workload& workload) override {
         registered.insert(workload.name);
-        return {{"workload", workload.name}, {"configured", false}};
+        return {.workload = workload.name, .configured = false};
     }
     void unregister_workload(const std::string& name) override {
         if (registered.erase(name) == 0) {

@@ -98,7 +98,7 @@ void client_seeds(const fs::path& root) {
     nlohmann::json with_mask = to_json(e);
     with_mask["online_mask"] = "0-3";
     write("client_messages", "events",
-          control::render_event_push(e) + control::render_request(nlohmann::json{{"event", with_mask}}));
+          control::render_event_push(e) + nlohmann::json{{"event", with_mask}}.dump() + "\n");
     const nlohmann::json status = {
         {"source", "kernel"},
         {"cpus", {{"online", "0-2"}, {"offline", "3"}}},

@@ -8,7 +8,7 @@
 
 #include <system_error>
 
-#include "client/messages.hpp"
+#include "control/documents.hpp"
 #include "control/protocol.hpp"
 #include "fuzz_target.hpp"
 #include "kernel/notification_decoder.hpp"
@@ -43,7 +43,7 @@ void check_event_reaches_clients(const Event& event) {
     FUZZ_CHECK(message.kind == control::Message::Kind::event);
     Event expected = event;
     expected.online_mask.reset();  // not in the JSON form
-    FUZZ_CHECK(client::event_from_json(message.payload) == expected);
+    FUZZ_CHECK(control::event_from_json(message.payload) == expected);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/messages.hpp"
+#include "control/documents.hpp"
 #include "control/protocol.hpp"
 
 using namespace hpplace;
@@ -38,7 +39,7 @@ TEST_CASE("client protocol: a frame split across reads comes out whole; a partia
     REQUIRE(lines.size() == 1);
     const auto message = control::parse_message(lines[0]);
     REQUIRE(message.kind == control::Message::Kind::event);
-    const Event event = client::event_from_json(message.payload);
+    const Event event = control::event_from_json(message.payload);
     CHECK(event.seq == 7);
     CHECK(event.type == EventType::cpu_online);
     CHECK(event.cpu == 3u);
@@ -63,12 +64,12 @@ TEST_CASE("client protocol: bad frames are errors, not crashes") {
                                     R"({"type": "cpu_online", "online_mask": "1-"})", R"("cpu_online")",
                                     R"({"type": "mem_online", "size": 1.5})"}) {
         CAPTURE(event);
-        CHECK_THROWS_AS(client::event_from_json(json::parse(event)), std::invalid_argument);
+        CHECK_THROWS_AS(control::event_from_json(json::parse(event)), std::invalid_argument);
     }
 }
 
 TEST_CASE("client protocol: events: every field read, unknown fields ignored") {
-    const auto event = client::event_from_json(json::parse(R"({"seq": 12, "type": "mem_online", "source": "udev",
+    const auto event = control::event_from_json(json::parse(R"({"seq": 12, "type": "mem_online", "source": "udev",
         "time_ns": 99, "node": 1, "start": 4294967296, "size": 134217728, "online_cpus": 3,
         "online_mask": "0-1,3", "shiny_new_field": [1, 2]})"));
     CHECK(event.seq == 12);
@@ -90,20 +91,20 @@ TEST_CASE("client protocol: events: every field read, unknown fields ignored") {
     original.cpu = 1;
     original.node = 0;
     original.online_cpus = 1;
-    CHECK(client::event_from_json(to_json(original)) == original);
+    CHECK(control::event_from_json(to_json(original)) == original);
 }
 
 TEST_CASE("client protocol: status document to snapshot") {
-    const auto snapshot = client::snapshot_from_status(status_document);
+    const auto snapshot = control::snapshot_from_status(status_document);
     CHECK(snapshot.online.to_list() == "0-1");
     CHECK(snapshot.node_of_cpu == std::map<unsigned, unsigned>{{0, 0}, {1, 0}, {2, 1}});
     CHECK(snapshot.node_memory == std::map<unsigned, std::uint64_t>{{0, 1073741824}});
     CHECK(snapshot.last_seq == 41);
     json broken = status_document;
     broken["nodes"][0].erase("memory_bytes");
-    CHECK_THROWS_WITH_AS(client::snapshot_from_status(broken), doctest::Contains("status.nodes[0]"),
+    CHECK_THROWS_WITH_AS(control::snapshot_from_status(broken), doctest::Contains("status.nodes[0]"),
                          std::invalid_argument);
-    CHECK_THROWS_AS(client::snapshot_from_status(json::array()), std::invalid_argument);
+    CHECK_THROWS_AS(control::snapshot_from_status(json::array()), std::invalid_argument);
 }
 
 TEST_CASE("client protocol: the workload's part of a plan") {
@@ -125,15 +126,17 @@ TEST_CASE("client protocol: the workload's part of a plan") {
 TEST_CASE("client protocol: the register request carries the [[workload]] keys") {
     WorkloadSpec spec{.name = "db", .threads_per_cpu = 2, .threads = {}, .nodes = {0, 1},
                       .buffer_per_cpu = 1 << 20, .cgroup = "/sys/fs/cgroup/db"};
-    const json workload = client::workload_to_json(spec);
-    CHECK(workload == json::parse(R"({"name": "db", "threads_per_cpu": 2, "nodes": [0, 1],
+    const Workload workload = client::workload_of(spec);
+    CHECK(control::to_json(workload) == json::parse(R"({"name": "db", "threads_per_cpu": 2, "nodes": [0, 1],
         "buffer_per_cpu": 1048576, "cgroup": "/sys/fs/cgroup/db"})"));
     const auto request = control::parse_request(
-        control::render_request(json{{"op", "register"}, {"id", "register"}, {"workload", workload}}));
+        control::render_request({.op = control::Op::register_workload, .id = "register", .workload = workload}));
     CHECK(request.op == control::Op::register_workload);
     CHECK(request.workload == workload);
     spec.nodes.clear();
-    CHECK(client::workload_to_json(spec)["nodes"] == "all");
+    CHECK(control::to_json(client::workload_of(spec))["nodes"] == "all");
+    spec.threads_per_cpu.reset();
+    CHECK(control::to_json(client::workload_of(spec))["threads_per_cpu"] == 1);  // the daemon's default
 }
 
 TEST_CASE("client protocol: the daemon reads a registered workload back") {
@@ -142,19 +145,19 @@ TEST_CASE("client protocol: the daemon reads a registered workload back") {
     spec.threads = 3;
     spec.nodes = {1};
     spec.buffer_per_cpu = 4096;
-    const Workload workload = client::workload_from_json(client::workload_to_json(spec));
+    const Workload workload = control::workload_from_json(control::to_json(client::workload_of(spec)));
     CHECK(workload.name == "db");
     CHECK(workload.threads == 3u);
     CHECK(workload.nodes == std::vector<unsigned>{1});
     CHECK(workload.buffer_per_cpu == 4096);
     CHECK_FALSE(workload.cgroup);
-    CHECK(client::workload_from_json(json::parse(R"({"name": "x", "buffer_per_cpu": "64MiB"})")).buffer_per_cpu ==
+    CHECK(control::workload_from_json(json::parse(R"({"name": "x", "buffer_per_cpu": "64MiB"})")).buffer_per_cpu ==
           64u << 20);
     for (const std::string bad : {R"({})", R"({"name": ""})", R"({"name": "x", "colour": "red"})",
                                   R"({"name": "x", "threads_per_cpu": 0})", R"({"name": "x", "nodes": "some"})",
                                   R"({"name": "x", "buffer_per_cpu": "lots"})", R"({"name": "x", "cgroup": 1})",
                                   R"({"name": "x", "threads": 2, "threads_per_cpu": 1})", R"([])"}) {
         CAPTURE(bad);
-        CHECK_THROWS_AS(client::workload_from_json(json::parse(bad)), std::invalid_argument);
+        CHECK_THROWS_AS(control::workload_from_json(json::parse(bad)), std::invalid_argument);
     }
 }

@@ -2,11 +2,14 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -19,6 +22,7 @@
 
 #include "cli/commands.hpp"
 #include "control/status.hpp"
+#include "core/file_descriptor.hpp"
 #include "plan/plan.hpp"
 #include "service/control_server.hpp"
 
@@ -27,7 +31,10 @@ using namespace hpplace;
 namespace {
 
 struct StatusHandler final : ControlHandler {
-    nlohmann::json status() override {
+    Plan current = plan_from_json(nlohmann::json::parse(R"({"generation": 2, "workloads": [{"name": "web",
+        "threads": [{"index": 0, "cpu": 0, "node": 0}, {"index": 1, "cpu": 1, "node": 0}],
+        "buffers": [{"node": 0, "bytes": 4194304}], "cpuset": "0-1", "mems": "0"}]})"));
+    control::Status status() override {
         Topology topology;
         NumaNode node;
         node.id = 0;
@@ -37,17 +44,43 @@ struct StatusHandler final : ControlHandler {
         topology.nodes = {node};
         return control::make_status(EventSource::kernel, topology, {.received = 4, .last_seq = 9}, 2);
     }
-    bool bad_plan = false;
-    nlohmann::json plan() override {
-        if (bad_plan) {
-            return nlohmann::json::parse(R"({"generation": 2, "workloads": [{"name": "web",
-                "threads": [{"index": 0, "cpu": "0", "node": 0}], "buffers": [], "cpuset": "0", "mems": "0"}]})");
-        }
-        return nlohmann::json::parse(R"({"generation": 2, "workloads": [{"name": "web",
-            "threads": [{"index": 0, "cpu": 0, "node": 0}, {"index": 1, "cpu": 1, "node": 0}],
-            "buffers": [{"node": 0, "bytes": 4194304}], "cpuset": "0-1", "mems": "0"}]})");
-    }
+    const Plan& plan() override { return current; }
     std::string metrics_text() override { return "# TYPE hpplaced_plan_generation gauge\nhpplaced_plan_generation 2\n"; }
+};
+
+// A daemon that answers the first request line on one connection with a fixed
+// line (hpplaced itself only sends what its types render).
+struct CannedDaemon {
+    std::filesystem::path dir;
+    std::filesystem::path socket;
+    FileDescriptor listener;
+    std::thread thread;
+
+    explicit CannedDaemon(std::string answer) {
+        std::string pattern = (std::filesystem::temp_directory_path() / "hpplace-cli-XXXXXX").string();
+        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+        dir = pattern;
+        socket = dir / "hpplaced.sock";
+        listener = FileDescriptor(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::strcpy(address.sun_path, socket.c_str());
+        REQUIRE(::bind(listener.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0);
+        REQUIRE(::listen(listener.get(), 4) == 0);
+        thread = std::thread([this, answer = std::move(answer)] {
+            const FileDescriptor peer(::accept(listener.get(), nullptr, nullptr));
+            char c = 0;
+            while (::recv(peer.get(), &c, 1, 0) == 1 && c != '\n') {
+            }
+            (void)::send(peer.get(), answer.data(), answer.size(), MSG_NOSIGNAL);
+            while (::recv(peer.get(), &c, 1, 0) > 0) {
+            }
+        });
+    }
+    ~CannedDaemon() {
+        thread.join();
+        std::filesystem::remove_all(dir);
+    }
 };
 
 struct Daemon {
@@ -113,7 +146,7 @@ TEST_CASE("hpctl status --json prints the daemon's status document, one line") {
     CHECK(status == 0);
     REQUIRE(!out.empty());
     CHECK(out.find('\n') == out.size() - 1);
-    CHECK(nlohmann::json::parse(out) == daemon.handler.status());
+    CHECK(nlohmann::json::parse(out) == control::to_json(daemon.handler.status()));
 }
 
 TEST_CASE("hpctl status prints readable lines") {
@@ -139,17 +172,18 @@ TEST_CASE("hpctl plan asks the daemon without --topology") {
     const std::string socket = daemon.socket.string();
     const auto [json_status, json_out] = run(cli::run_plan, {"--json", "--socket", socket});
     CHECK(json_status == 0);
-    CHECK(nlohmann::json::parse(json_out) == daemon.handler.plan());
+    CHECK(nlohmann::json::parse(json_out) == to_json(daemon.handler.plan()));
     const auto [text_status, text_out] = run(cli::run_plan, {"--socket", socket});
     CHECK(text_status == 0);
     // The planner's text form: the same as `hpctl plan --topology ...` prints.
-    CHECK(text_out == to_text(plan_from_json(daemon.handler.plan())));
+    CHECK(text_out == to_text(daemon.handler.plan()));
     CHECK(text_out.starts_with("plan generation 2, 1 workload(s)\n\nworkload web: 2 thread(s), cpuset 0-1, mems 0\n"));
 }
 
 TEST_CASE("hpctl plan: a malformed plan from the daemon is a one-line error naming the field") {
-    Daemon daemon;
-    daemon.handler.bad_plan = true;
+    CannedDaemon daemon(R"({"ok": true, "result": {"generation": 2, "workloads": [{"name": "web", )"
+                        R"("threads": [{"index": 0, "cpu": "0", "node": 0}], "buffers": [], "cpuset": "0", "mems": "0"}]}})"
+                        "\n");
     std::string error;
     const auto [status, out] = run(cli::run_plan, {"--socket", daemon.socket.string()}, &error);
     CHECK(status != 0);

@@ -76,7 +76,10 @@ TEST_CASE("parse_request: the ops and their fields") {
 
     const auto reg = parse_request(R"({"op":"register","workload":{"name":"db","threads_per_cpu":2}})");
     CHECK(reg.op == Op::register_workload);
-    CHECK(reg.workload.at("threads_per_cpu") == 2);
+    CHECK(reg.workload.name == "db");
+    CHECK(reg.workload.threads_per_cpu == 2);
+    CHECK_THROWS_WITH_AS(parse_request(R"({"op":"register","workload":{"name":"db","threads_per_cpu":0}})"),
+                         "register: workload.threads_per_cpu: expected an integer in 1..1024, got 0", ProtocolError);
     const auto unreg = parse_request(R"({"op":"unregister","name":"db"})");
     CHECK(unreg.op == Op::unregister_workload);
     CHECK(unreg.name == "db");
@@ -180,10 +183,20 @@ TEST_CASE("op names round-trip") {
         CHECK(op_from_string(to_string(op)) == op);
     }
     for (const auto op : {Op::status, Op::plan, Op::metrics, Op::subscribe, Op::unsubscribe, Op::ping}) {
-        const auto request = parse_request(render_request(op, 1));
+        const auto request = parse_request(render_request({.op = op, .id = 1}));
         CHECK(request.op == op);
         CHECK(request.id == 1);
     }
+    CHECK(render_request({.op = Op::status, .id = 1}) == "{\"id\":1,\"op\":\"status\"}\n");
+    // Subscribing to both streams is the default: the request leaves them out.
+    CHECK(render_request({.op = Op::subscribe, .id = "subscribe"}) == "{\"id\":\"subscribe\",\"op\":\"subscribe\"}\n");
+    const auto plans = parse_request(render_request({.op = Op::subscribe, .streams = {.plans = true}}));
+    CHECK(plans.streams == Streams{.events = false, .plans = true});
+    const Workload db{.name = "db", .threads = 3u, .nodes = std::vector<unsigned>{0, 2}, .buffer_per_cpu = 4096,
+                      .cgroup = "/sys/fs/cgroup/db"};
+    const auto reg = parse_request(render_request({.op = Op::register_workload, .workload = db}));
+    CHECK(reg.workload == db);
+    CHECK(parse_request(render_request({.op = Op::unregister_workload, .name = "db"})).name == "db");
     CHECK_FALSE(op_from_string("STATUS").has_value());
 }
 

@@ -43,34 +43,45 @@ struct TempDir {
     }
 };
 
+Workload named(const std::string& name) {
+    Workload workload;
+    workload.name = name;
+    return workload;
+}
+
 struct FakeHandler final : ControlHandler {
     int status_calls = 0;
     bool fail_plan = false;
-    std::size_t plan_padding = 0;  // bytes of filler in the plan answer
+    std::size_t plan_threads = 0;  // threads of the plan's one workload, for a long answer
     bool accepts_registers = false;
     std::set<std::string> registered;
-    nlohmann::json status() override {
+    Plan current;
+    control::Status status() override {
         ++status_calls;
-        return {{"source", "kernel"}, {"plan_generation", 3}};
+        return {.plan_generation = 3};
     }
-    nlohmann::json plan() override {
+    const Plan& plan() override {
         if (fail_plan) {
             throw std::runtime_error("no plan yet");
         }
-        nlohmann::json plan = {{"generation", 3}, {"workloads", nlohmann::json::array()}};
-        if (plan_padding != 0) {
-            plan["padding"] = std::string(plan_padding, 'p');
+        current = Plan{.generation = 3, .workloads = {}};
+        if (plan_threads != 0) {
+            WorkloadPlan big;
+            big.name = "big";
+            for (unsigned i = 0; i < plan_threads; ++i) {
+                big.threads.push_back({.index = i, .cpu = i % 64, .node = 0});
+            }
+            current.workloads.push_back(std::move(big));
         }
-        return plan;
+        return current;
     }
     std::string metrics_text() override { return "hpplaced_plan_generation 3\n"; }
-    nlohmann::json register_workload(const nlohmann::json& workload) override {
+    control::Registration register_workload(const Workload& workload) override {
         if (!accepts_registers) {
             return ControlHandler::register_workload(workload);
         }
-        const std::string name = workload.at("name").get<std::string>();
-        registered.insert(name);
-        return {{"workload", name}, {"configured", false}};
+        registered.insert(workload.name);
+        return {.workload = workload.name, .configured = false};
     }
     void unregister_workload(const std::string& name) override {
         if (registered.erase(name) == 0) {
@@ -195,10 +206,14 @@ TEST_CASE("control server: a handler error is an error answer, the connection st
     CHECK_THROWS_WITH_AS(client.request(control::Op::plan), "hpplaced: plan: no plan yet", control::ControlError);
     CHECK(client.request(control::Op::status).at("source") == "kernel");
     // register/unregister: defined on the wire, not served by a handler without them.
-    CHECK_THROWS_WITH_AS(client.request({{"op", "register"}, {"workload", {{"name", "db"}}}}),
+    CHECK_THROWS_WITH_AS(client.request({.op = control::Op::register_workload, .workload = named("db")}),
                          "hpplaced: register: not supported by this hpplaced yet", control::ControlError);
-    CHECK_THROWS_WITH_AS(client.request({{"op", "register"}}),
-                         "hpplaced: \"register\" needs a \"workload\" object", control::ControlError);
+    const auto fd = raw_connect(running.socket);
+    raw_send(fd, "{\"op\":\"register\",\"id\":2}\n");
+    const auto [lines, eof] = raw_read_lines(fd, 1);
+    REQUIRE(lines.size() == 1);
+    CHECK(nlohmann::json::parse(lines[0]) ==
+          nlohmann::json{{"ok", false}, {"id", 2}, {"error", "\"register\" needs a \"workload\" object"}});
 }
 
 TEST_CASE("control server: bad lines get error lines, the connection stays") {
@@ -238,8 +253,8 @@ TEST_CASE("control server: subscribers get events and plans, others do not") {
     auto subscriber = control::ControlClient::connect(running.socket, 2s);
     auto plans_only = control::ControlClient::connect(running.socket, 2s);
     auto plain = control::ControlClient::connect(running.socket, 2s);
-    CHECK(subscriber.request({{"op", "subscribe"}}).at("streams") == nlohmann::json{"events", "plans"});
-    CHECK(plans_only.request({{"op", "subscribe"}, {"streams", {"plans"}}}).at("streams") ==
+    CHECK(subscriber.request(control::Op::subscribe).at("streams") == nlohmann::json{"events", "plans"});
+    CHECK(plans_only.request({.op = control::Op::subscribe, .streams = {.plans = true}}).at("streams") ==
           nlohmann::json{"plans"});
     CHECK(plain.request(control::Op::ping).at("version") == 1);
 
@@ -456,7 +471,7 @@ TEST_CASE("control server: registered workloads are capped per connection and pe
     auto a = control::ControlClient::connect(running.socket, 2s);
     auto b = control::ControlClient::connect(running.socket, 2s);
     const auto do_register = [](control::ControlClient& client, const std::string& name) {
-        return client.request(nlohmann::json{{"op", "register"}, {"workload", {{"name", name}}}});
+        return client.request({.op = control::Op::register_workload, .workload = named(name)});
     };
     do_register(a, "w1");
     do_register(a, "w2");
@@ -465,7 +480,7 @@ TEST_CASE("control server: registered workloads are capped per connection and pe
     do_register(b, "w4");
     CHECK_THROWS_WITH_AS(do_register(b, "w5"), doctest::Contains("limit per process"), control::ControlError);
     // Unregistered by another connection: the slot is free again.
-    CHECK(b.request(nlohmann::json{{"op", "unregister"}, {"name", "w2"}}).empty());
+    CHECK(b.request({.op = control::Op::unregister_workload, .name = "w2"}).empty());
     do_register(a, "w3");
     CHECK(running.on_io([&] { return running.handler.registered; }) == std::set<std::string>{"w1", "w3", "w4"});
 }
@@ -473,13 +488,14 @@ TEST_CASE("control server: registered workloads are capped per connection and pe
 TEST_CASE("control client: reads answers up to max_answer_bytes; a longer answer is an error answer") {
     Running running;
     running.on_io([&] {
-        running.handler.plan_padding = 1 << 20;
+        running.handler.plan_threads = 30'000;  // about 1 MiB
         return 0;
     });
     auto client = control::ControlClient::connect(running.socket, 5s);
-    CHECK(client.request(control::Op::plan).at("padding").get_ref<const std::string&>().size() == 1U << 20);
+    CHECK(client.request(control::Op::plan).at("workloads").at(0).at("threads").size() == 30'000);
     running.on_io([&] {
-        running.handler.plan_padding = control::max_answer_bytes;
+        // Each thread takes at least 29 bytes of JSON.
+        running.handler.plan_threads = control::max_answer_bytes / 29 + 1;
         return 0;
     });
     CHECK_THROWS_WITH_AS(client.request(control::Op::plan), doctest::Contains("longer than the limit"),

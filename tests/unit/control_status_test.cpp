@@ -23,11 +23,17 @@ Topology two_nodes() {
     return topology;
 }
 
+// The document the daemon sends.
+nlohmann::json status_json(EventSource source, const Topology& topology, const control::EventCounters& counters,
+                           std::uint64_t plan_generation) {
+    return control::to_json(control::make_status(source, topology, counters, plan_generation));
+}
+
 }  // namespace
 
 TEST_CASE("make_status has exactly the shape of docs/contract.md") {
     const control::EventCounters counters{.received = 7, .last_seq = 41, .lost = 2, .resyncs = 1};
-    const auto status = control::make_status(EventSource::kernel, two_nodes(), counters, 5);
+    const auto status = status_json(EventSource::kernel, two_nodes(), counters, 5);
     const auto expected = nlohmann::json::parse(R"({
         "source": "kernel",
         "cpus": {"online": [0, 1, 2], "present": [0, 1, 2, 3]},
@@ -40,13 +46,13 @@ TEST_CASE("make_status has exactly the shape of docs/contract.md") {
 }
 
 TEST_CASE("make_status: udev and sysfs sources both report udev") {
-    CHECK(control::make_status(EventSource::udev, {}, {}, 0).at("source") == "udev");
-    CHECK(control::make_status(EventSource::sysfs, {}, {}, 0).at("source") == "udev");
-    CHECK(control::make_status(EventSource::udev, {}, {}, 0).at("nodes").is_array());
+    CHECK(status_json(EventSource::udev, {}, {}, 0).at("source") == "udev");
+    CHECK(status_json(EventSource::sysfs, {}, {}, 0).at("source") == "udev");
+    CHECK(status_json(EventSource::udev, {}, {}, 0).at("nodes").is_array());
 }
 
 TEST_CASE("status_to_text reads the status document") {
-    const auto status = control::make_status(EventSource::udev, two_nodes(), {.received = 3}, 2);
+    const auto status = status_json(EventSource::udev, two_nodes(), {.received = 3}, 2);
     const auto text = control::status_to_text(status);
     CHECK(text.find("source:          udev\n") != std::string::npos);
     CHECK(text.find("cpus online:     0-2 (3)\n") != std::string::npos);
@@ -57,13 +63,13 @@ TEST_CASE("status_to_text reads the status document") {
 }
 
 TEST_CASE("status_to_text names what is wrong in a malformed document") {
-    auto status = control::make_status(EventSource::kernel, two_nodes(), {}, 1);
+    auto status = status_json(EventSource::kernel, two_nodes(), {}, 1);
     status.erase("events");
     CHECK_THROWS_WITH(control::status_to_text(status), "malformed status from hpplaced: no \"events\" in status");
-    status = control::make_status(EventSource::kernel, two_nodes(), {}, 1);
+    status = status_json(EventSource::kernel, two_nodes(), {}, 1);
     status["cpus"]["online"] = "0-3";
     CHECK_THROWS_WITH(control::status_to_text(status), "malformed status from hpplaced: \"online\" is not a list");
-    status = control::make_status(EventSource::kernel, two_nodes(), {}, 1);
+    status = status_json(EventSource::kernel, two_nodes(), {}, 1);
     status["plan_generation"] = -1;
     CHECK_THROWS_WITH(control::status_to_text(status),
                       "malformed status from hpplaced: \"plan_generation\" is not a non-negative integer");
@@ -71,7 +77,7 @@ TEST_CASE("status_to_text names what is wrong in a malformed document") {
 }
 
 TEST_CASE("status_to_text reads signed JSON integers that are not negative") {
-    const auto status = control::make_status(EventSource::udev, two_nodes(), {.received = 3}, 2);
+    const auto status = status_json(EventSource::udev, two_nodes(), {.received = 3}, 2);
     nlohmann::json signed_status = status;
     signed_status["plan_generation"] = std::int64_t{2};
     signed_status["events"]["received"] = std::int64_t{3};

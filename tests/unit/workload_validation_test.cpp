@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "client/messages.hpp"
+#include "control/documents.hpp"
 #include "core/quoted.hpp"
 #include "config/config.hpp"
 #include "planner/planner.hpp"
@@ -30,7 +30,7 @@ std::string config_error(const std::string& toml) {
 
 std::string register_error(const json& workload) {
     try {
-        client::workload_from_json(workload);
+        control::workload_from_json(workload);
     } catch (const std::invalid_argument& e) {
         return e.what();
     }
@@ -96,7 +96,7 @@ TEST_CASE("workload limits: what both accept is the same workload, nodes sorted"
         "[[workload]]\nname = \"db\"\nthreads_per_cpu = 1024\nnodes = [1, 0]\nbuffer_per_cpu = \"1TiB\"\n"
         "cgroup = \"/sys/fs/cgroup/db.slice\"\n",
         "c.toml");
-    const Workload registered = client::workload_from_json({{"name", "db"},
+    const Workload registered = control::workload_from_json({{"name", "db"},
                                                             {"threads_per_cpu", 1024},
                                                             {"nodes", {1, 0}},
                                                             {"buffer_per_cpu", "1TiB"},
@@ -112,7 +112,7 @@ TEST_CASE("workload limits: integers past 2^64 and fractions are refused by a re
                              R"({"name":"a","buffer_per_cpu":1e30})", R"({"name":"a","threads":4294967296})",
                              R"({"name":"a","nodes":[4294967296]})", R"({"name":"a","threads_per_cpu":1.5})"}) {
         CAPTURE(text);
-        CHECK_THROWS_AS(client::workload_from_json(json::parse(text)), std::invalid_argument);
+        CHECK_THROWS_AS(control::workload_from_json(json::parse(text)), std::invalid_argument);
     }
 }
 

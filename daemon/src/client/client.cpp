@@ -29,6 +29,7 @@
 #include "client/cpu_signals.hpp"
 #include "client/log.hpp"
 #include "client/messages.hpp"
+#include "control/documents.hpp"
 #include "control/protocol.hpp"
 
 namespace hpplace {
@@ -146,16 +147,16 @@ struct Client::Impl {
     }
 
     std::string first_requests() const {
+        using control::Op;
         std::string out;
         if (options.workload) {
-            out += control::render_request(nlohmann::json{{"op", "register"},
-                                                          {"id", register_id},
-                                                          {"workload", client::workload_to_json(*options.workload)}});
+            out += control::render_request(
+                {.op = Op::register_workload, .id = register_id, .workload = client::workload_of(*options.workload)});
         }
-        out += control::render_request(nlohmann::json{{"op", "subscribe"}, {"id", subscribe_id}});
-        out += control::render_request(nlohmann::json{{"op", "status"}, {"id", status_id}});
+        out += control::render_request({.op = Op::subscribe, .id = subscribe_id});
+        out += control::render_request({.op = Op::status, .id = status_id});
         if (options.workload) {
-            out += control::render_request(nlohmann::json{{"op", "plan"}, {"id", plan_id}});
+            out += control::render_request({.op = Op::plan, .id = plan_id});
         }
         return out;
     }
@@ -168,7 +169,7 @@ struct Client::Impl {
             switch (message.kind) {
                 case control::Message::Kind::event:
                     ++stats.events;
-                    post_locked(state.on_event(client::event_from_json(message.payload)));
+                    post_locked(state.on_event(control::event_from_json(message.payload)));
                     break;
                 case control::Message::Kind::plan:
                     post_locked(state.on_plan(message.payload));
@@ -196,7 +197,7 @@ struct Client::Impl {
     void handle_result(const control::Message& message) {
         if (message.id == status_id) {
             const bool first = !state.has_snapshot();
-            post_locked(state.on_snapshot(client::snapshot_from_status(message.payload)));
+            post_locked(state.on_snapshot(control::snapshot_from_status(message.payload)));
             if (first) {
                 replay_locked(replay_processors, replay_memory);
                 replay_processors.clear();
@@ -294,6 +295,9 @@ Client::Client(ClientOptions options) {
     }
     if (options.workload && options.workload->name.empty()) {
         throw std::invalid_argument("hpplace::Client: the workload needs a name");
+    }
+    if (options.workload && options.workload->threads && options.workload->threads_per_cpu) {
+        throw std::invalid_argument("hpplace::Client: the workload sets both threads and threads_per_cpu");
     }
     if (options.reconnect_min.count() <= 0 || options.reconnect_max < options.reconnect_min) {
         throw std::invalid_argument("hpplace::Client: reconnect_min must be positive and at most reconnect_max");

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "client/messages.hpp"
+
 namespace hpplace::client {
 
 namespace {

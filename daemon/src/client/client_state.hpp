@@ -9,12 +9,13 @@
 #include <variant>
 #include <vector>
 
-#include "client/messages.hpp"
+#include "control/documents.hpp"
 #include "hpplace/assignment.hpp"
 #include "hpplace/client.hpp"
 
 namespace hpplace::client {
 
+using control::Snapshot;
 using Notification = std::variant<ProcessorChange, MemoryChange, Assignment>;
 
 class ClientState {

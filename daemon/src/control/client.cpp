@@ -162,18 +162,17 @@ std::optional<std::string> ControlClient::read_line(Clock::time_point deadline) 
     return line;
 }
 
-nlohmann::json ControlClient::request(const nlohmann::json& request) {
-    nlohmann::json with_id = request;
+nlohmann::json ControlClient::request(Request request) {
     const std::uint64_t id = next_id_++;
-    with_id["id"] = id;
-    send_all(render_request(with_id));
+    request.id = id;
+    send_all(render_request(request));
     const auto deadline = Clock::now() + timeout_;
-    const std::string op = request.value("op", std::string("request"));
+    const std::string_view op = to_string(request.op);
     for (;;) {
         auto line = read_line(deadline);
         if (!line) {
-            throw ControlError("no answer from hpplaced at " + path_.string() + " to \"" + op + "\" within " +
-                               seconds_text(timeout_));
+            throw ControlError("no answer from hpplaced at " + path_.string() + " to \"" + std::string(op) +
+                               "\" within " + seconds_text(timeout_));
         }
         Message message;
         try {
@@ -194,7 +193,7 @@ nlohmann::json ControlClient::request(const nlohmann::json& request) {
     }
 }
 
-nlohmann::json ControlClient::request(Op op) { return request(nlohmann::json{{"op", to_string(op)}}); }
+nlohmann::json ControlClient::request(Op op) { return request(Request{.op = op}); }
 
 std::optional<Message> ControlClient::next_message(std::chrono::milliseconds timeout) {
     auto line = read_line(Clock::now() + timeout);

@@ -30,10 +30,11 @@ public:
     static ControlClient connect(const std::filesystem::path& socket_path,
                                  std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
-    // Sends one request ({"op": ...}) and returns the "result" of its response,
-    // skipping pushed lines received meanwhile. Throws ControlError on
-    // {"ok": false, "error": ...} (with the daemon's message) or timeout.
-    nlohmann::json request(const nlohmann::json& request);
+    // Sends one request (its id is the client's own) and returns the "result"
+    // of its response, skipping pushed lines received meanwhile. Throws
+    // ControlError on {"ok": false, "error": ...} (with the daemon's message)
+    // or timeout.
+    nlohmann::json request(Request request);
     nlohmann::json request(Op op);
 
     // The next line from the daemon (a push after subscribe); nullopt on

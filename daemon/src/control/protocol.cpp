@@ -3,6 +3,7 @@
 #include <array>
 #include <utility>
 
+#include "control/documents.hpp"
 #include "core/json_depth.hpp"
 
 namespace hpplace::control {
@@ -172,7 +173,11 @@ Request parse_request(std::string_view line) {
             if (name == workload->end() || !name->is_string() || name->get_ref<const std::string&>().empty()) {
                 throw ProtocolError("\"workload\" needs a non-empty string \"name\"");
             }
-            request.workload = *workload;
+            try {
+                request.workload = workload_from_json(*workload);
+            } catch (const std::invalid_argument& e) {
+                throw ProtocolError("register: " + std::string(e.what()));
+            }
             break;
         }
         case Op::unregister_workload: {
@@ -225,15 +230,47 @@ std::string render_event_push(const Event& event) { return line_of({{"event", to
 
 std::string render_plan_push(const nlohmann::json& plan) { return line_of({{"plan", plan}}); }
 
-std::string render_request(Op op, const nlohmann::json& id) {
-    nlohmann::json json = {{"op", to_string(op)}};
-    if (!id.is_null()) {
-        json["id"] = id;
+std::string render_request(const Request& request) {
+    nlohmann::json json = {{"op", to_string(request.op)}};
+    if (!request.id.is_null()) {
+        json["id"] = request.id;
+    }
+    switch (request.op) {
+        case Op::subscribe:
+            if (!(request.streams.events && request.streams.plans)) {
+                json["streams"] = to_json(request.streams).at("streams");
+            }
+            break;
+        case Op::register_workload:
+            json["workload"] = to_json(request.workload);
+            break;
+        case Op::unregister_workload:
+            json["name"] = request.name;
+            break;
+        default:
+            break;
     }
     return line_of(json);
 }
 
-std::string render_request(const nlohmann::json& request) { return line_of(request); }
+nlohmann::json to_json(const Registration& registration) {
+    return {{"workload", registration.workload}, {"configured", registration.configured}};
+}
+
+nlohmann::json to_json(const Streams& streams) {
+    nlohmann::json names = nlohmann::json::array();
+    if (streams.events) {
+        names.push_back("events");
+    }
+    if (streams.plans) {
+        names.push_back("plans");
+    }
+    return {{"streams", std::move(names)}};
+}
+
+nlohmann::json metrics_result(const std::string& text) { return {{"text", text}}; }
+
+nlohmann::json ping_result() { return {{"version", protocol_version}}; }
 
 Message parse_message(std::string_view line) {
     const nlohmann::json json = parse_object(line, "message from hpplaced");

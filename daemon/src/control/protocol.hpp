@@ -9,12 +9,13 @@
 //   - parse_request() turns one line into a Request or throws ProtocolError;
 //   - render_*() produce one response or push line, '\n' included.
 //
-// How the daemon uses it: service/control_server.* owns the sockets; for each
-// connection it feeds received bytes to a LineSplitter, parses each line with
-// parse_request(), asks its ControlHandler and writes render_result() or
-// render_error(). Pushes to subscribers are render_event_push() /
-// render_plan_push(). The client side (control/client.*) uses
-// render_request() and parse_message().
+// Both ends use the same types and functions. The daemon
+// (service/control_server.*) feeds received bytes to a LineSplitter, parses
+// each line with parse_request(), asks its ControlHandler and writes
+// render_result() of the typed answer's JSON, or render_error(). Pushes to
+// subscribers are render_event_push() / render_plan_push(). Clients (hpctl's
+// control/client.*, libhpplace) send render_request() of a Request and read
+// lines with parse_message().
 
 #include <cstddef>
 #include <cstdint>
@@ -27,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/event.hpp"
+#include "plan/workload.hpp"
 
 namespace hpplace::control {
 
@@ -88,15 +90,19 @@ struct Request {
     Op op = Op::ping;
     // Optional "id" (number or string) echoed in the response so that a client
     // with a subscription can match responses among pushed lines.
-    nlohmann::json id;  // null when absent
-    Streams streams;             // subscribe: default both
-    nlohmann::json workload;     // register: the workload object
-    std::string name;            // unregister: the workload name
+    nlohmann::json id = nullptr;                     // null when absent
+    Streams streams{.events = true, .plans = true};  // subscribe
+    Workload workload{};                             // register
+    std::string name{};                              // unregister: the workload name
 };
 
 // Parses one request line. Throws ProtocolError ("not JSON: ...", "unknown op
-// \"x\"", "\"op\" must be a string", ...).
+// \"x\"", "\"op\" must be a string", ...; a register's bad workload:
+// "register: workload.threads_per_cpu: ...").
 Request parse_request(std::string_view line);
+// The line parse_request() reads back as request: only the fields of its op
+// ("streams" left out when both, the default).
+std::string render_request(const Request& request);
 // Best effort: the "id" of a line that failed to parse, so that its error
 // response still carries it; null when there is none.
 nlohmann::json request_id_of(std::string_view line) noexcept;
@@ -110,9 +116,22 @@ std::string render_event_push(const Event& event);
 // {"plan": <plan JSON>}\n
 std::string render_plan_push(const nlohmann::json& plan);
 
-// Client side.
-std::string render_request(Op op, const nlohmann::json& id = nullptr);
-std::string render_request(const nlohmann::json& request);
+// The answers' results besides the status (status.hpp), the plan (plan.hpp)
+// and workloads (documents.hpp).
+// register: {"workload": name, "configured": bool}. configured: the config
+// file has that name; its definition stays and nothing was registered.
+struct Registration {
+    std::string workload;
+    bool configured = false;
+    friend bool operator==(const Registration&, const Registration&) = default;
+};
+nlohmann::json to_json(const Registration& registration);
+// subscribe: {"streams": ["events", "plans"]} (those subscribed to).
+nlohmann::json to_json(const Streams& streams);
+// metrics: {"text": "..."}.
+nlohmann::json metrics_result(const std::string& text);
+// ping: {"version": protocol_version}.
+nlohmann::json ping_result();
 
 // One line received by a client: a response to a request or a pushed message.
 struct Message {

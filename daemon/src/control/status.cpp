@@ -10,27 +10,34 @@
 
 namespace hpplace::control {
 
-nlohmann::json make_status(EventSource source, const Topology& topology, const EventCounters& counters,
-                           std::uint64_t plan_generation) {
-    CpuSet online;
-    CpuSet present;
-    nlohmann::json nodes = nlohmann::json::array();
+Status make_status(EventSource source, const Topology& topology, const EventCounters& counters,
+                   std::uint64_t plan_generation) {
+    Status status{.source = source, .events = counters, .plan_generation = plan_generation};
     for (const auto& node : topology.nodes) {
-        online |= node.cpus;
-        present |= node.cpus;
-        present |= node.offline_cpus;
+        status.online |= node.cpus;
+        status.present |= node.cpus;
+        status.present |= node.offline_cpus;
+        status.nodes.push_back({.id = node.id, .cpus = node.cpus, .memory_bytes = node.memory_bytes});
+    }
+    return status;
+}
+
+nlohmann::json to_json(const Status& status) {
+    nlohmann::json nodes = nlohmann::json::array();
+    for (const auto& node : status.nodes) {
         nodes.push_back({{"id", node.id}, {"cpus", node.cpus.to_vector()}, {"memory_bytes", node.memory_bytes}});
     }
+    const auto& events = status.events;
     return {
-        {"source", source == EventSource::kernel ? "kernel" : "udev"},
-        {"cpus", {{"online", online.to_vector()}, {"present", present.to_vector()}}},
+        {"source", status.source == EventSource::kernel ? "kernel" : "udev"},
+        {"cpus", {{"online", status.online.to_vector()}, {"present", status.present.to_vector()}}},
         {"nodes", std::move(nodes)},
         {"events",
-         {{"received", counters.received},
-          {"last_seq", counters.last_seq},
-          {"lost", counters.lost},
-          {"resyncs", counters.resyncs}}},
-        {"plan_generation", plan_generation},
+         {{"received", events.received},
+          {"last_seq", events.last_seq},
+          {"lost", events.lost},
+          {"resyncs", events.resyncs}}},
+        {"plan_generation", status.plan_generation},
     };
 }
 

@@ -6,11 +6,14 @@
 //    "events": {"received", "last_seq", "lost", "resyncs"}, "plan_generation"}
 //
 // How the daemon uses it: its ControlHandler::status() returns
-//   make_status(current_source, topology, counters, plan_generation).
-// hpctl renders the text form with status_to_text().
+//   make_status(current_source, topology, counters, plan_generation),
+// which the control server sends as to_json(). hpctl renders the text form
+// with status_to_text(); libhpplace reads it with snapshot_from_status()
+// (documents.hpp).
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -32,10 +35,27 @@ struct EventCounters {
     std::uint64_t overruns = 0;  // ENOBUFS on the event sockets (metrics only)
 };
 
+struct NodeStatus {
+    unsigned id = 0;
+    CpuSet cpus{};  // online
+    std::uint64_t memory_bytes = 0;
+    friend bool operator==(const NodeStatus&, const NodeStatus&) = default;
+};
+
+struct Status {
+    EventSource source = EventSource::kernel;
+    CpuSet online{};
+    CpuSet present{};
+    std::vector<NodeStatus> nodes{};
+    EventCounters events{};  // all but "rejected" go into the document
+    std::uint64_t plan_generation = 0;
+};
+
 // source: where events come from now: kernel, or udev (EventSource::sysfs is
 // reported as "udev": the fallback path of udev plus sysfs rescans).
-nlohmann::json make_status(EventSource source, const Topology& topology, const EventCounters& counters,
-                           std::uint64_t plan_generation);
+Status make_status(EventSource source, const Topology& topology, const EventCounters& counters,
+                   std::uint64_t plan_generation);
+nlohmann::json to_json(const Status& status);
 
 // A few readable lines for `hpctl status` without --json. Throws
 // std::runtime_error naming the field when the document is malformed.

@@ -35,7 +35,7 @@ namespace hpplace {
 namespace asio = boost::asio;
 using asio::local::stream_protocol;
 
-nlohmann::json ControlHandler::register_workload(const nlohmann::json&) {
+control::Registration ControlHandler::register_workload(const Workload&) {
     throw control::ProtocolError("not supported by this hpplaced yet");
 }
 
@@ -437,9 +437,8 @@ private:
 
     // Refuses a register that would take this connection or its process past
     // its share of workloads; a name it already registered may be replaced.
-    void check_register_limits(const nlohmann::json& workload) const {
-        const auto name = workload.is_object() ? workload.find("name") : workload.end();
-        if (name != workload.end() && name->is_string() && registered_.contains(name->get<std::string>())) {
+    void check_register_limits(const std::string& name) const {
+        if (registered_.contains(name)) {
             return;
         }
         const auto& limits = state_->limits;
@@ -459,40 +458,28 @@ private:
         auto& handler = state_->handler;
         switch (request.op) {
             case control::Op::status:
-                return handler.status();
+                return control::to_json(handler.status());
             case control::Op::plan:
-                return handler.plan();
+                return to_json(handler.plan());
             case control::Op::metrics:
-                return {{"text", handler.metrics_text()}};
-            case control::Op::subscribe: {
+                return control::metrics_result(handler.metrics_text());
+            case control::Op::subscribe:
                 streams_ = request.streams;
-                nlohmann::json names = nlohmann::json::array();
-                if (streams_.events) {
-                    names.push_back("events");
-                }
-                if (streams_.plans) {
-                    names.push_back("plans");
-                }
-                return {{"streams", names}};
-            }
+                return control::to_json(streams_);
             case control::Op::unsubscribe:
                 streams_ = {};
                 return nlohmann::json::object();
             case control::Op::register_workload: {
-                check_register_limits(request.workload);
-                nlohmann::json result = handler.register_workload(request.workload);
-                // {"configured": true}: the config file's workload, not ours to release.
-                const auto name = result.find("workload");
-                const auto configured = result.find("configured");
-                if (name != result.end() && name->is_string() &&
-                    !(configured != result.end() && configured->is_boolean() && configured->get<bool>())) {
-                    const std::string& registered = name->get_ref<const std::string&>();
-                    if (registered_.insert(registered).second) {
+                check_register_limits(request.workload.name);
+                const control::Registration result = handler.register_workload(request.workload);
+                // Configured: the config file's workload, not ours to release.
+                if (!result.configured) {
+                    if (registered_.insert(result.workload).second) {
                         ++state_->peers[peer_.pid].workloads;
                     }
-                    state_->registrants[registered].insert(number_);
+                    state_->registrants[result.workload].insert(number_);
                 }
-                return result;
+                return control::to_json(result);
             }
             case control::Op::unregister_workload: {
                 handler.unregister_workload(request.name);
@@ -509,7 +496,7 @@ private:
                 return nlohmann::json::object();
             }
             case control::Op::ping:
-                return {{"version", control::protocol_version}};
+                return control::ping_result();
         }
         throw control::ProtocolError("unhandled op");
     }

@@ -7,8 +7,8 @@
 // thread, so handler calls need no locking):
 //
 //   Daemon (service/daemon.hpp) is the ControlHandler: status() returns
-//       control::make_status(...), plan() the plan JSON, metrics_text()
-//       metrics.render().
+//       control::make_status(...), plan() the current plan, metrics_text()
+//       metrics.render(); the server renders them (control/).
 //   ControlServer server(io, options.socket_path, handler, limits, log);  // binds, chmod 0660
 //   ...
 //   server.publish_event(event);      // after each event is applied
@@ -50,23 +50,28 @@
 #include <nlohmann/json.hpp>
 
 #include "control/protocol.hpp"
+#include "control/status.hpp"
 #include "core/event.hpp"
+#include "plan/plan.hpp"
+#include "plan/workload.hpp"
 
 namespace hpplace {
 
-// The daemon's answers to control requests. A throwing call becomes an
-// {"ok": false, "error": what()} response; the connection stays open.
+// The daemon's answers to control requests, as typed values the server
+// renders (control/). A throwing call becomes an {"ok": false, "error":
+// "<op>: " what()} response; the connection stays open.
 struct ControlHandler {
     virtual ~ControlHandler() = default;
-    virtual nlohmann::json status() = 0;
-    virtual nlohmann::json plan() = 0;
+    virtual control::Status status() = 0;
+    // Throws when there is no plan it may answer with (one too large to send).
+    virtual const Plan& plan() = 0;
     virtual std::string metrics_text() = 0;
-    // {"op":"register"} (libhpplace): returns the result object,
-    // {"workload": name, "configured": bool}. Unless "configured" is true (the
-    // name is the config file's), the server counts the workload as the
-    // connection's and, once the last live connection that registered it has
-    // closed, calls unregister_workload(name) (errors ignored: already gone).
-    virtual nlohmann::json register_workload(const nlohmann::json& workload);
+    // {"op":"register"} (libhpplace), the workload held to workload_problem()'s
+    // limits already. Unless the answer is configured (the name is the config
+    // file's), the server counts the workload as the connection's and, once
+    // the last live connection that registered it has closed, calls
+    // unregister_workload(name) (errors ignored: already gone).
+    virtual control::Registration register_workload(const Workload& workload);
     // {"op":"unregister"}: removes it whoever registered it.
     virtual void unregister_workload(const std::string& name);
 };

@@ -9,7 +9,6 @@
 #include <system_error>
 #include <unordered_set>
 
-#include "client/messages.hpp"
 #include "control/protocol.hpp"
 #include "control/status.hpp"
 #include "core/quoted.hpp"
@@ -187,19 +186,12 @@ void Daemon::registered_changed() {
     }
 }
 
-nlohmann::json Daemon::register_workload(const nlohmann::json& json) {
-    Workload workload;
-    try {
-        workload = client::workload_from_json(json);
-    } catch (const std::invalid_argument& error) {
-        // The server puts "register: " before it.
-        throw control::ProtocolError(error.what());
-    }
+control::Registration Daemon::register_workload(const Workload& workload) {
     if (const auto problem = cgroup_outside_root(workload, options_.cgroup_root)) {
         throw control::ProtocolError("workload.cgroup: " + *problem);
     }
     if (file_has(workload.name)) {
-        return {{"workload", workload.name}, {"configured", true}};
+        return {.workload = workload.name, .configured = true};
     }
     const auto same = std::find_if(registered_.begin(), registered_.end(),
                                    [&](const Workload& w) { return w.name == workload.name; });
@@ -209,7 +201,7 @@ nlohmann::json Daemon::register_workload(const nlohmann::json& json) {
     registered_.push_back(workload);
     registered_changed();
     log("workload " + quoted_text(workload.name) + " registered");
-    return {{"workload", workload.name}, {"configured", false}};
+    return {.workload = workload.name, .configured = false};
 }
 
 void Daemon::unregister_workload(const std::string& name) {
@@ -283,10 +275,12 @@ void Daemon::on_replan(const Topology& topology) {
     reloading_ = false;
 }
 
-nlohmann::json Daemon::status_json() const {
+control::Status Daemon::current_status() const {
     return control::make_status(tracker_->source(), tracker_->topology(), tracker_->counters(),
                                 replanner_.plan().generation);
 }
+
+nlohmann::json Daemon::status_json() const { return control::to_json(current_status()); }
 
 namespace {
 
@@ -304,14 +298,14 @@ bool Daemon::plan_fits_an_answer() const {
     return threads <= options_.control_limits.max_answer / min_thread_json_bytes;
 }
 
-nlohmann::json Daemon::plan() {
+const Plan& Daemon::plan() {
     if (!plan_fits_an_answer()) {
         // Building the document of a million threads takes seconds and
         // hundreds of MiB, only to be refused by the size limit.
         throw control::ProtocolError("the plan has more threads than an answer of at most " +
                                      std::to_string(options_.control_limits.max_answer) + " bytes can carry");
     }
-    return plan_json();
+    return replanner_.plan();
 }
 
 nlohmann::json Daemon::plan_json() const {

@@ -88,10 +88,11 @@ public:
     bool applying() const noexcept;
 
 private:
-    nlohmann::json status() override { return status_json(); }
+    control::Status status() override { return current_status(); }
+    control::Status current_status() const;
     // The plan answer; a ProtocolError, without building it, when its threads
     // alone are more than an answer may carry.
-    nlohmann::json plan() override;
+    const Plan& plan() override;
     bool plan_fits_an_answer() const;
     std::string metrics_text() override { return metrics_.render(); }
     // {"op":"register"} / {"op":"unregister"} from libhpplace: workloads kept
@@ -99,7 +100,7 @@ private:
     // planned with them; they survive reloads, not restarts, and are
     // unregistered when the last connection that registered them closes
     // (ControlServer).
-    nlohmann::json register_workload(const nlohmann::json& workload) override;
+    control::Registration register_workload(const Workload& workload) override;
     void unregister_workload(const std::string& name) override;
     Config with_registered(Config config) const;
     bool file_has(const std::string& name) const;
