@@ -343,9 +343,9 @@ SCENARIOS = [
                    "each time; pinning at cpu_online succeeds", check_cpu_reonline, boot="client", needs=NEEDS_CPU2,
                    timeout=300),
     ClientScenario("client_mem_hotremove", "a DIMM hot-added then ejected: node 1 memory and the service's "
-                   "node-1 buffers back where they were", check_mem_hotremove, boot="client", needs=NEEDS),
+                   "node-1 buffers back where they were", check_mem_hotremove, boot="client", needs=NEEDS_CPU2),
     ClientScenario("client_virtio_mem", "virtio-mem on node 1 grown to 256 MiB and shrunk to 0: events, status "
-                   "and buffers follow", check_virtio_mem, boot="client", needs=NEEDS),
+                   "and buffers follow", check_virtio_mem, boot="client", needs=NEEDS_CPU2),
     ClientScenario("client_cpu_hotremove", "cpu2 ejected (QMP device_del): gone from status and plan, its "
                    "worker gone", check_cpu_hotremove, boot="client", needs=NEEDS_CPU2),
 ]
