@@ -22,6 +22,7 @@
 
 #include "cli/commands.hpp"
 #include "control/status.hpp"
+#include "service/status.hpp"
 #include "core/file_descriptor.hpp"
 #include "plan/plan.hpp"
 #include "service/control_server.hpp"
@@ -42,7 +43,7 @@ struct StatusHandler final : ControlHandler {
         node.offline_cpus = CpuSet::parse_list("2");
         node.memory_bytes = 1ULL << 30;
         topology.nodes = {node};
-        return control::make_status(EventSource::kernel, topology, {.received = 4, .last_seq = 9}, 2);
+        return make_status(EventSource::kernel, topology, {.received = 4, .last_seq = 9}, 2);
     }
     const Plan& plan() override { return current; }
     std::string metrics_text() override { return "# TYPE hpplaced_plan_generation gauge\nhpplaced_plan_generation 2\n"; }

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control/status.hpp"
+#include "service/status.hpp"
 
 using namespace hpplace;
 
@@ -26,7 +27,7 @@ Topology two_nodes() {
 // The document the daemon sends.
 nlohmann::json status_json(EventSource source, const Topology& topology, const control::EventCounters& counters,
                            std::uint64_t plan_generation) {
-    return control::to_json(control::make_status(source, topology, counters, plan_generation));
+    return control::to_json(make_status(source, topology, counters, plan_generation));
 }
 
 }  // namespace

@@ -10,18 +10,6 @@
 
 namespace hpplace::control {
 
-Status make_status(EventSource source, const Topology& topology, const EventCounters& counters,
-                   std::uint64_t plan_generation) {
-    Status status{.source = source, .events = counters, .plan_generation = plan_generation};
-    for (const auto& node : topology.nodes) {
-        status.online |= node.cpus;
-        status.present |= node.cpus;
-        status.present |= node.offline_cpus;
-        status.nodes.push_back({.id = node.id, .cpus = node.cpus, .memory_bytes = node.memory_bytes});
-    }
-    return status;
-}
-
 nlohmann::json to_json(const Status& status) {
     nlohmann::json nodes = nlohmann::json::array();
     for (const auto& node : status.nodes) {

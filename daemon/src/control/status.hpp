@@ -5,9 +5,9 @@
 //    "nodes": [{"id", "cpus", "memory_bytes"}],
 //    "events": {"received", "last_seq", "lost", "resyncs"}, "plan_generation"}
 //
-// How the daemon uses it: its ControlHandler::status() returns
-//   make_status(current_source, topology, counters, plan_generation),
-// which the control server sends as to_json(). hpctl renders the text form
+// How the daemon uses it: its ControlHandler::status() returns a Status made
+// from its topology (service/status.hpp), which the control server sends as
+// to_json(). hpctl renders the text form
 // with status_to_text(); libhpplace reads it with snapshot_from_status()
 // (documents.hpp).
 
@@ -17,8 +17,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/cpu_set.hpp"
 #include "core/event.hpp"
-#include "topology/topology.hpp"
 
 namespace hpplace::control {
 
@@ -43,6 +43,8 @@ struct NodeStatus {
 };
 
 struct Status {
+    // Where events come from now: kernel, or udev (EventSource::sysfs is
+    // reported as "udev": the fallback path of udev plus sysfs rescans).
     EventSource source = EventSource::kernel;
     CpuSet online{};
     CpuSet present{};
@@ -51,10 +53,6 @@ struct Status {
     std::uint64_t plan_generation = 0;
 };
 
-// source: where events come from now: kernel, or udev (EventSource::sysfs is
-// reported as "udev": the fallback path of udev plus sysfs rescans).
-Status make_status(EventSource source, const Topology& topology, const EventCounters& counters,
-                   std::uint64_t plan_generation);
 nlohmann::json to_json(const Status& status);
 
 // A few readable lines for `hpctl status` without --json. Throws

@@ -7,7 +7,7 @@
 // thread, so handler calls need no locking):
 //
 //   Daemon (service/daemon.hpp) is the ControlHandler: status() returns
-//       control::make_status(...), plan() the current plan, metrics_text()
+//       make_status(...), plan() the current plan, metrics_text()
 //       metrics.render(); the server renders them (control/).
 //   ControlServer server(io, options.socket_path, handler, limits, log);  // binds, chmod 0660
 //   ...

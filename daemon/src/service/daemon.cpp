@@ -11,6 +11,7 @@
 
 #include "control/protocol.hpp"
 #include "control/status.hpp"
+#include "service/status.hpp"
 #include "core/quoted.hpp"
 #include "sources/kernel_source.hpp"
 #include "sources/udev_source.hpp"
@@ -276,7 +277,7 @@ void Daemon::on_replan(const Topology& topology) {
 }
 
 control::Status Daemon::current_status() const {
-    return control::make_status(tracker_->source(), tracker_->topology(), tracker_->counters(),
+    return make_status(tracker_->source(), tracker_->topology(), tracker_->counters(),
                                 replanner_.plan().generation);
 }
 
