@@ -165,7 +165,7 @@ std::string Metrics::render() const {
         }
     }
     histogram(out, "hpplaced_recompute_duration_seconds", "Time to recompute the plan.", recompute_);
-    histogram(out, "hpplaced_apply_duration_seconds", "Time to apply a plan (cgroups, auto-online).", apply_);
+    histogram(out, "hpplaced_apply_duration_seconds", "Time from a plan to its last cgroup write done, queueing included.", apply_);
     return out.str();
 }
 
