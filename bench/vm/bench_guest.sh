@@ -70,7 +70,7 @@ bench_storm() {
 	wait_until 60 settled || die "not settled before the storm"
 	metrics metrics_before
 	probe storm storm 1 "$BENCH_STORM_TOGGLES" "$SOCKET" "$BENCH_STATUS_INTERVAL_MS"
-	wait_until 120 settled || die "not settled 120 s after the storm: cpuset $(cat "$CGROUP/cpuset.cpus"), $(hpctl status 2>&1 | tr '\n' ' ')"
+	wait_until 120 settled || die "not settled 120 s after the storm: cpuset $(cat "$CGROUP/cpuset.cpus"), $(hpctl status 2>&1 | tr '\n' ' '); service pid $(service_pid || echo gone), threads (tid cpu allowed name): $(threads | tr '\n' ';'); plan: $(hpctl plan 2>&1 | tr '\n' ' ')"
 	metrics metrics_after
 	daemon_pid > /dev/null || die "hpplaced exited during the storm: $(tail -5 "$DAEMON_LOG")"
 }
