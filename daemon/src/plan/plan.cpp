@@ -132,6 +132,26 @@ PlannedBuffer buffer_from_json(const nlohmann::json& json, const std::string& pa
     return buffer;
 }
 
+// The array `key` of `json`, each element read by `read`, in order of `field`;
+// two elements with the same field are refused ("<what>N appears twice").
+template <typename Read, typename Field>
+auto sorted_unique_at(const nlohmann::json& json, const std::string& path, const char* key, Read read, Field field,
+                      const std::string& what) {
+    const std::string where = path + "." + key;
+    const auto& items = array_at(member(json, path, key), where);
+    std::vector<decltype(read(items[0], where))> out;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        out.push_back(read(items[i], where + "[" + std::to_string(i) + "]"));
+    }
+    std::stable_sort(out.begin(), out.end(), [&](const auto& a, const auto& b) { return a.*field < b.*field; });
+    for (std::size_t i = 1; i < out.size(); ++i) {
+        if (out[i].*field == out[i - 1].*field) {
+            fail(where, what + std::to_string(out[i].*field) + " appears twice");
+        }
+    }
+    return out;
+}
+
 WorkloadPlan workload_from_json(const nlohmann::json& json, const std::string& path) {
     object_at(json, path);
     WorkloadPlan workload;
@@ -139,28 +159,9 @@ WorkloadPlan workload_from_json(const nlohmann::json& json, const std::string& p
     if (workload.name.empty()) {
         fail(path + ".name", "must not be empty");
     }
-    const auto& threads = array_at(member(json, path, "threads"), path + ".threads");
-    for (std::size_t i = 0; i < threads.size(); ++i) {
-        workload.threads.push_back(thread_from_json(threads[i], path + ".threads[" + std::to_string(i) + "]"));
-    }
-    std::stable_sort(workload.threads.begin(), workload.threads.end(),
-                     [](const auto& a, const auto& b) { return a.index < b.index; });
-    for (std::size_t i = 1; i < workload.threads.size(); ++i) {
-        if (workload.threads[i].index == workload.threads[i - 1].index) {
-            fail(path + ".threads", "thread index " + std::to_string(workload.threads[i].index) + " appears twice");
-        }
-    }
-    const auto& buffers = array_at(member(json, path, "buffers"), path + ".buffers");
-    for (std::size_t i = 0; i < buffers.size(); ++i) {
-        workload.buffers.push_back(buffer_from_json(buffers[i], path + ".buffers[" + std::to_string(i) + "]"));
-    }
-    std::stable_sort(workload.buffers.begin(), workload.buffers.end(),
-                     [](const auto& a, const auto& b) { return a.node < b.node; });
-    for (std::size_t i = 1; i < workload.buffers.size(); ++i) {
-        if (workload.buffers[i].node == workload.buffers[i - 1].node) {
-            fail(path + ".buffers", "node " + std::to_string(workload.buffers[i].node) + " appears twice");
-        }
-    }
+    workload.threads = sorted_unique_at(json, path, "threads", thread_from_json, &PlannedThread::index,
+                                        "thread index ");
+    workload.buffers = sorted_unique_at(json, path, "buffers", buffer_from_json, &PlannedBuffer::node, "node ");
     workload.cpuset = cpulist_at(member(json, path, "cpuset"), path + ".cpuset");
     workload.mems = cpulist_at(member(json, path, "mems"), path + ".mems");
     return workload;
