@@ -123,7 +123,8 @@ fuzz-smoke: fuzzers
 # leak checking on. Left out: the examples' install test (it builds the
 # examples against an installed copy, which adds nothing here) and
 # daemon_abuse, whose RSS and open-file checks measure the daemon's own
-# allocator and descriptors, which ASan's quarantine and runtime change.
+# allocator and descriptors, which ASan's quarantine and runtime change, and
+# python_client (the Python package; the daemon is only its peer there).
 $(ASAN_BUILD_DIR)/CMakeCache.txt:
 	cmake -S . -B $(ASAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHPPLACE_BUILD_BENCH=OFF \
 		"-DCMAKE_C_FLAGS=$(ASAN_FLAGS)" "-DCMAKE_CXX_FLAGS=$(ASAN_FLAGS)"
@@ -131,7 +132,7 @@ $(ASAN_BUILD_DIR)/CMakeCache.txt:
 asan-test: $(ASAN_BUILD_DIR)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD_DIR) -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		ctest --test-dir $(ASAN_BUILD_DIR) --output-on-failure -E '^(client_examples_installed|daemon_abuse)$$'
+		ctest --test-dir $(ASAN_BUILD_DIR) --output-on-failure -E '^(client_examples_installed|daemon_abuse|python_client)$$'
 
 $(TSAN_BUILD_DIR)/CMakeCache.txt:
 	cmake -S . -B $(TSAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHPPLACE_BUILD_BENCH=OFF \

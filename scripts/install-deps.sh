@@ -9,13 +9,15 @@ linux-image-amd64 linux-headers-amd64 kmod sparse
 qemu-system-x86 busybox-static cpio gzip util-linux
 libmnl-dev libudev-dev libnuma-dev libboost-dev libsystemd-dev
 nlohmann-json3-dev libtomlplusplus-dev doctest-dev libbenchmark-dev
-python3 python3-yaml systemd ccache
+python3 python3-yaml python3-pytest python3-pip python3-setuptools python3-wheel systemd ccache
 clang libclang-rt-14-dev llvm
 dwarves
 "
 # clang, libclang-rt-14-dev (libFuzzer and clang's ASan/UBSan runtimes) and llvm
 # (llvm-symbolizer, for readable sanitizer stacks) are for make fuzz; GCC's
 # ASan/UBSan/TSan runtimes (make asan-test, tsan-test) come with build-essential.
+# python3-pytest, -pip, -setuptools and -wheel: the Python package's tests
+# install it with pip offline (no build isolation) and run it (ctest python_client).
 # dwarves (pahole) is for make test-kernels: newer kernels' headers make BTF for
 # every module they build.
 
