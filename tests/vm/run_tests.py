@@ -150,7 +150,7 @@ def run_boot(name: str, boot: Boot, scenarios: list[Scenario], kernel: vmlib.Ker
     binaries = [artifacts.binary(b) for b in boot.binaries if artifacts.binary(b)]
     initramfs = vmlib.build_initramfs(kernel, artifacts, guest_script(scenarios), out_dir / f"{name}.cpio.gz",
                                       extra_binaries=binaries, kernel_modules=boot.kernel_modules,
-                                      extra_files=extra_files)
+                                      extra_files=extra_files, python_imports=boot.python_imports)
     on_line = (lambda line: print(f"  | {line}", flush=True)) if verbose else None
     with vmlib.Vm(kernel, initramfs, name=name, out_dir=out_dir, memhp_offline=boot.memhp_offline,
                   memoryless_nodes=boot.memoryless_nodes, virtio_mem=boot.virtio_mem) as vm:

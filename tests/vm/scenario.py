@@ -40,6 +40,8 @@ class Boot:
     timeout: float = 600.0
     stall_seconds: float = 60.0  # no heartbeat and no guest line for this long: a stall (vmlib.Vm.run)
     virtio_mem: tuple[int, int] | None = None  # (node, MiB): a virtio-mem-pci device, vmlib.Vm(virtio_mem=)
+    # Modules the guest's Python programs import: python3 and what they need (vmlib.Initramfs.add_python).
+    python_imports: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

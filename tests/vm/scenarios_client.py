@@ -16,7 +16,7 @@ import json
 
 import vmlib
 from scenario import (Boot, Failure, MiB, Scenario, expect, expect_block_events, expect_refused_then_removed,
-                      guest_first, json_document, log_lines)
+                      guest_first, json_document, log_lines, parse_cpu_list)
 
 HELPERS = vmlib.VM_DIR / "client_guest.sh"
 PAGE_SIZE = 4096
@@ -323,12 +323,92 @@ def check_restart(ctx) -> str:
            ", ".join(f"node{n}={b / MiB:.1f}MiB" for n, b in sorted(bound_after.items()))
 
 
+#: What guest/python_client.py and `python3 -m hpplace watch` import (argparse's messages load locale,
+#: shutil and textwrap only when they print).
+PYTHON_IMPORTS = ("hpplace", "hpplace._watch", "signal", "threading", "locale", "shutil", "textwrap")
+
+
+def parse_python_client(lines: list[str]) -> list[tuple]:
+    """guest/python_client.py's change lines -> (state, cpu, node, count, cpus, seq, kind, thread)."""
+    changes = []
+    for line in lines:
+        if line in ("connected", "disconnected") or line.startswith("memory "):
+            continue
+        fields = line.split()
+        expect(len(fields) == 12 and fields[1] == "cpu" and fields[3] == "node" and fields[5] == "active",
+               f"python_client: not a change line: {line!r}")
+        cpus = [] if fields[7] == "-" else [int(c) for c in fields[7].split(",")]
+        changes.append((fields[0], int(fields[2]), None if fields[4] == "None" else int(fields[4]), int(fields[6]),
+                        cpus, int(fields[9]), fields[10], fields[11]))
+    return changes
+
+
+def parse_python_memory(lines: list[str]) -> list[tuple]:
+    """guest/python_client.py's memory lines -> (state, node, size, seq, kind, thread)."""
+    changes = []
+    for line in lines:
+        if not line.startswith("memory "):
+            continue
+        fields = line.split()
+        expect(len(fields) == 10 and fields[2] == "node" and fields[4] == "size",
+               f"python_client: not a memory line: {line!r}")
+        changes.append((fields[1], None if fields[3] == "None" else int(fields[3]), int(fields[5]), int(fields[7]),
+                        fields[8], fields[9]))
+    return changes
+
+
+@guest_first
+def check_python_cpu_hotadd(ctx) -> str:
+    (online,) = ctx.output("cpus_before")
+    before = sorted(parse_cpu_list(online))
+    (new_cpu,) = ctx.output("new_cpu")
+    cpu = int(new_cpu)
+    expect(cpu not in before, f"the new cpu{cpu} was online before the hot-add: {online}")
+    expect(ctx.output("new_cpu_node") == ["1"], f"cpu{cpu} is on node {ctx.output('new_cpu_node')}, expected 1")
+    expect("connected" in ctx.output("python_client"), "the Python client never said it was connected")
+    changes = parse_python_client(ctx.output("python_client"))
+    expect(all(c[7] == "hpplace-callbacks" for c in changes),
+           f"callbacks ran on threads {sorted({c[7] for c in changes})}, expected hpplace-callbacks only")
+    replay = [c for c in changes if c[6] == "synthesized"]
+    events = [c for c in changes if c[6] == "event"]
+    expect(changes[:len(replay)] == replay, f"a replayed change after an event: {changes}")
+    expect([(c[0], c[1], c[3], c[4]) for c in replay] == [("add_complete", c, len(before), before) for c in before],
+           f"replay {[(c[0], c[1], c[3], c[4]) for c in replay]}, expected add_complete for each of {before}")
+    expect([(c[0], c[1], c[2]) for c in events] == [("add_start", cpu, 1), ("add_complete", cpu, 1)],
+           f"events {[(c[0], c[1], c[2]) for c in events]}, expected add_start and add_complete of cpu{cpu} on node 1")
+    expect(events[1][5] == events[0][5] + 1, f"seqs {events[0][5]}, {events[1][5]} not consecutive")
+    after = sorted(before + [cpu])
+    expect(events[1][3] == len(after) and events[1][4] == after,
+           f"after cpu{cpu}'s add_complete: active {events[1][3]} {events[1][4]}, expected {after}")
+    status = json_document(ctx, "status_before")
+    memory = [m for m in parse_python_memory(ctx.output("python_client")) if m[4] == "synthesized"]
+    want = [("online", n["id"], n["memory_bytes"], 0, "hpplace-callbacks") for n in status.get("nodes", [])
+            if n.get("memory_bytes")]
+    expect([m[:4] + (m[5],) for m in memory] == want,
+           f"memory replay {memory}, expected one online per node with memory: {want}")
+    python_watch, hpctl_watch = ctx.output("python_watch"), ctx.output("hpctl_watch")
+    types = [line.split()[1] for line in python_watch if f" cpu {cpu} " in line]
+    expect(types == ["cpu_arrived", "cpu_add_start", "cpu_online"],
+           f"python3 -m hpplace watch printed {types} for cpu{cpu}, expected cpu_arrived, cpu_add_start, cpu_online")
+    differ = [line for line in python_watch if line not in hpctl_watch]
+    expect(not differ, f"python3 -m hpplace watch lines not printed by hpctl watch: {differ[:3]} "
+                       f"(hpctl watch: {hpctl_watch[:6]})")
+    (connect_cs,) = ctx.output("python_connect_cs")
+    return (f"replayed {before} and {len(memory)} nodes' memory; cpu{cpu} add_start seq {events[0][5]}, "
+            f"add_complete seq {events[1][5]}; "
+            f"{len(python_watch)} watch lines as hpctl watch's; client connected {int(connect_cs) / 100:.1f} s "
+            f"after its start")
+
+
 NEEDS = ("hpnotify", "hpctl", "hpplaced", f"bin:{SERVICE}", f"bin:{PIN_PROBE}")
 NEEDS_CPU2 = NEEDS + ("vcpu_hotadd",)  # these hot-add cpu2 or use the one hot-added before
 BOOTS = {
     "client": Boot(memhp_offline=True, binaries=(SERVICE, PIN_PROBE),
                    kernel_modules=("virtio_pci", "virtio_mem", "memory-notifier-error-inject"), virtio_mem=(1, 512),
                    timeout=900.0),
+    # Its own boot: python3 grows the image by 4.5 MB (gzip), and a vCPU hot-add after client_cpu_hotremove
+    # would abort QEMU 7.2 (tests/vm/README.md).
+    "client_python": Boot(memhp_offline=True, python_imports=PYTHON_IMPORTS, timeout=300.0),
 }
 SCENARIOS = [
     ClientScenario("client_cpu_hotadd", "a vCPU hot-added into node 1: the service gains a worker pinned to "
@@ -348,4 +428,8 @@ SCENARIOS = [
                    "and buffers follow", check_virtio_mem, boot="client", needs=NEEDS_CPU2),
     ClientScenario("client_cpu_hotremove", "cpu2 ejected (QMP device_del): gone from status and plan, its "
                    "worker gone", check_cpu_hotremove, boot="client", needs=NEEDS_CPU2),
+    ClientScenario("client_python_cpu_hotadd", "the Python package: add_existing replays the active CPUs and "
+                   "memory, then a vCPU hot-added into node 1 comes as add_start and add_complete; python3 -m "
+                   "hpplace watch prints hpctl watch's lines", check_python_cpu_hotadd, boot="client_python",
+                   needs=("hpnotify", "hpctl", "hpplaced", "vcpu_hotadd")),
 ]

@@ -287,6 +287,25 @@ class Initramfs:
                 self.add_file(library, Path(library), 0o755)
         return path
 
+    def add_python(self, imports: Iterable[str]) -> str:
+        """Debian's python3 (``GUEST_PYTHON``) and, byte-compiled, the standard-library modules that
+        importing ``imports`` loads on the host, plus the repository's package ``python/hpplace`` in
+        ``/hp/python`` (on ``PYTHONPATH`` in the guest: guest/init.sh). Only what is imported goes in,
+        not the whole standard library. Returns the guest path of the interpreter."""
+        files = python_files(GUEST_PYTHON, REPO_ROOT / "python", imports)
+        for path, data in files.items():
+            self.add_bytes(path, data, 0o755 if path.endswith(".so") else 0o644)
+            if path.endswith(".so"):
+                for library in shared_libraries(Path(path)):
+                    if library not in self:
+                        self.add_file(library, Path(library), 0o755)
+        executable = os.path.realpath(GUEST_PYTHON)
+        self.add_executable(Path(executable), executable)
+        self.add_symlink("/usr/bin/python3", os.path.basename(executable))
+        # The interpreter finds its prefix by these landmarks next to its own directory.
+        self.add_dir(f"/usr/lib/{os.path.basename(executable)}/lib-dynload")
+        return executable
+
     def add_kernel_module(self, name: str) -> str:
         """A Debian kernel module and, recursively, those it depends on (``modinfo -F depends``),
         under /lib/modules/<ver>/kernel/, listed in modules.dep so busybox ``modprobe <name>`` works.
@@ -386,6 +405,55 @@ def shared_libraries(executable: Path) -> list[str]:
     return libraries
 
 
+#: The interpreter the guest's Python programs run on (``Initramfs.add_python``).
+GUEST_PYTHON = Path("/usr/bin/python3")
+#: Run by GUEST_PYTHON: imports argv[3:] with argv[2] on the path, byte-compiles every module loaded
+#: from the standard library and every module under argv[2] into argv[1] (unchecked-hash pycs: the guest
+#: never recompiles them, whatever the files' times) and prints what it loaded.
+_PYTHON_MANIFEST = r"""
+import importlib, os, sys
+out, root, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+sys.path.insert(0, root)
+for name in names:
+    importlib.import_module(name)
+loaded = list(sys.modules.values())
+import importlib.util, json, py_compile  # after the list: the guest does not need them
+stdlib = os.path.dirname(os.__file__)
+package = [os.path.join(d, f) for d, _, fs in os.walk(root) if "/build" not in d[len(root):] for f in fs
+           if f.endswith(".py")]  # all of it: __main__ is run, not imported
+files = {}
+for path in [getattr(module, "__file__", None) for module in loaded] + package:
+    if not path:
+        continue
+    path = os.path.realpath(path)
+    if path.startswith(root + "/"):
+        guest = "/hp/python/" + os.path.relpath(path, root)
+    elif path.startswith(stdlib + "/"):
+        guest = path
+    else:
+        continue
+    files[guest] = path
+    if path.endswith(".py"):
+        cfile = importlib.util.cache_from_source(guest)
+        py_compile.compile(path, cfile=out + cfile, dfile=guest, doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        files[cfile] = out + cfile
+print(json.dumps(files))
+"""
+
+
+def python_files(python: Path, root: Path, imports: Iterable[str]) -> dict[str, bytes]:
+    """Guest path -> content of the modules ``python`` loads to import ``imports`` from ``root``
+    (sources, their pycs, extension modules); run in the C locale, as the guest runs."""
+    with tempfile.TemporaryDirectory() as out:
+        result = subprocess.run([str(python), "-c", _PYTHON_MANIFEST, out, str(root.resolve()), "runpy",
+                                 "encodings.ascii", "encodings.latin_1", *imports],
+                                capture_output=True, text=True, env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"})
+        if result.returncode != 0:
+            raise VmError(f"{python}: listing the modules of {list(imports)} failed: {result.stderr.strip()}")
+        return {guest: Path(host).read_bytes() for guest, host in json.loads(result.stdout).items()}
+
+
 def _strip_compression(name: str) -> str:
     return re.sub(r"\.(xz|zst|gz)$", "", name)
 
@@ -417,6 +485,7 @@ def build_initramfs(
     extra_binaries: Iterable[Path] = (),
     kernel_modules: Iterable[str] = (),
     extra_files: dict[str, bytes | str] | None = None,
+    python_imports: Iterable[str] = (),
 ) -> Path:
     """The standard guest image:
 
@@ -426,7 +495,9 @@ def build_initramfs(
       plus ``extra_binaries``, each with its shared libraries;
     - the Debian ``kernel_modules`` (and their dependencies, for modprobe);
     - /etc/passwd, /etc/group with root and an unprivileged ``user`` (uid/gid 1000, home /home/user);
-    - ``guest_script`` as /hp/scenario.sh, run by /init; ``extra_files`` at their guest paths.
+    - ``guest_script`` as /hp/scenario.sh, run by /init; ``extra_files`` at their guest paths;
+    - with ``python_imports``, python3 and what importing them needs (``Initramfs.add_python``), and
+      /hp/python_client.py (guest/python_client.py);
     """
     image = Initramfs(kernel)
     for directory in ("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/proc", "/sys", "/dev", "/run",
@@ -462,6 +533,10 @@ def build_initramfs(
         image.add_executable(Path(binary))
     for module in kernel_modules:
         image.add_kernel_module(module)
+    python_imports = list(python_imports)
+    if python_imports:
+        image.add_python(python_imports)
+        image.add_file("/hp/python_client.py", GUEST_DIR / "python_client.py", 0o644)
     for path, data in (extra_files or {}).items():
         image.add_bytes(path, data, 0o755 if path.endswith(".sh") else 0o644)
     image.add_bytes("/hp/scenario.sh", guest_script, 0o755)

@@ -3,7 +3,7 @@
 # to ttyS1 (the host's guest channel; ttyS0 keeps the kernel console), runs /hp/scenario.sh, reports
 # its exit status with the @@EXIT marker and powers off.
 /bin/busybox --install -s
-export PATH=/hp/bin:/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+export PATH=/hp/bin:/bin:/sbin:/usr/bin:/usr/sbin HOME=/root PYTHONPATH=/hp/python
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
