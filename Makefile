@@ -157,6 +157,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	sed 's|^ExecStart=/usr/bin/|ExecStart=$(PREFIX)/bin/|' dist/hpplaced.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/hpplaced.service
 	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/hpplaced.service
+	install -m 0644 dist/hpplaced.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/hpplaced.socket
 	install -d $(DESTDIR)$(SYSCONFDIR)/hpplaced
 	test -e $(DESTDIR)$(SYSCONFDIR)/hpplaced/hpplaced.conf || install -m 0644 dist/hpplaced.conf $(DESTDIR)$(SYSCONFDIR)/hpplaced/hpplaced.conf
 	install -D -m 0644 kmod/hpnotify.ko $(DESTDIR)/lib/modules/$(KERNEL_RELEASE)/extra/hpnotify.ko

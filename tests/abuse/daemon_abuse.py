@@ -149,6 +149,16 @@ def probe_loop(path, phase, stop, results, seen):
     results.put(stats)
 
 
+def set_fixture_cpu3(sys_root, online):
+    """cpu3 online or offline in a copy of the two_nodes fixture (tests/access uses it too)."""
+    cpu = os.path.join(sys_root, "devices/system/cpu")
+    for path, text in ((os.path.join(cpu, "online"), "0-3" if online else "0-2"),
+                       (os.path.join(cpu, "cpu3/online"), "1" if online else "0"),
+                       (os.path.join(sys_root, "devices/system/node/node1/cpulist"), "2-3" if online else "2")):
+        with open(path, "w") as f:
+            f.write(text + "\n")
+
+
 class Daemon:
     def __init__(self, binary, fixtures, work):
         self.work = work
@@ -192,12 +202,7 @@ class Daemon:
         return [0, 1, 2, 3] if self.cpu3 else [0, 1, 2]
 
     def set_cpu3(self, online):
-        cpu = os.path.join(self.sys, "devices/system/cpu")
-        for path, text in ((os.path.join(cpu, "online"), "0-3" if online else "0-2"),
-                           (os.path.join(cpu, "cpu3/online"), "1" if online else "0"),
-                           (os.path.join(self.sys, "devices/system/node/node1/cpulist"), "2-3" if online else "2")):
-            with open(path, "w") as f:
-                f.write(text + "\n")
+        set_fixture_cpu3(self.sys, online)
 
     def wait_seen(self, want, timeout=2.0):
         """Until the prober's fresh connections see the CPUs `want` (the phase still running)."""

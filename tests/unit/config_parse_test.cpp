@@ -142,6 +142,13 @@ TEST_CASE("config: every error names file, line and key") {
          "1TiB"},
         {"[[workload]]\nname = \"a\"\ncgroup = \"web\"\n", ":3: key \"workload[0].cgroup\"", "absolute"},
         {"[[workload]]\nname = \"a\"\n\n\ncolour = \"red\"\n", ":5: key \"workload[0].colour\"", "unknown key"},
+        {"socket_group = \"\"\n", ":1: key \"socket_group\"", "group name or id"},
+        {"socket_group = \"a:b\"\n", ":1: key \"socket_group\"", "group name or id"},
+        {"socket_group = -1\n", ":1: key \"socket_group\"", "group id"},
+        {"socket_group = 1.5\n", ":1: key \"socket_group\"", "string"},
+        {"socket_mode = 0o1777\n", ":1: key \"socket_mode\"", "permission bits"},
+        {"socket_mode = \"0668\"\n", ":1: key \"socket_mode\"", "permission bits"},
+        {"socket_mode = true\n", ":1: key \"socket_mode\"", "permission bits"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.text);
@@ -176,4 +183,16 @@ TEST_CASE("config: inputs that trip toml++'s assertions get a clean error naming
         CAPTURE(key);
         CHECK(error_of(key).starts_with("/etc/hpplaced/bad.toml:1:"));
     }
+}
+
+TEST_CASE("config: socket_group and socket_mode, for the socket the daemon binds") {
+    const Config none = parse_config("", "c.toml");
+    CHECK_FALSE(none.socket_group.has_value());
+    CHECK(none.socket_mode == 0660);
+    const Config named = parse_config("socket_group = \"hpplace\"\nsocket_mode = 0o600\n", "c.toml");
+    CHECK(named.socket_group == "hpplace");
+    CHECK(named.socket_mode == 0600);
+    const Config numbered = parse_config("socket_group = 61000\nsocket_mode = \"0660\"\n", "c.toml");
+    CHECK(numbered.socket_group == "61000");
+    CHECK(numbered.socket_mode == 0660);
 }

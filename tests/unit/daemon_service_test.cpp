@@ -420,6 +420,41 @@ TEST_CASE("daemon: a registered cgroup must lie below the cgroup root, as the co
                          ConfigError);
 }
 
+TEST_CASE("daemon: a cgroup that leads out of the cgroup root through a symlink is refused, config and register") {
+    DaemonRig rig;
+    const auto outside = rig.dir / "elsewhere";
+    std::filesystem::create_directories(outside / "deep");
+    std::filesystem::create_directory_symlink(outside, rig.dir / "cgroup/link");
+    std::filesystem::create_directory_symlink("../../elsewhere", rig.dir / "cgroup/web/up");
+    std::filesystem::create_directory_symlink("web", rig.dir / "cgroup/inside");
+    // RESOLVE_BENEATH refuses an absolute symlink even when it points back inside.
+    std::filesystem::create_directory_symlink(rig.dir / "cgroup/web", rig.dir / "cgroup/absolute");
+    for (const auto& cgroup : {rig.dir / "cgroup/link", rig.dir / "cgroup/link/deep", rig.dir / "cgroup/web/up",
+                               rig.dir / "cgroup/link/not-yet", rig.dir / "cgroup/absolute"}) {
+        CAPTURE(cgroup);
+        write(rig.dir / "hpplaced.conf", "[[workload]]\nname = \"web\"\ncgroup = \"" + cgroup.string() + "\"\n");
+        CHECK_THROWS_WITH_AS(load_daemon_config(rig.options), doctest::Contains("resolves outside the cgroup root"),
+                             ConfigError);
+    }
+    // A relative symlink that stays below the root, and a cgroup not made yet, are fine.
+    for (const auto& cgroup : {rig.dir / "cgroup/inside", rig.dir / "cgroup/not-yet/x"}) {
+        CAPTURE(cgroup);
+        write(rig.dir / "hpplaced.conf", "[[workload]]\nname = \"web\"\ncgroup = \"" + cgroup.string() + "\"\n");
+        CHECK(load_daemon_config(rig.options).workloads.at(0).cgroup == cgroup.string());
+    }
+    write(rig.dir / "hpplaced.conf", "[[workload]]\nname = \"web\"\n");
+    auto daemon = rig.make();
+    daemon->start();
+    rig.settle();
+    Connection client(rig);
+    const auto answer = client.ask(
+        nlohmann::json{{"op", "register"}, {"workload", {{"name", "db"}, {"cgroup", (rig.dir / "cgroup/link").string()}}}}
+            .dump());
+    CHECK(answer["ok"] == false);
+    CHECK(answer["error"].get<std::string>().find("resolves outside the cgroup root") != std::string::npos);
+    CHECK(planned_names(*daemon) == Names{"web"});
+}
+
 TEST_CASE("daemon: a register storm on one connection costs the connection's share, closing it releases that") {
     DaemonRig rig;
     auto daemon = rig.make();

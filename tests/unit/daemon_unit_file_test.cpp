@@ -89,3 +89,18 @@ TEST_CASE("dist/hpplaced.service: the check notices a broken unit") {
     const auto result = run("systemd-analyze verify " + staged_unit(unit, dir.path).string());
     CHECK(result.output.find("NotifyAcess") != std::string::npos);
 }
+
+TEST_CASE("dist/hpplaced.socket: systemd-analyze verify is silent, and it is the socket the daemon expects") {
+    const std::string socket = read(repo_root / "dist/hpplaced.socket");
+    REQUIRE_FALSE(socket.empty());
+    CHECK(socket.find("ListenStream=/run/hpplaced.sock\n") != std::string::npos);
+    CHECK(socket.find("SocketGroup=hpplace\n") != std::string::npos);
+    CHECK(socket.find("SocketMode=0660\n") != std::string::npos);
+    TempDir dir;
+    staged_unit(read(repo_root / "dist/hpplaced.service"), dir.path);  // the service it activates
+    std::ofstream(dir.path / "hpplaced.socket") << socket;
+    const auto result = run("systemd-analyze verify " + (dir.path / "hpplaced.socket").string());
+    INFO("systemd-analyze said: " << result.output);
+    CHECK(result.status == 0);
+    CHECK(result.output.empty());
+}

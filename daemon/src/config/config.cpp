@@ -1,6 +1,7 @@
 #include "config/config.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -118,6 +119,39 @@ void parse_max_memory_share(Config& config, const toml::node& node, const Contex
     config.max_memory_share = share;
 }
 
+void parse_socket_group(Config& config, const toml::node& node, const Context& ctx) {
+    constexpr std::string_view key = "socket_group";
+    if (node.is_integer()) {
+        config.socket_group = std::to_string(integer_in(ctx, node, key, 0, 0xFFFFFFFE, "a group id (0..4294967294)"));
+        return;
+    }
+    const std::string& name = string_of(ctx, node, key);
+    // The group database's lookup happens when the daemon binds the socket.
+    if (name.empty() || name.size() > 256 || name.find_first_of(": \t\n/") != std::string::npos ||
+        !is_valid_utf8(name)) {
+        ctx.fail(node.source(), key, "expected a group name or id, got " + quoted_text(name));
+    }
+    config.socket_group = name;
+}
+
+void parse_socket_mode(Config& config, const toml::node& node, const Context& ctx) {
+    constexpr std::string_view key = "socket_mode";
+    constexpr std::string_view expected = "permission bits 0..0o777 (0o660, or a string \"0660\")";
+    std::int64_t mode = 0;
+    if (node.is_integer()) {
+        mode = integer_in(ctx, node, key, 0, 0777, expected);
+    } else if (node.is_string()) {
+        const std::string& text = node.as_string()->get();
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), mode, 8);
+        if (text.empty() || error != std::errc{} || end != text.data() + text.size() || mode < 0 || mode > 0777) {
+            ctx.fail(node.source(), key, "expected " + std::string(expected) + ", got " + describe(node));
+        }
+    } else {
+        ctx.fail(node.source(), key, "expected " + std::string(expected) + ", got " + describe(node));
+    }
+    config.socket_mode = static_cast<unsigned>(mode);
+}
+
 void parse_workload_nodes(Workload& workload, const toml::node& node, const Context& ctx, const std::string& key) {
     if (node.is_string()) {
         if (node.as_string()->get() != "all") {
@@ -222,6 +256,8 @@ constexpr TopLevelKey top_level_keys[] = {
     {"auto_online", parse_auto_online},
     {"reserved_cpus", parse_reserved_cpus},
     {"max_memory_share", parse_max_memory_share},
+    {"socket_group", parse_socket_group},
+    {"socket_mode", parse_socket_mode},
     {"workload", parse_workloads},
 };
 

@@ -6,6 +6,8 @@
 //   reserved_cpus = "0"            # cpulist of CPUs no planned thread runs on (kept free)
 //   max_memory_share = 0.5         # buffers of all workloads together take at most this
 //                                  # share of a node's memory (0 < share <= 1; default 1)
+//   socket_group = "hpplace"       # group (name or id) of the control socket the daemon binds
+//   socket_mode = 0o660            # its mode (TOML octal, or a string "0660"; default 0660)
 //   [[workload]]
 //   name = "web"                   # unique
 //   threads_per_cpu = 2            # or: threads = 12 (spread over the nodes by their CPUs)
@@ -39,6 +41,12 @@ struct Config {
     AutoOnline auto_online = AutoOnline::off;
     CpuSet reserved_cpus;
     double max_memory_share = 1.0;
+    // When the daemon binds the control socket itself (not socket-activated):
+    // its group, a name or a decimal id (nullopt: the daemon's own group), and
+    // its mode, permission bits only. Its group's members are the control
+    // socket's members (service/peer_access.hpp).
+    std::optional<std::string> socket_group;
+    unsigned socket_mode = 0660;
     std::vector<Workload> workloads;
 
     friend bool operator==(const Config&, const Config&) = default;

@@ -2,14 +2,10 @@
 
 #include "service/control_server.hpp"
 
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 #include <deque>
 #include <iostream>
 #include <map>
@@ -26,9 +22,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
-#include "core/file_descriptor.hpp"
 #include "core/quoted.hpp"
-#include "core/system_error.hpp"
 
 namespace hpplace {
 
@@ -54,10 +48,11 @@ std::string duration_text(std::chrono::milliseconds duration) {
     return ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
 }
 
-// The connecting process (SO_PEERCRED); -1 when the kernel did not say.
-struct Peer {
-    pid_t pid = -1;
-    uid_t uid = static_cast<uid_t>(-1);
+// A request the peer's role does not allow: logged, and answered
+// "<op>: permission denied: ...".
+class AccessDenied : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
 };
 
 struct PeerUsage {
@@ -68,11 +63,14 @@ struct PeerUsage {
 }  // namespace
 
 struct ControlServer::State {
-    State(boost::asio::io_context& io, std::filesystem::path socket_path, ControlHandler& control_handler,
-          ControlServerLimits server_limits, LogLine log_line)
+    State(boost::asio::io_context& io, const ListeningSocket& socket, ControlHandler& control_handler,
+          ControlServerLimits server_limits, LogLine log_line, PeerAccessOptions access_options)
         : acceptor(io),
           accept_retry(io),
-          path(std::move(socket_path)),
+          path(socket.path),
+          group(socket.group),
+          activated(socket.activated),
+          access(std::move(access_options)),
           handler(control_handler),
           limits(server_limits),
           log(std::move(log_line)) {}
@@ -80,6 +78,10 @@ struct ControlServer::State {
     stream_protocol::acceptor acceptor;
     asio::steady_timer accept_retry;  // after a failed accept (EMFILE)
     std::filesystem::path path;
+    gid_t group;     // of the socket file: its members are the members
+    bool activated;  // systemd's socket: not ours to remove
+    uid_t self = ::geteuid();
+    PeerAccessOptions access;
     ControlHandler& handler;
     ControlServerLimits limits;
     LogLine log;
@@ -108,14 +110,13 @@ struct ControlServer::State {
 
 namespace {
 
-Peer peer_of(stream_protocol::socket& socket) {
-    ucred credentials{};
-    socklen_t length = sizeof(credentials);
-    if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0 ||
-        length != sizeof(credentials)) {
-        return {};
+// A directory path as one spelling: normal, no trailing separator.
+std::string directory_key(const std::filesystem::path& path) {
+    std::string text = path.lexically_normal().string();
+    while (text.size() > 1 && text.back() == '/') {
+        text.pop_back();
     }
-    return {credentials.pid, credentials.uid};
+    return text;
 }
 
 // GCC 12 with -fsanitize=address reports Asio's coroutine frames, allocated and
@@ -142,7 +143,7 @@ asio::awaitable<void> wait_for(asio::steady_timer& signal) {
 class Session : public std::enable_shared_from_this<Session> {
 public:
     Session(std::shared_ptr<ControlServer::State> state, stream_protocol::socket socket, std::uint64_t number,
-            Peer peer)
+            PeerCredentials peer, PeerRole role)
         : state_(std::move(state)),
           socket_(std::move(socket)),
           output_ready_(socket_.get_executor()),
@@ -150,11 +151,20 @@ public:
           watchdog_(socket_.get_executor()),
           splitter_(state_->limits.max_line),
           number_(number),
-          peer_(peer),
+          peer_(std::move(peer)),
+          role_(role),
           last_line_(Clock::now()) {}
 
     // Counted against the limits from here on (refused ones never are).
     void start() {
+        if (role_ == PeerRole::member) {
+            // Now, while the PID is most likely still the connecting process's.
+            try {
+                own_cgroup_ = directory_key(peer_cgroup(peer_.pid, peer_.uid, state_->access));
+            } catch (const std::exception& e) {
+                own_cgroup_problem_ = e.what();
+            }
+        }
         accepted_ = true;
         ++state_->accepted;
         ++state_->peers[peer_.pid].connections;
@@ -179,6 +189,7 @@ public:
     }
 
     const control::Streams& streams() const noexcept { return streams_; }
+    pid_t pid() const noexcept { return peer_.pid; }
 
     // Another connection unregistered a workload this one had registered.
     void forget(const std::string& name) {
@@ -420,6 +431,7 @@ private:
         }
         const std::string op(control::to_string(request.op));
         try {
+            check_access(request);
             std::string answer_line = control::render_result(answer(request), request.id);
             if (answer_line.size() > state_->limits.max_answer) {
                 state_->log(who() + ": " + op + " answer of " + std::to_string(answer_line.size()) +
@@ -430,8 +442,54 @@ private:
                                                     request.id);
             }
             enqueue(std::move(answer_line));
+        } catch (const AccessDenied& e) {
+            state_->log(who() + ": refused " + op + ": " + e.what());
+            enqueue(control::render_error(op + ": permission denied: " + e.what(), request.id));
         } catch (const std::exception& e) {
             enqueue(control::render_error(op + ": " + e.what(), request.id));
+        }
+    }
+
+    // A member may touch only what is its own: its process's cgroup, the
+    // workloads its process registered. Root (admin) may do everything.
+    void check_access(const control::Request& request) const {
+        if (role_ == PeerRole::admin) {
+            return;
+        }
+        if (!member_may(request.op)) {
+            throw AccessDenied("only root may use " + std::string(control::to_string(request.op)));
+        }
+        if (request.op == control::Op::register_workload) {
+            if (const auto& cgroup = request.workload.cgroup) {
+                if (!own_cgroup_) {
+                    throw AccessDenied("cgroup " + quoted_text(*cgroup) + ": the cgroup of process " +
+                                       std::to_string(peer_.pid) + " is not known (" + own_cgroup_problem_ + ")");
+                }
+                if (directory_key(*cgroup) != *own_cgroup_) {
+                    throw AccessDenied("cgroup " + quoted_text(*cgroup) + " is not the cgroup of process " +
+                                       std::to_string(peer_.pid) + " (" + *own_cgroup_ +
+                                       "); a member of the socket's group may name only its own");
+                }
+            }
+            check_owned(request.workload.name, "register");
+        } else if (request.op == control::Op::unregister_workload) {
+            check_owned(request.name, "unregister");
+        }
+    }
+
+    // A workload some other process registered is not this member's to replace or remove.
+    void check_owned(const std::string& name, std::string_view what) const {
+        const auto it = state_->registrants.find(name);
+        if (it == state_->registrants.end()) {
+            return;
+        }
+        for (const auto number : it->second) {
+            const auto session = state_->sessions.find(number);
+            if (session != state_->sessions.end() && session->second->pid() != peer_.pid) {
+                throw AccessDenied("workload " + quoted_text(name) + " was registered by process " +
+                                   std::to_string(session->second->pid()) + "; a member may " + std::string(what) +
+                                   " only its own");
+            }
         }
     }
 
@@ -533,7 +591,10 @@ private:
     asio::steady_timer watchdog_;       // the next deadline; cancelled when it may have moved
     control::LineSplitter splitter_;
     std::uint64_t number_;
-    Peer peer_;
+    PeerCredentials peer_;
+    PeerRole role_;
+    std::optional<std::string> own_cgroup_;  // a member's: directory_key() of its process's cgroup
+    std::string own_cgroup_problem_;         // why own_cgroup_ is not known
     std::array<char, 4096> buffer_{};
     std::deque<std::string> queue_;
     std::size_t queued_bytes_ = 0;  // queued and being written
@@ -547,46 +608,25 @@ private:
     bool closed_ = false;
 };
 
-// Another daemon answers on path?
-bool someone_listens(const std::filesystem::path& path) {
-    // Non-blocking: a live daemon with a full backlog answers EAGAIN at once.
-    FileDescriptor fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    throw_system_error_on(!fd, "socket");
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::memcpy(address.sun_path, path.c_str(), path.string().size() + 1);
-    return ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0 ||
-           errno == EAGAIN;
-}
-
-void remove_stale_socket(const std::filesystem::path& path, const ControlServer::LogLine& log) {
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0) {
-        throw_system_error_on(errno != ENOENT, "cannot stat " + path.string());
-        return;
-    }
-    if (!S_ISSOCK(st.st_mode)) {
-        throw std::runtime_error(path.string() + " exists and is not a socket; not removing it");
-    }
-    if (someone_listens(path)) {
-        throw std::runtime_error("another hpplaced is already running on " + path.string());
-    }
-    throw_system_error_on(::unlink(path.c_str()) != 0 && errno != ENOENT, "cannot remove stale socket " + path.string());
-    log("removed stale socket " + path.string());
-}
-
 // Takes a new connection and serves it, or refuses it with the reason.
 void admit(const std::shared_ptr<ControlServer::State>& state, stream_protocol::socket socket) {
-    const Peer peer = peer_of(socket);
+    PeerCredentials peer = peer_credentials(socket.native_handle());
+    const PeerRole role = role_of(peer, state->group, state->self);
+    const pid_t pid = peer.pid;
+    const uid_t uid = peer.uid;
     const std::uint64_t number = state->next_client++;
-    auto session = std::make_shared<Session>(state, std::move(socket), number, peer);
+    auto session = std::make_shared<Session>(state, std::move(socket), number, std::move(peer), role);
     state->sessions.emplace(number, session);
     const auto& limits = state->limits;
-    const auto usage = state->peers.find(peer.pid);
-    if (state->accepted >= limits.max_clients) {
+    const auto usage = state->peers.find(pid);
+    if (role == PeerRole::stranger) {
+        session->refuse("permission denied: uid " + std::to_string(uid) +
+                        " is neither root nor a member of group " + std::to_string(state->group) +
+                        ", the control socket's");
+    } else if (state->accepted >= limits.max_clients) {
         session->refuse("too many clients (" + std::to_string(limits.max_clients) + "), try again later");
     } else if (usage != state->peers.end() && usage->second.connections >= limits.max_clients_per_peer) {
-        session->refuse("too many connections from process " + std::to_string(peer.pid) + " (" +
+        session->refuse("too many connections from process " + std::to_string(pid) + " (" +
                         std::to_string(limits.max_clients_per_peer) + "), try again later");
     } else {
         session->start();
@@ -618,32 +658,31 @@ asio::awaitable<void> accept_clients(std::shared_ptr<ControlServer::State> state
 
 }  // namespace
 
+namespace {
+
+ControlServer::LogLine or_default(ControlServer::LogLine log) {
+    if (log) {
+        return log;
+    }
+    return [](const std::string& line) { std::cerr << "hpplaced: " << line << '\n'; };
+}
+
+}  // namespace
+
 ControlServer::ControlServer(boost::asio::io_context& io, std::filesystem::path socket_path, ControlHandler& handler,
-                             ControlServerLimits limits, LogLine log) {
-    if (!log) {
-        log = [](const std::string& line) { std::cerr << "hpplaced: " << line << '\n'; };
-    }
-    if (socket_path.string().size() >= sizeof(sockaddr_un::sun_path)) {
-        throw std::runtime_error("socket path " + socket_path.string() + " is too long");
-    }
-    state_ = std::make_shared<State>(io, std::move(socket_path), handler, limits, std::move(log));
-    remove_stale_socket(state_->path, state_->log);
-    const stream_protocol::endpoint endpoint(state_->path.string());
+                             ControlServerLimits limits, LogLine log)
+    : ControlServer(io, bind_control_socket({.path = std::move(socket_path), .group = std::nullopt}, limits.backlog(), or_default(log)),
+                    handler, limits, log) {}
+
+ControlServer::ControlServer(boost::asio::io_context& io, ListeningSocket socket, ControlHandler& handler,
+                             ControlServerLimits limits, LogLine log, PeerAccessOptions access) {
+    state_ = std::make_shared<State>(io, socket, handler, limits, or_default(std::move(log)), std::move(access));
     boost::system::error_code ec;
-    state_->acceptor.open(endpoint.protocol(), ec);
-    if (!ec) {
-        state_->acceptor.bind(endpoint, ec);
-    }
+    state_->acceptor.assign(stream_protocol(), socket.fd.get(), ec);
     if (ec) {
-        throw std::system_error(ec.value(), std::system_category(), "cannot bind " + state_->path.string());
+        throw std::system_error(ec.value(), std::system_category(), "cannot serve " + state_->path.string());
     }
-    throw_system_error_on(::chmod(state_->path.c_str(), 0660) != 0, "cannot chmod 0660 " + state_->path.string());
-    // A short queue of connections not yet accepted: behind a connect storm a
-    // fresh client waits for at most this many accepts, not for thousands.
-    state_->acceptor.listen(static_cast<int>(std::clamp<std::size_t>(state_->limits.max_clients, 16, 128)), ec);
-    if (ec) {
-        throw std::system_error(ec.value(), std::system_category(), "cannot listen on " + state_->path.string());
-    }
+    socket.fd.release();  // the acceptor's now
     // A failure of the loop itself (not of one accept) leaves io.run(), as any handler's would.
     asio::co_spawn(state_->acceptor.get_executor(), accept_clients(state_), [](const std::exception_ptr& error) {
         if (error) {
@@ -666,7 +705,9 @@ void ControlServer::stop() {
     for (const auto& [number, session] : sessions) {
         session->close();
     }
-    ::unlink(state_->path.c_str());
+    if (!state_->activated) {
+        ::unlink(state_->path.c_str());
+    }
 }
 
 void ControlServer::publish_event(const Event& event) {

@@ -9,15 +9,19 @@
 //   Daemon (service/daemon.hpp) is the ControlHandler: status() returns
 //       make_status(...), plan() the current plan, metrics_text()
 //       metrics.render(); the server renders them (control/).
-//   ControlServer server(io, options.socket_path, handler, limits, log);  // binds, chmod 0660
+//   ControlServer server(io, std::move(listening), handler, limits, log, access);
+//                                     // listening: service/control_socket.hpp
 //   ...
 //   server.publish_event(event);      // after each event is applied
 //   server.publish_plan(plan_json);   // after each new plan generation
 //   server.stop();                    // or let the destructor do it
 //
-// The constructor removes a stale socket file (one nobody listens on), refuses
-// to start when another daemon answers on it, binds, sets mode 0660 and starts
-// accepting. Limits (ControlServerLimits, defaults in docs/contract.md) keep a slow
+// The constructor takes a listening socket (service/control_socket.hpp: systemd's
+// or bound by the daemon); the one taking a path binds it with mode 0660. Each
+// connection's rights are decided at accept from its peer's credentials
+// (service/peer_access.hpp): root may do everything, a member of the socket
+// file's group its own workloads, anyone else is refused; each refusal is an
+// error line to the peer and a log line naming its pid and uid. Limits (ControlServerLimits, defaults in docs/contract.md) keep a slow
 // or hostile client from stalling the daemon or locking others out:
 //   - at most max_clients connections, max_clients_per_peer of them from one
 //     process (SO_PEERCRED pid); one more is told why in one error line and
@@ -38,6 +42,7 @@
 // workloads it registered with it, unless another live connection registered
 // the same name too.
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -54,6 +59,8 @@
 #include "core/event.hpp"
 #include "plan/plan.hpp"
 #include "plan/workload.hpp"
+#include "service/control_socket.hpp"
+#include "service/peer_access.hpp"
 
 namespace hpplace {
 
@@ -87,13 +94,21 @@ struct ControlServerLimits {
     std::size_t max_workloads_per_peer = 64;
     std::chrono::milliseconds idle_timeout{30'000};
     std::chrono::milliseconds line_timeout{10'000};
+
+    // listen()'s queue of connections not yet accepted: short, so that behind
+    // a connect storm a fresh client waits for at most this many accepts.
+    int backlog() const noexcept { return static_cast<int>(std::clamp<std::size_t>(max_clients, 16, 128)); }
 };
 
 class ControlServer {
 public:
     using LogLine = std::function<void(const std::string&)>;
 
-    // Throws std::system_error when the socket cannot be set up, and
+    // Serves socket; its group's members are the members.
+    ControlServer(boost::asio::io_context& io, ListeningSocket socket, ControlHandler& handler,
+                  ControlServerLimits limits = {}, LogLine log = {}, PeerAccessOptions access = {});
+    // Binds socket_path (bind_control_socket(), mode 0660, the daemon's group)
+    // first: throws std::system_error when the socket cannot be set up, and
     // std::runtime_error when a daemon already answers on socket_path.
     ControlServer(boost::asio::io_context& io, std::filesystem::path socket_path, ControlHandler& handler,
                   ControlServerLimits limits = {}, LogLine log = {});
@@ -101,7 +116,8 @@ public:
     ControlServer(const ControlServer&) = delete;
     ControlServer& operator=(const ControlServer&) = delete;
 
-    // Stops accepting, closes every connection, removes the socket file.
+    // Stops accepting, closes every connection, removes the socket file
+    // (not systemd's).
     void stop();
 
     // Pushes to the subscribers of the events / plans stream.

@@ -1,8 +1,13 @@
 #include "service/daemon.hpp"
 
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <malloc.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <chrono>
 #include <exception>
 #include <iostream>
@@ -11,25 +16,73 @@
 
 #include "control/protocol.hpp"
 #include "control/status.hpp"
+#include "service/control_socket.hpp"
 #include "service/status.hpp"
+#include "core/file_descriptor.hpp"
 #include "core/quoted.hpp"
 #include "sources/kernel_source.hpp"
 #include "sources/udev_source.hpp"
 
 namespace hpplace {
 
+namespace {
+
+// Why path, below root lexically, resolves outside it; nullopt when it stays
+// below (or does not exist yet: the applier says so when it writes). The
+// kernel resolves it, openat2() with RESOLVE_BENEATH from a descriptor of the
+// root, which fails any component (a symlink, absolute or with "..") that
+// would leave it; a realpath() comparison would resolve it in user space and
+// compare strings instead. Kernels before 5.6 (ENOSYS), or a system-call
+// filter without openat2 (EPERM), get that comparison.
+std::optional<std::string> resolves_outside(const std::filesystem::path& root, const std::filesystem::path& relative) {
+    FileDescriptor root_fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root_fd || relative.empty() || relative == ".") {
+        return std::nullopt;  // no root to escape from yet, or the root itself
+    }
+    open_how how{};
+    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    const FileDescriptor fd(
+        static_cast<int>(::syscall(SYS_openat2, root_fd.get(), relative.c_str(), &how, sizeof(how))));
+    if (fd || errno == ENOENT) {
+        return std::nullopt;
+    }
+    if (errno == ENOSYS || errno == EPERM) {
+        std::error_code error;
+        const auto real = std::filesystem::weakly_canonical(root / relative, error);
+        const auto real_root = std::filesystem::canonical(root, error);
+        const auto inside = real.lexically_relative(real_root);
+        if (error || (!inside.empty() && *inside.begin() != "..")) {
+            return std::nullopt;
+        }
+        return "resolves to " + real.string() + ", outside the cgroup root " + real_root.string();
+    }
+    if (errno == EXDEV || errno == ELOOP) {
+        return "resolves outside the cgroup root " + root.string() + " (through a symlink)";
+    }
+    if (errno == ENOTDIR) {
+        return "is not a directory";
+    }
+    return std::string("cannot be resolved below the cgroup root: ") + std::strerror(errno);
+}
+
+}  // namespace
+
 std::optional<std::string> cgroup_outside_root(const Workload& workload, const std::filesystem::path& cgroup_root) {
     if (!workload.cgroup) {
         return std::nullopt;
     }
-    // workload_problem() has made sure there is no "." or ".." in it.
+    // workload_problem() has made sure it is absolute, without "." or "..".
     const auto root = cgroup_root.lexically_normal();
     const auto cgroup = std::filesystem::path(*workload.cgroup).lexically_normal();
     const auto relative = cgroup.lexically_relative(root);
-    if (!relative.empty() && *relative.begin() != "..") {
-        return std::nullopt;
+    if (relative.empty() || *relative.begin() == "..") {
+        return "cgroup " + quoted_text(*workload.cgroup) + " is not below the cgroup root " + root.string();
     }
-    return "cgroup " + quoted_text(*workload.cgroup) + " is not below the cgroup root " + root.string();
+    if (const auto problem = resolves_outside(root, relative)) {
+        return "cgroup " + quoted_text(*workload.cgroup) + " " + *problem;
+    }
+    return std::nullopt;
 }
 
 Config load_daemon_config(const DaemonOptions& options) {
@@ -134,9 +187,22 @@ void Daemon::start() {
     const Config& config = replanner_.config();
     log("config: " + std::to_string(config.workloads.size()) + " workload(s), auto_online " +
         std::string(to_string(config.auto_online)));
-    server_ = std::make_unique<ControlServer>(io_, options_.socket_path, static_cast<ControlHandler&>(*this),
-                                              options_.control_limits,
-                                              [this](const std::string& line) { this->log(line); });
+    const auto log_line = [this](const std::string& line) { this->log(line); };
+    std::optional<ListeningSocket> socket = activated_control_socket();
+    if (socket) {
+        const bool ignored = config.socket_group || config.socket_mode != 0660;
+        log("control socket " + socket->path.string() + " from systemd (group " + std::to_string(socket->group) +
+            ")" + (ignored ? "; socket_group and socket_mode are not used, the socket unit sets them" : ""));
+    } else {
+        const std::optional<gid_t> group =
+            config.socket_group ? std::optional<gid_t>(resolve_group(*config.socket_group)) : std::nullopt;
+        socket = bind_control_socket({.path = options_.socket_path, .group = group, .mode = config.socket_mode},
+                                     options_.control_limits.backlog(), log_line);
+    }
+    socket_settings_ = {config.socket_group, config.socket_mode};
+    server_ = std::make_unique<ControlServer>(io_, std::move(*socket), static_cast<ControlHandler&>(*this),
+                                              options_.control_limits, log_line,
+                                              PeerAccessOptions{.cgroup_root = options_.cgroup_root});
     heal_next_ = true;  // make the cgroups match the first plan whatever they were
     tracker_->start();
 }
@@ -148,6 +214,9 @@ void Daemon::reload() {
     reloading_ = true;
     try {
         Config config = load_daemon_config(options_);
+        if (std::pair(config.socket_group, config.socket_mode) != socket_settings_) {
+            log("socket_group and socket_mode take effect when hpplaced restarts");
+        }
         onliner_.set_policy(config.auto_online);
         file_config_ = std::move(config);
         replanner_.set_config(with_registered(file_config_));

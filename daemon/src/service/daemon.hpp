@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
@@ -43,8 +44,9 @@ struct DaemonOptions {
 };
 
 // Why a workload's cgroup is not one the daemon may write (not below
-// cgroup_root); nullopt when it is, or there is none. Checked for the config
-// file's workloads and for registered ones alike.
+// cgroup_root, lexically or once resolved: a symlink out of it); nullopt when
+// it is, or there is none. Checked for the config file's workloads and for
+// registered ones alike.
 std::optional<std::string> cgroup_outside_root(const Workload& workload, const std::filesystem::path& cgroup_root);
 
 // The configuration the options name: the default file may be missing (no
@@ -129,6 +131,8 @@ private:
     bool heal_next_ = false;
     bool trim_after_replan_ = false;  // a registered workload left: return freed memory
     Config file_config_;                // as the config file has it (last good load)
+    // socket_group and socket_mode as the socket was bound with (changes wait for a restart).
+    std::pair<std::optional<std::string>, unsigned> socket_settings_;
     std::vector<Workload> registered_;  // from clients; planned unless the file has the name
 };
 
