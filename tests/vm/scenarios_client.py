@@ -400,6 +400,30 @@ def check_python_cpu_hotadd(ctx) -> str:
             f"after its start")
 
 
+def check_member(ctx) -> str:
+    """A member of the socket's group uses the daemon as root would; a stranger is refused."""
+    socket = " ".join(ctx.output("socket")).split()  # ls -ln: mode, links, uid, gid, ...
+    expect(socket[:1] == ["srw-rw----"] and socket[2:4] == ["0", "61000"],
+           f"the socket is not root:61000 0660: {' '.join(socket)}")
+    expect(ctx.rc("member_status") == 0, f"a member's hpctl status failed: {ctx.output('member_status.stderr')}")
+    expect(any("online" in line for line in ctx.output("member_status")), "a member's hpctl status printed no CPUs")
+    refusal = ctx.output("stranger_status.stderr")
+    expect(ctx.rc("stranger_status") == 1 and any("permission denied" in line for line in refusal),
+           f"a stranger's hpctl status was not refused: rc {ctx.rc('stranger_status')}, {refusal}")
+    log = ctx.output("member_service")
+    expect(any(line.startswith("plan ") for line in log), f"the member's service got no plan: {log[-5:]}")
+    # In this order, after the plan (an add_complete replayed at start does not count).
+    at = next(i for i, line in enumerate(log) if line.startswith("plan "))
+    for event in ("processor 1: going_offline", "processor 1: offline", "processor 1: add_complete"):
+        seen = [i for i, line in enumerate(log) if i > at and line.startswith(event)]
+        expect(bool(seen), f"the member's service did not see {event!r} after {log[at]!r}: {log[-8:]}")
+        at = seen[0]
+    daemon = ctx.output("member_hpplaced")
+    expect(any('workload "member" registered' in line for line in daemon), "the daemon logged no registration")
+    return f"member: status and {sum(line.startswith('processor 1:') for line in log)} cpu1 events; " \
+           f"stranger: {refusal[0] if refusal else ''!r}"
+
+
 NEEDS = ("hpnotify", "hpctl", "hpplaced", f"bin:{SERVICE}", f"bin:{PIN_PROBE}")
 NEEDS_CPU2 = NEEDS + ("vcpu_hotadd",)  # these hot-add cpu2 or use the one hot-added before
 BOOTS = {
@@ -428,6 +452,9 @@ SCENARIOS = [
                    "and buffers follow", check_virtio_mem, boot="client", needs=NEEDS_CPU2),
     ClientScenario("client_cpu_hotremove", "cpu2 ejected (QMP device_del): gone from status and plan, its "
                    "worker gone", check_cpu_hotremove, boot="client", needs=NEEDS_CPU2),
+    ClientScenario("client_member", "a member of the socket's group (not root) runs hpctl status and a service "
+                   "that registers and gets cpu1's events; a stranger is refused", check_member, boot="client",
+                   needs=NEEDS),
     ClientScenario("client_python_cpu_hotadd", "the Python package: add_existing replays the active CPUs and "
                    "memory, then a vCPU hot-added into node 1 comes as add_start and add_complete; python3 -m "
                    "hpplace watch prints hpctl watch's lines", check_python_cpu_hotadd, boot="client_python",
