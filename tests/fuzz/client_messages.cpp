@@ -23,11 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const nlohmann::json& payload = message.payload;
         try {
             const Event event = control::event_from_json(payload);
-            FUZZ_CHECK(control::event_from_json(to_json(event)) == [&] {
-                Event expected = event;
-                expected.online_mask.reset();  // not in the JSON form
-                return expected;
-            }());
+            FUZZ_CHECK(control::event_from_json(to_json(event)) == event);
         } catch (const std::invalid_argument&) {
         }
         try {

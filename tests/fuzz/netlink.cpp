@@ -36,14 +36,13 @@ void tolerating_rejection(Parse&& parse) {
 void check_event_reaches_clients(const Event& event) {
     constexpr unsigned max_id = 1U << 20;  // what libhpplace takes as a CPU or node number
     if ((event.cpu && *event.cpu > max_id) || (event.node && *event.node > max_id) ||
-        (event.online_cpus && *event.online_cpus > max_id)) {
+        (event.online_cpus && *event.online_cpus > max_id) ||
+        (event.online_mask && event.online_mask->end() > max_id)) {
         return;
     }
     const auto message = control::parse_message(control::render_event_push(event));
     FUZZ_CHECK(message.kind == control::Message::Kind::event);
-    Event expected = event;
-    expected.online_mask.reset();  // not in the JSON form
-    FUZZ_CHECK(control::event_from_json(message.payload) == expected);
+    FUZZ_CHECK(control::event_from_json(message.payload) == event);
 }
 
 }  // namespace

@@ -36,5 +36,9 @@ TEST_CASE("event json carries only the fields that apply") {
     CHECK(j["source"] == "kernel");
     CHECK(j["size"] == 134217728);
     CHECK_FALSE(j.contains("cpu"));
+    CHECK_FALSE(j.contains("online_mask"));
     CHECK(to_text(e).find("mem_online") != std::string::npos);
+    // The active set, when the event has it, as an array of CPUs.
+    e.online_mask = CpuSet::parse_list("0-1,64");
+    CHECK(to_json(e)["online_mask"] == nlohmann::json::array({0, 1, 64}));
 }

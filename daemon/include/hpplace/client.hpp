@@ -39,7 +39,8 @@ enum class ProcessorState : std::uint8_t {
     add_complete,   // KeProcessorAddCompleteNotify: the CPU runs tasks (cpu_online)
     add_failed,     // KeProcessorAddFailureNotify (cpu_add_failed)
     going_offline,  // the CPU is leaving (cpu_going_offline)
-    offline,        // the CPU is gone (cpu_offline)
+    offline,        // the CPU is down (cpu_offline)
+    removed,        // the CPU device is gone (cpu_removed)
 };
 
 enum class MemoryState : std::uint8_t {
@@ -62,6 +63,7 @@ struct ProcessorChange {
     std::vector<unsigned> active_cpus;   // the active-CPU set after the change
     std::uint64_t seq = 0;               // event sequence number; 0 when synthesized
     bool synthesized = false;            // replayed existing state or found at a resync
+    std::uint64_t time_ns = 0;           // CLOCK_BOOTTIME of the event; 0 when synthesized
 };
 
 struct MemoryChange {
@@ -71,6 +73,7 @@ struct MemoryChange {
     std::optional<unsigned> node;
     std::uint64_t seq = 0;
     bool synthesized = false;
+    std::uint64_t time_ns = 0;  // CLOCK_BOOTTIME of the event; 0 when synthesized
 };
 
 // A workload as the config file's [[workload]] table describes it (docs/contract.md).

@@ -62,6 +62,8 @@ std::string_view to_string(ProcessorState state) noexcept {
             return "going_offline";
         case ProcessorState::offline:
             return "offline";
+        case ProcessorState::removed:
+            return "removed";
     }
     return "unknown";
 }

@@ -20,6 +20,8 @@ std::optional<ProcessorState> processor_state_of(EventType type) noexcept {
             return ProcessorState::going_offline;
         case EventType::cpu_offline:
             return ProcessorState::offline;
+        case EventType::cpu_removed:
+            return ProcessorState::removed;
         default:
             return std::nullopt;
     }
@@ -98,6 +100,7 @@ std::vector<Notification> ClientState::on_event(const Event& event) {
         if (event.online_cpus) {
             change.active_count = *event.online_cpus;
         }
+        change.time_ns = event.time_ns;
         out.emplace_back(std::move(change));
         return out;
     }
@@ -121,6 +124,7 @@ std::vector<Notification> ClientState::on_event(const Event& event) {
             .node = event.node,
             .seq = event.seq,
             .synthesized = false,
+            .time_ns = event.time_ns,
         });
     }
     return out;

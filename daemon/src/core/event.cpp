@@ -77,6 +77,9 @@ nlohmann::json to_json(const Event& event) {
     if (event.online_cpus) {
         j["online_cpus"] = *event.online_cpus;
     }
+    if (event.online_mask) {
+        j["online_mask"] = event.online_mask->to_vector();
+    }
     return j;
 }
 
