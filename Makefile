@@ -96,10 +96,10 @@ ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 # -Wno-tsan: Asio's fenced blocks use std::atomic_thread_fence, which TSan does
 # not model (GCC warns about each one); its queues are mutex-protected.
 TSAN_FLAGS = -fsanitize=thread -Wno-tsan
-# The unit tests whose code starts threads (libhpplace's worker pools and
+# The unit tests whose code starts threads (libhpplace's worker pools, its C API and
 # connection, the daemon service, the control server, the daemon's appliers
 # and their worker thread), the ones TSan runs.
-TSAN_TESTS = *client_worker_pool_test.cpp,*client_connection_test.cpp,*daemon_service_test.cpp,*control_server_test.cpp,*blocking_worker_test.cpp,*cgroup_applier_test.cpp,*auto_online_policy_test.cpp
+TSAN_TESTS = *client_worker_pool_test.cpp,*client_connection_test.cpp,*client_c_api_test.cpp,*daemon_service_test.cpp,*control_server_test.cpp,*blocking_worker_test.cpp,*cgroup_applier_test.cpp,*auto_online_policy_test.cpp
 # Left out: it registers its callbacks after the Client has started connecting,
 # and under TSan the connection and the first plan often win that race (3 of 9
 # runs), so the callbacks never hear of them and the test times out. (A

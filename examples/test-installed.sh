@@ -16,7 +16,7 @@ DESTDIR="$work/root" cmake --install "$build" --prefix /opt/hpplace >"$work/inst
 prefix="$work/root/opt/hpplace"
 pc=$(find "$prefix" -name hpplace.pc | head -n1)
 [ -n "$pc" ] || fail "no hpplace.pc installed"
-for f in include/hpplace/hpplace.hpp include/hpplace/client.hpp; do
+for f in include/hpplace/hpplace.hpp include/hpplace/client.hpp include/hpplace/hpplace.h; do
     [ -f "$prefix/$f" ] || fail "$f not installed"
 done
 ls "$(dirname "$(dirname "$pc")")"/libhpplace.so* >/dev/null || fail "libhpplace.so not installed"
@@ -51,12 +51,35 @@ CPP
 cmake -S "$work/pkg" -B "$work/pkg/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null &&
     cmake --build "$work/pkg/build" >"$work/pkg.log" 2>&1 || { cat "$work/pkg.log" >&2; fail "find_package(hpplace) consumer failed"; }
 
+# C++17 is served by the C API: a C++17 program that includes only hpplace.h.
+cat >"$work/pkg/cxx17.cpp" <<'CPP'
+#include <hpplace/hpplace.h>
+#include <cerrno>
+#include <cstdio>
+int main() {
+    int error = 0;
+    hpp_client* client = hpp_open("/nonexistent/hpplaced.sock", &error);
+    if (client == nullptr) { std::fprintf(stderr, "hpp_open: %s\n", hpp_strerror(error)); return 1; }
+    const bool ok = hpp_connected(client) == 0 && hpp_wait_connected(client, 10) == -ETIMEDOUT &&
+                    hpp_active_processor_count(nullptr, 0) > 0;
+    hpp_close(client);
+    return ok ? 0 : 1;
+}
+CPP
+c++ -std=c++17 -Wall -Wextra -Wpedantic -Werror $(pkg-config --cflags hpplace) -o "$work/pkg/cxx17" "$work/pkg/cxx17.cpp" \
+    $(pkg-config --libs hpplace) >"$work/cxx17.log" 2>&1 || { cat "$work/cxx17.log" >&2; fail "C++17 consumer of hpplace.h failed to build"; }
+
 # The installed binaries run (no daemon: they keep retrying in the background).
 LD_LIBRARY_PATH="$(dirname "$(dirname "$pc")")" "$work/pkg/build/consumer" >/dev/null || fail "consumer did not run"
 for dir in "$work/make" "$work/cmake"; do
     ldd "$dir/hpplace-example-service" | grep -q "$prefix" || fail "$dir/hpplace-example-service does not use the installed library"
     "$dir/hpplace-example-processor-arrival" --socket "$work/none.sock" --seconds 1 >/dev/null 2>"$work/run.log" ||
         { cat "$work/run.log" >&2; fail "processor-arrival example failed"; }
+    ldd "$dir/hpplace-example-c-arrival" | grep -q "$prefix" || fail "$dir/hpplace-example-c-arrival does not use the installed library"
+    "$dir/hpplace-example-c-arrival" --socket "$work/none.sock" --seconds 1 >"$work/c-run.out" 2>"$work/c-run.log" ||
+        { cat "$work/c-run.log" >&2; fail "C arrival example failed"; }
+    grep -q "active processors" "$work/c-run.out" || fail "the C example printed no processor count"
 done
+LD_LIBRARY_PATH="$(dirname "$(dirname "$pc")")" "$work/pkg/cxx17" || fail "the C++17 consumer did not run"
 grep -q "cannot connect to hpplaced" "$work/run.log" || fail "no 'cannot connect' line from the example"
-echo "test-installed: ok (Makefile, CMake via pkg-config, find_package)"
+echo "test-installed: ok (Makefile, CMake via pkg-config, find_package; C99 and C++17 consumers of hpplace.h)"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import re
 
 import vmlib
 from scenario import (Boot, Failure, MiB, Scenario, expect, expect_block_events, expect_refused_then_removed,
@@ -424,6 +425,57 @@ def check_member(ctx) -> str:
            f"stranger: {refusal[0] if refusal else ''!r}"
 
 
+C_EXAMPLE = "hpplace-example-c-arrival"
+#: examples/c/arrival.c's line for a processor change.
+C_PROCESSOR_LINE = re.compile(r"processor (\d+) \(node (-?\d+)\): (\w+)( \(existing\))?, (\d+) active \(([\d,]*)\) "
+                              r"seq (\d+)$")
+
+
+@guest_first
+def check_c_cpu_hotadd(ctx) -> str:
+    lines = ctx.output("c_arrival")
+    changes = []  # (cpu, node, state, existing, count, active, seq)
+    for line in lines:
+        if match := C_PROCESSOR_LINE.match(line):
+            cpu, node, state, existing, count, active, seq = match.groups()
+            changes.append((int(cpu), int(node), state, bool(existing), int(count), parse_cpu_list(active), int(seq)))
+    expect(changes, f"the C example reported no processor change: {lines[:5]}")
+    online_before = parse_cpu_list(ctx.output("online_before")[0])
+    first_event = next((i for i, c in enumerate(changes) if not c[3]), len(changes))
+    replay = changes[:first_event]
+    expect(not any(c[3] for c in changes[first_event:]),
+           f"an existing CPU was reported after the first event: {changes[first_event:]}")
+    expect(sorted(c[0] for c in replay) == sorted(online_before),
+           f"replayed CPUs {[c[0] for c in replay]}, online at start {sorted(online_before)}")
+    for cpu, _, state, _, count, active, seq in replay:
+        expect(state == "add_complete" and seq == 0, f"replay of cpu{cpu}: {state} seq {seq}")
+        expect(active == online_before and count == len(online_before),
+               f"replay of cpu{cpu}: {count} active ({sorted(active)}), expected {sorted(online_before)}")
+    memory = [line for line in lines if line.startswith("memory online on node ") and "(existing)" in line]
+    expect(memory, f"no existing memory replayed: {lines[:8]}")
+
+    events = {(e.get("type"), e.get("cpu")): e for e in ctx.events("watch")}
+    after = {c[2]: c for c in changes[first_event:] if c[0] == 2}
+    for state, event_type in (("add_start", "cpu_add_start"), ("add_complete", "cpu_online")):
+        expect(state in after, f"no {state} for cpu2 from the C example: {changes[first_event:]}")
+        cpu, node, _, _, count, active, seq = after[state]
+        event = events.get((event_type, 2))
+        expect(event is not None, f"hpctl watch saw no {event_type} for cpu2")
+        expect(seq == event["seq"], f"{state} of cpu2 has seq {seq}, the module's {event_type} {event['seq']}")
+        expect(node == 1 and event.get("node") == 1, f"{state} of cpu2 on node {node}, event node {event.get('node')}")
+        expect(count == event.get("online_cpus") and count == len(active),
+               f"{state} of cpu2: {count} active ({sorted(active)}), the event says {event.get('online_cpus')}")
+    expect(after["add_start"][6] < after["add_complete"][6], "add_start of cpu2 did not come before add_complete")
+    expect(2 not in after["add_start"][5] and after["add_complete"][5] == online_before | {2},
+           f"active sets: at add_start {sorted(after['add_start'][5])}, at add_complete "
+           f"{sorted(after['add_complete'][5])}")
+    expect(any(line.startswith("thread for CPU 2 (node 1) started") for line in lines),
+           "the C example's pool started no thread on cpu2")
+    return (f"replayed cpus {sorted(online_before)} and {len(memory)} node(s) of memory; cpu2 add_start seq "
+            f"{after['add_start'][6]}, add_complete seq {after['add_complete'][6]} with active "
+            f"{sorted(after['add_complete'][5])}")
+
+
 NEEDS = ("hpnotify", "hpctl", "hpplaced", f"bin:{SERVICE}", f"bin:{PIN_PROBE}")
 NEEDS_CPU2 = NEEDS + ("vcpu_hotadd",)  # these hot-add cpu2 or use the one hot-added before
 BOOTS = {
@@ -433,6 +485,8 @@ BOOTS = {
     # Its own boot: python3 grows the image by 4.5 MB (gzip), and a vCPU hot-add after client_cpu_hotremove
     # would abort QEMU 7.2 (tests/vm/README.md).
     "client_python": Boot(memhp_offline=True, python_imports=PYTHON_IMPORTS, timeout=300.0),
+    # The C API alone: hpplaced and the C example (examples/c/arrival.c), no C++ service.
+    "client_c": Boot(memhp_offline=True, binaries=(C_EXAMPLE,), timeout=300.0),
 }
 SCENARIOS = [
     ClientScenario("client_cpu_hotadd", "a vCPU hot-added into node 1: the service gains a worker pinned to "
@@ -459,4 +513,8 @@ SCENARIOS = [
                    "memory, then a vCPU hot-added into node 1 comes as add_start and add_complete; python3 -m "
                    "hpplace watch prints hpctl watch's lines", check_python_cpu_hotadd, boot="client_python",
                    needs=("hpnotify", "hpctl", "hpplaced", "vcpu_hotadd")),
+    ClientScenario("client_c_cpu_hotadd", "the C99 example (hpplace.h): HPP_ADD_EXISTING replays CPUs and memory, "
+                   "then a hot-added vCPU's add_start and add_complete with the module's seq and active set",
+                   check_c_cpu_hotadd, boot="client_c",
+                   needs=("hpnotify", "hpctl", "hpplaced", f"bin:{C_EXAMPLE}", "vcpu_hotadd")),
 ]
