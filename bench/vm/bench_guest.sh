@@ -6,6 +6,7 @@
 
 PROBE=hpvm-bench-probe
 SOCKET=/run/hpplaced.sock
+BASELINE_SOCKET=/run/bench-baseline.sock
 # The service's buffers are not measured here: 8 MiB per CPU instead of the client scenarios' 96 keeps
 # their pre-faulting (service_start's 30 s) short on a loaded host.
 SERVICE_BUFFER_PER_CPU=$((8 << 20))
@@ -56,9 +57,24 @@ bench_rest() {
 	probe rest rest "$(daemon_pid)" "$BENCH_REST_SECONDS"
 }
 
+# baseline_up: hpvm-bench-probe answer serves the daemon's status answer on $BASELINE_SOCKET (baseline_pid).
+baseline_up() {
+	"$PROBE" answer "$SOCKET" "$BASELINE_SOCKET" 2> /tmp/baseline.err &
+	baseline_pid=$!
+	wait_until 10 grep -q listening /tmp/baseline.err || die "hpvm-bench-probe answer did not start: $(cat /tmp/baseline.err)"
+}
+
+baseline_down() {
+	kill "$baseline_pid" 2> /dev/null
+	wait "$baseline_pid" 2> /dev/null
+	rm -f "$BASELINE_SOCKET"
+}
+
 bench_status_rest() {
 	wait_until 60 settled || die "not settled before the status requests"
-	probe status_rest status "$BENCH_STATUS_COUNT" "$SOCKET" "$BENCH_STATUS_INTERVAL_MS"
+	baseline_up
+	probe status_rest status "$BENCH_STATUS_COUNT" "$SOCKET" "$BASELINE_SOCKET" "$BENCH_STATUS_INTERVAL_MS"
+	baseline_down
 }
 
 bench_toggles() {
@@ -69,7 +85,9 @@ bench_toggles() {
 bench_storm() {
 	wait_until 60 settled || die "not settled before the storm"
 	metrics metrics_before
-	probe storm storm 1 "$BENCH_STORM_TOGGLES" "$SOCKET" "$BENCH_STATUS_INTERVAL_MS"
+	baseline_up
+	probe storm storm 1 "$BENCH_STORM_TOGGLES" "$SOCKET" "$BASELINE_SOCKET" "$BENCH_STATUS_INTERVAL_MS"
+	baseline_down
 	wait_until 120 settled || die "not settled 120 s after the storm: cpuset $(cat "$CGROUP/cpuset.cpus"), $(hpctl status 2>&1 | tr '\n' ' '); service pid $(service_pid || echo gone), threads (tid cpu allowed name): $(threads | tr '\n' ';'); plan: $(hpctl plan 2>&1 | tr '\n' ' ')"
 	metrics metrics_after
 	daemon_pid > /dev/null || die "hpplaced exited during the storm: $(tail -5 "$DAEMON_LOG")"

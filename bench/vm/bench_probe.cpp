@@ -13,10 +13,17 @@
 //         toggle=offline start= return= event= event_rx= event_wake= uevent_rx= uevent_wake= cpuset=
 //       (event: the module's timestamp; *_rx: when this process read it; *_wake: the number of the wakeup
 //       that read it, equal numbers arrived together; cpuset: when the inotify IN_MODIFY was read).
-//   hpvm-bench-probe status COUNT SOCKET INTERVAL_MS
-//       COUNT `status` requests to the daemon, one every INTERVAL_MS, each on a new connection:
-//         status=<ns from connect to the answer's end>
-//   hpvm-bench-probe storm CPU TOGGLES SOCKET INTERVAL_MS
+//   hpvm-bench-probe answer SOCKET BASELINE_SOCKET
+//       The baseline for the daemon's `status` latency: takes one `status` answer from the daemon at SOCKET,
+//       then serves that same line to every connection on BASELINE_SOCKET (one thread, epoll, a line in, the
+//       answer out, close) until killed; prints "listening" on stderr once it accepts. What the guest does
+//       to every process (a CPU going offline stops the machine; one CPU left for everyone) shows in it as
+//       it shows in the daemon; what is the daemon's own does not.
+//   hpvm-bench-probe status COUNT SOCKET BASELINE_SOCKET INTERVAL_MS
+//       COUNT times, one every INTERVAL_MS: a `status` request to the daemon and the same to the baseline
+//       (taking turns at going first), each on a new connection:
+//         status=<ns from connect to the answer's end> baseline=<the same for the baseline>
+//   hpvm-bench-probe storm CPU TOGGLES SOCKET BASELINE_SOCKET INTERVAL_MS
 //       One thread writes cpuCPU offline and online TOGGLES times in all, as fast as the kernel takes it,
 //       while `status` requests are timed as above until it is done; then
 //         storm_toggles= storm_failed= storm_ns=
@@ -601,17 +608,27 @@ int toggles(unsigned cpu, unsigned rounds, const std::string& cpuset_file) {
     return 0;
 }
 
-// One `status` request on a new connection; the nanoseconds from connect to the end of the answer line.
-std::int64_t time_status(const std::string& socket_path) {
-    const std::int64_t start = now();
-    Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket");
+sockaddr_un unix_address(const std::string& socket_path) {
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     if (socket_path.size() >= sizeof(address.sun_path)) {
         throw std::runtime_error("socket path too long: " + socket_path);
     }
     std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    return address;
+}
+
+struct StatusAnswer {
+    std::int64_t ns;
+    std::string line;
+};
+
+// One `status` request on a new connection: the answer line, and the nanoseconds from connect to its end.
+StatusAnswer ask_status(const std::string& socket_path) {
+    const std::int64_t start = now();
+    Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket");
+    const sockaddr_un address = unix_address(socket_path);
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
         fail_errno("connect " + socket_path);
     }
     const std::string request = "{\"op\":\"status\"}\n";
@@ -639,17 +656,90 @@ std::int64_t time_status(const std::string& socket_path) {
     }
     const std::int64_t end = now();
     if (answer.find("\"ok\":true") == std::string::npos) {
-        throw std::runtime_error("status answered an error: " + answer.substr(0, 300));
+        throw std::runtime_error(socket_path + ": status answered an error: " + answer.substr(0, 300));
     }
-    return end - start;
+    answer.resize(answer.find('\n') + 1);
+    return {end - start, std::move(answer)};
 }
 
-// Status requests every interval until `until()` (checked before each) says stop or `count` are done.
-void status_series(const std::string& socket_path, std::int64_t interval, unsigned count,
-                   const std::function<bool()>& until) {
+// Serves `answer` to each connection on `socket_path`: the daemon's loop stripped to what every request
+// costs (accept, read the line, write the answer, close), one thread as the daemon's event loop is.
+[[noreturn]] void serve_answer(const std::string& socket_path, const std::string& answer) {
+    Fd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), "socket");
+    ::unlink(socket_path.c_str());
+    const sockaddr_un address = unix_address(socket_path);
+    if (::bind(listener.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+        fail_errno("bind " + socket_path);
+    }
+    if (::listen(listener.get(), 64) != 0) {
+        fail_errno("listen " + socket_path);
+    }
+    Fd epoll(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1");
+    epoll_event add{EPOLLIN, {.fd = listener.get()}};
+    if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, listener.get(), &add) != 0) {
+        fail_errno("epoll_ctl listener");
+    }
+    std::fprintf(stderr, "listening\n");
+    std::vector<std::optional<Fd>> clients;  // by fd
+    char buffer[4096];
+    for (;;) {
+        epoll_event ready[16];
+        const int count = ::epoll_wait(epoll.get(), ready, 16, -1);
+        if (count < 0 && errno == EINTR) {
+            continue;
+        }
+        if (count < 0) {
+            fail_errno("epoll_wait");
+        }
+        for (int i = 0; i < count; ++i) {
+            const int fd = ready[i].data.fd;
+            if (fd == listener.get()) {
+                for (int client; (client = ::accept4(listener.get(), nullptr, nullptr,
+                                                      SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0;) {
+                    epoll_event in{EPOLLIN, {.fd = client}};
+                    if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, client, &in) != 0) {
+                        fail_errno("epoll_ctl client");
+                    }
+                    if (clients.size() <= static_cast<std::size_t>(client)) {
+                        clients.resize(static_cast<std::size_t>(client) + 1);
+                    }
+                    clients[static_cast<std::size_t>(client)].emplace(client, "accept4");
+                }
+                continue;
+            }
+            const ssize_t got = ::recv(fd, buffer, sizeof(buffer), 0);
+            if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
+                continue;
+            }
+            // The probe's requests are one short line: the first read has all of it.
+            if (got > 0 && std::memchr(buffer, '\n', static_cast<std::size_t>(got)) != nullptr) {
+                (void)::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
+            }
+            if (got <= 0 || std::memchr(buffer, '\n', static_cast<std::size_t>(got)) != nullptr) {
+                clients[static_cast<std::size_t>(fd)].reset();  // closing drops it from the epoll set
+            }
+        }
+    }
+}
+
+int answer(const std::string& daemon_socket, const std::string& baseline_socket) {
+    serve_answer(baseline_socket, ask_status(daemon_socket).line);
+}
+
+// Every interval, until `until()` (checked before each) says stop or `count` are done: a status request to
+// the daemon and one to the baseline.
+void status_series(const std::string& socket_path, const std::string& baseline_path, std::int64_t interval,
+                   unsigned count, const std::function<bool()>& until) {
     std::int64_t next = now();
     for (unsigned i = 0; (count == 0 || i < count) && !until(); ++i) {
-        std::printf("status=%lld\n", static_cast<long long>(time_status(socket_path)));
+        // Turn about who goes first, so that neither always finds the guest as the other left it.
+        const bool daemon_first = i % 2 == 0;
+        const std::int64_t first_ns = ask_status(daemon_first ? socket_path : baseline_path).ns;
+        const std::int64_t second_ns = ask_status(daemon_first ? baseline_path : socket_path).ns;
+        const std::int64_t daemon_ns = daemon_first ? first_ns : second_ns;
+        const std::int64_t baseline_ns = daemon_first ? second_ns : first_ns;
+        std::printf("status=%lld baseline=%lld\n", static_cast<long long>(daemon_ns),
+                    static_cast<long long>(baseline_ns));
         next += interval;
         const std::int64_t t = now();
         if (next < t) {
@@ -660,12 +750,13 @@ void status_series(const std::string& socket_path, std::int64_t interval, unsign
     std::fflush(stdout);
 }
 
-int status(unsigned count, const std::string& socket_path, unsigned interval_ms) {
-    status_series(socket_path, interval_ms * ms, count, [] { return false; });
+int status(unsigned count, const std::string& socket_path, const std::string& baseline_path, unsigned interval_ms) {
+    status_series(socket_path, baseline_path, interval_ms * ms, count, [] { return false; });
     return 0;
 }
 
-int storm(unsigned cpu, unsigned toggles_wanted, const std::string& socket_path, unsigned interval_ms) {
+int storm(unsigned cpu, unsigned toggles_wanted, const std::string& socket_path, const std::string& baseline_path,
+          unsigned interval_ms) {
     if (read_file(online_path(cpu)) != "1") {
         throw std::runtime_error("cpu" + std::to_string(cpu) + " is not online at the start");
     }
@@ -682,7 +773,7 @@ int storm(unsigned cpu, unsigned toggles_wanted, const std::string& socket_path,
         storm_ns = now() - start;
         done = true;
     });
-    status_series(socket_path, interval_ms * ms, 0, [&] { return done.load(); });
+    status_series(socket_path, baseline_path, interval_ms * ms, 0, [&] { return done.load(); });
     toggler.join();
     std::printf("storm_toggles=%u storm_failed=%u storm_ns=%lld\n", toggles_wanted, failed,
                 static_cast<long long>(storm_ns));
@@ -865,8 +956,10 @@ unsigned number(const char* text, const char* what) {
 
 int usage() {
     std::fprintf(stderr,
-                 "usage: hpvm-bench-probe now | toggles CPU ROUNDS CPUSET_FILE | status COUNT SOCKET INTERVAL_MS |\n"
-                 "       storm CPU TOGGLES SOCKET INTERVAL_MS | hotadd CPU SERVICE_PID | rest PID SECONDS\n");
+                 "usage: hpvm-bench-probe now | toggles CPU ROUNDS CPUSET_FILE | answer SOCKET BASELINE_SOCKET |\n"
+                 "       status COUNT SOCKET BASELINE_SOCKET INTERVAL_MS |\n"
+                 "       storm CPU TOGGLES SOCKET BASELINE_SOCKET INTERVAL_MS | hotadd CPU SERVICE_PID |\n"
+                 "       rest PID SECONDS\n");
     return 2;
 }
 
@@ -885,11 +978,15 @@ int main(int argc, char** argv) {
         if (is("toggles", 3)) {
             return toggles(number(argv[2], "CPU"), number(argv[3], "ROUNDS"), args[3]);
         }
-        if (is("status", 3)) {
-            return status(number(argv[2], "COUNT"), args[2], number(argv[4], "INTERVAL_MS"));
+        if (is("answer", 2)) {
+            return answer(args[1], args[2]);
         }
-        if (is("storm", 4)) {
-            return storm(number(argv[2], "CPU"), number(argv[3], "TOGGLES"), args[3], number(argv[5], "INTERVAL_MS"));
+        if (is("status", 4)) {
+            return status(number(argv[2], "COUNT"), args[2], args[3], number(argv[5], "INTERVAL_MS"));
+        }
+        if (is("storm", 5)) {
+            return storm(number(argv[2], "CPU"), number(argv[3], "TOGGLES"), args[3], args[4],
+                         number(argv[6], "INTERVAL_MS"));
         }
         if (is("hotadd", 2)) {
             return hotadd(number(argv[2], "CPU"), static_cast<int>(number(argv[3], "SERVICE_PID")));
