@@ -51,6 +51,7 @@ Workload named(const std::string& name) {
 
 struct FakeHandler final : ControlHandler {
     int status_calls = 0;
+    std::uint64_t status_generation = 3;
     bool fail_plan = false;
     std::size_t plan_threads = 0;  // threads of the plan's one workload, for a long answer
     bool accepts_registers = false;
@@ -58,7 +59,7 @@ struct FakeHandler final : ControlHandler {
     Plan current;
     control::Status status() override {
         ++status_calls;
-        return {.plan_generation = 3};
+        return {.plan_generation = status_generation};
     }
     const Plan& plan() override {
         if (fail_plan) {
@@ -197,6 +198,34 @@ TEST_CASE("control server answers status, plan and metrics; socket is 0660") {
     CHECK(client.request(control::Op::ping).at("version") == control::protocol_version);
     CHECK(control::query_daemon(running.socket, control::Op::status).at("source") == "kernel");
     CHECK(running.on_io([&] { return running.handler.status_calls; }) == 2);
+}
+
+TEST_CASE("control server: a status that changed is answered anew, one that did not the same, ids kept") {
+    Running running;
+    auto client = control::ControlClient::connect(running.socket, 2s);
+    CHECK(client.request(control::Op::status).at("plan_generation") == 3);
+    CHECK(client.request(control::Op::status).at("plan_generation") == 3);
+    running.on_io([&] { return running.handler.status_generation = 4; });
+    CHECK(client.request(control::Op::status).at("plan_generation") == 4);
+    CHECK(running.on_io([&] { return running.handler.status_calls; }) == 3);
+
+    // The line itself, with and without an id: as the whole document dumped at once.
+    const control::Status expected{.plan_generation = 4};
+    for (const nlohmann::json& id : {nlohmann::json(), nlohmann::json(7), nlohmann::json("a\"b")}) {
+        const auto fd = raw_connect(running.socket);
+        nlohmann::json request = {{"op", "status"}};
+        if (!id.is_null()) {
+            request["id"] = id;
+        }
+        raw_send(fd, request.dump() + "\n");
+        nlohmann::json whole = {{"ok", true}, {"result", control::to_json(expected)}};
+        if (!id.is_null()) {
+            whole["id"] = id;
+        }
+        const auto [lines, eof] = raw_read_lines(fd, 1);
+        REQUIRE(lines.size() == 1);
+        CHECK(lines[0] == whole.dump());
+    }
 }
 
 TEST_CASE("control server: a handler error is an error answer, the connection stays") {

@@ -65,8 +65,7 @@ bool valid_id(const nlohmann::json& id) noexcept {
 }
 
 std::string line_of(const nlohmann::json& json) {
-    // Invalid UTF-8 from anywhere (a workload name) must not throw here.
-    std::string out = json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string out = render_json(json);
     out += '\n';
     return out;
 }
@@ -210,12 +209,28 @@ nlohmann::json request_id_of(std::string_view line) noexcept {
     return nullptr;
 }
 
+std::string render_json(const nlohmann::json& json) {
+    // Invalid UTF-8 from anywhere (a workload name) must not throw here.
+    return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string render_result(const nlohmann::json& result, const nlohmann::json& id) {
-    nlohmann::json json = {{"ok", true}, {"result", result}};
+    return render_result_text(render_json(result), id);
+}
+
+std::string render_result_text(std::string_view result_json, const nlohmann::json& id) {
+    // The keys in the order nlohmann::json (a std::map) writes them, so that a
+    // client sees the same line as from a document dumped whole.
+    std::string out = "{";
     if (!id.is_null()) {
-        json["id"] = id;
+        out += "\"id\":";
+        out += render_json(id);
+        out += ',';
     }
-    return line_of(json);
+    out += "\"ok\":true,\"result\":";
+    out += result_json;
+    out += "}\n";
+    return out;
 }
 
 std::string render_error(std::string_view message, const nlohmann::json& id) {

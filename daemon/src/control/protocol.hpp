@@ -109,6 +109,11 @@ nlohmann::json request_id_of(std::string_view line) noexcept;
 
 // {"ok":true,"result":...[,"id":...]}\n
 std::string render_result(const nlohmann::json& result, const nlohmann::json& id = nullptr);
+// The same line around a result already rendered (render_json()): an answer
+// that did not change since it was last sent is not built and dumped again.
+std::string render_result_text(std::string_view result_json, const nlohmann::json& id = nullptr);
+// A document as it goes on the wire (compact; invalid UTF-8 replaced), no newline.
+std::string render_json(const nlohmann::json& json);
 // {"ok":false,"error":"..."[,"id":...]}\n
 std::string render_error(std::string_view message, const nlohmann::json& id = nullptr);
 // {"event": <Event as hpctl watch --json>}\n

@@ -33,6 +33,7 @@ struct EventCounters {
     std::uint64_t rejected = 0;  // events that did not fit the picture, each answered by a resync
                                  // (in the metrics, hpplaced_events_rejected_total; not in the status)
     std::uint64_t overruns = 0;  // ENOBUFS on the event sockets (metrics only)
+    friend bool operator==(const EventCounters&, const EventCounters&) = default;
 };
 
 struct NodeStatus {
@@ -51,6 +52,7 @@ struct Status {
     std::vector<NodeStatus> nodes{};
     EventCounters events{};  // all but "rejected" go into the document
     std::uint64_t plan_generation = 0;
+    friend bool operator==(const Status&, const Status&) = default;
 };
 
 nlohmann::json to_json(const Status& status);

@@ -94,6 +94,19 @@ struct ControlServer::State {
     std::map<std::string, std::set<std::uint64_t>> registrants;
     std::uint64_t next_client = 1;
     bool stopped = false;
+    // The last status answered, and its document: status is asked for far more
+    // often than it changes (monitors, a storm of hpctl calls), and building and
+    // dumping the document is most of what answering costs the event loop.
+    std::optional<control::Status> last_status;
+    std::string last_status_json;
+
+    const std::string& status_json(control::Status status) {
+        if (last_status != status) {
+            last_status_json = control::render_json(control::to_json(status));
+            last_status = std::move(status);
+        }
+        return last_status_json;
+    }
 
     void release_peer(pid_t pid, std::size_t connections, std::size_t workloads) {
         const auto it = peers.find(pid);
@@ -432,7 +445,7 @@ private:
         const std::string op(control::to_string(request.op));
         try {
             check_access(request);
-            std::string answer_line = control::render_result(answer(request), request.id);
+            std::string answer_line = control::render_result_text(answer(request), request.id);
             if (answer_line.size() > state_->limits.max_answer) {
                 state_->log(who() + ": " + op + " answer of " + std::to_string(answer_line.size()) +
                             " bytes not sent (limit " + std::to_string(state_->limits.max_answer) + ")");
@@ -512,21 +525,22 @@ private:
         }
     }
 
-    nlohmann::json answer(const control::Request& request) {
+    // The result's document, rendered.
+    std::string answer(const control::Request& request) {
         auto& handler = state_->handler;
         switch (request.op) {
             case control::Op::status:
-                return control::to_json(handler.status());
+                return state_->status_json(handler.status());
             case control::Op::plan:
-                return to_json(handler.plan());
+                return control::render_json(to_json(handler.plan()));
             case control::Op::metrics:
-                return control::metrics_result(handler.metrics_text());
+                return control::render_json(control::metrics_result(handler.metrics_text()));
             case control::Op::subscribe:
                 streams_ = request.streams;
-                return control::to_json(streams_);
+                return control::render_json(control::to_json(streams_));
             case control::Op::unsubscribe:
                 streams_ = {};
-                return nlohmann::json::object();
+                return control::render_json(nlohmann::json::object());
             case control::Op::register_workload: {
                 check_register_limits(request.workload.name);
                 const control::Registration result = handler.register_workload(request.workload);
@@ -537,7 +551,7 @@ private:
                     }
                     state_->registrants[result.workload].insert(number_);
                 }
-                return control::to_json(result);
+                return control::render_json(control::to_json(result));
             }
             case control::Op::unregister_workload: {
                 handler.unregister_workload(request.name);
@@ -551,10 +565,10 @@ private:
                         }
                     }
                 }
-                return nlohmann::json::object();
+                return control::render_json(nlohmann::json::object());
             }
             case control::Op::ping:
-                return control::ping_result();
+                return control::render_json(control::ping_result());
         }
         throw control::ProtocolError("unhandled op");
     }
