@@ -1,5 +1,6 @@
 // dist/hpplaced.service passes `systemd-analyze verify` without a single
-// complaint (unknown keys only warn, so any output is a failure here).
+// complaint (unknown keys only warn, so any output is a failure here), and
+// `systemd-analyze security --offline=yes` rates it at most 1.5.
 #include <doctest/doctest.h>
 
 #include <stdio.h>
@@ -44,7 +45,7 @@ CommandResult run(const std::string& command) {
 // The unit with ExecStart pointing at an executable that exists here.
 std::filesystem::path staged_unit(const std::string& text, const std::filesystem::path& dir) {
     std::string unit = text;
-    const std::string from = "ExecStart=/usr/bin/hpplaced";
+    const std::string from = "ExecStart=/usr/sbin/hpplaced";
     const auto at = unit.find(from);
     REQUIRE(at != std::string::npos);
     unit.replace(at, from.size(), "ExecStart=" + std::filesystem::read_symlink("/proc/self/exe").string());
@@ -66,6 +67,28 @@ struct TempDir {
     }
 };
 
+// The exposure as `systemd-analyze security` prints it ("... hpplaced.service: 1.5 OK"), and whether
+// --threshold=15 (its scale is 0-100) passed.
+struct Exposure {
+    bool within = false;
+    std::string line;
+};
+
+Exposure security(const std::filesystem::path& unit) {
+    const auto result = run("systemd-analyze security --offline=yes --threshold=15 " + unit.string());
+    Exposure exposure;
+    exposure.within = result.status == 0;
+    std::istringstream lines(result.output);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.find("Overall exposure level") != std::string::npos) {
+            exposure.line = line;
+        }
+    }
+    INFO("systemd-analyze security said: " << result.output);
+    REQUIRE_FALSE(exposure.line.empty());
+    return exposure;
+}
+
 }  // namespace
 
 TEST_CASE("dist/hpplaced.service: systemd-analyze verify is silent") {
@@ -74,6 +97,9 @@ TEST_CASE("dist/hpplaced.service: systemd-analyze verify is silent") {
     CHECK(unit.find("Type=notify") != std::string::npos);
     CHECK(unit.find("ExecReload=/bin/kill -HUP $MAINPID") != std::string::npos);
     CHECK(unit.find("RestrictAddressFamilies=AF_UNIX AF_NETLINK") != std::string::npos);
+    // docs/contract.md: 78 is a bad config file, which a restart does not mend.
+    CHECK(unit.find("\nRestartPreventExitStatus=78\n") != std::string::npos);
+    CHECK(unit.find("\nUser=hpplaced\n") != std::string::npos);
     TempDir dir;
     const auto result = run("systemd-analyze verify " + staged_unit(unit, dir.path).string());
     INFO("systemd-analyze said: " << result.output);
@@ -103,4 +129,24 @@ TEST_CASE("dist/hpplaced.socket: systemd-analyze verify is silent, and it is the
     INFO("systemd-analyze said: " << result.output);
     CHECK(result.status == 0);
     CHECK(result.output.empty());
+}
+
+TEST_CASE("dist/hpplaced.service: systemd-analyze security rates it at most 1.5") {
+    TempDir dir;
+    const auto exposure = security(staged_unit(read(repo_root / "dist/hpplaced.service"), dir.path));
+    INFO(exposure.line);
+    CHECK(exposure.within);
+}
+
+TEST_CASE("dist/hpplaced.service: the security check notices a weaker unit") {
+    // Without ProtectControlGroups= the unit is rated 1.6: the check must fail it.
+    std::string unit = read(repo_root / "dist/hpplaced.service");
+    const std::string line = "\nProtectControlGroups=yes\n";
+    const auto at = unit.find(line);
+    REQUIRE(at != std::string::npos);
+    unit.erase(at, line.size() - 1);
+    TempDir dir;
+    const auto exposure = security(staged_unit(unit, dir.path));
+    INFO(exposure.line);
+    CHECK_FALSE(exposure.within);
 }

@@ -41,19 +41,21 @@ hpplaced_answers() {
 }
 
 # hpplaced_start: starts hpplaced with the client config unless it runs; waits until it answers (30 s).
-# Restricted as dist/hpplaced.service runs it (capabilities CAP_NET_ADMIN only, no_new_privs, umask
-# 0027), through util-linux setpriv when the image has it (/hp/host/setpriv; as daemon_guest.sh does).
+# Restricted as dist/hpplaced.service runs it (uid and gid 990, capabilities CAP_NET_ADMIN and
+# CAP_DAC_OVERRIDE only, no_new_privs, umask 0077), through util-linux setpriv when the image has it
+# (/hp/host/setpriv; as daemon_guest.sh does).
 hpplaced_start() {
 	hpplaced_pid > /dev/null && return 0
 	client_config
 	setpriv=
 	if [ -x /hp/host/setpriv ]; then
-		setpriv="/hp/host/setpriv --bounding-set=-all,+net_admin --inh-caps=-all,+net_admin"
-		setpriv="$setpriv --ambient-caps=-all,+net_admin --no-new-privs"
+		setpriv="/hp/host/setpriv --reuid=990 --regid=990 --clear-groups"
+		setpriv="$setpriv --bounding-set=-all,+net_admin,+dac_override --inh-caps=-all,+net_admin,+dac_override"
+		setpriv="$setpriv --ambient-caps=-all,+net_admin,+dac_override --no-new-privs"
 	fi
 	# The subshell execs (setpriv, which execs) hpplaced: $! is the daemon's pid.
 	# shellcheck disable=SC2086
-	(umask 0027 && exec $setpriv hpplaced --config "$CLIENT_CONF") >> "$HPPLACED_LOG" 2>&1 &
+	(umask 0077 && exec $setpriv hpplaced --config "$CLIENT_CONF") >> "$HPPLACED_LOG" 2>&1 &
 	echo $! > "$HPPLACED_PID_FILE"
 	wait_until 30 hpplaced_answers || die "hpplaced did not answer within 30 s: $(tail -5 "$HPPLACED_LOG")"
 }

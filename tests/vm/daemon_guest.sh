@@ -35,13 +35,16 @@ daemon_started() {
 }
 
 # daemon_up [hpplaced args]: starts hpplaced unless running; waits until it answers (30 s).
-# It runs with what dist/hpplaced.service restricts and a busybox initramfs can do: root, but the
-# capability bounding, permitted, effective, inheritable and ambient sets only CAP_NET_ADMIN,
-# no_new_privs, umask 0027. (Not the unit's mount and syscall sandboxing: ProtectSystem=,
-# PrivateTmp=, SystemCallFilter= ... need systemd; tests/unit/daemon_unit_file_test.cpp verifies those.)
+# It runs with what dist/hpplaced.service restricts and a busybox initramfs can do: its own uid and gid
+# (DAEMON_UID, no supplementary groups), the capability bounding, permitted, effective, inheritable and
+# ambient sets only CAP_NET_ADMIN and CAP_DAC_OVERRIDE, no_new_privs, umask 0077. (Not the unit's mount and
+# syscall sandboxing: ProtectSystem=, PrivateTmp=, SystemCallFilter= ... need systemd;
+# tests/unit/daemon_unit_file_test.cpp verifies those.)
 # util-linux setpriv by its path: a bare "setpriv" is busybox's applet, which lacks these options.
-DAEMON_SETPRIV="/hp/host/setpriv --bounding-set=-all,+net_admin --inh-caps=-all,+net_admin \
---ambient-caps=-all,+net_admin --no-new-privs"
+DAEMON_UID=990
+DAEMON_SETPRIV="/hp/host/setpriv --reuid=$DAEMON_UID --regid=$DAEMON_UID --clear-groups \
+--bounding-set=-all,+net_admin,+dac_override --inh-caps=-all,+net_admin,+dac_override \
+--ambient-caps=-all,+net_admin,+dac_override --no-new-privs"
 daemon_up() {
 	if daemon_pid > /dev/null; then
 		return 0
@@ -50,7 +53,7 @@ daemon_up() {
 	daemon_config
 	# The subshell execs setpriv, which execs hpplaced: $! is the daemon's pid.
 	# shellcheck disable=SC2086
-	(umask 0027 && exec $DAEMON_SETPRIV hpplaced "$@") >> "$DAEMON_LOG" 2>&1 &
+	(umask 0077 && exec $DAEMON_SETPRIV hpplaced "$@") >> "$DAEMON_LOG" 2>&1 &
 	echo $! > "$DAEMON_PID_FILE"
 	wait_until 30 daemon_started || die "hpplaced did not answer within 30 s: $(tail -5 "$DAEMON_LOG")"
 }
@@ -59,7 +62,7 @@ daemon_up() {
 # /proc/PID/status as output daemon_privileges.
 daemon_privileges() {
 	pid=$(daemon_pid) || die "daemon_privileges: hpplaced is not running"
-	grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Umask):' "/proc/$pid/status" > /tmp/hpplaced.privileges
+	grep -E '^(Uid|Gid|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Umask):' "/proc/$pid/status" > /tmp/hpplaced.privileges
 	out daemon_privileges /tmp/hpplaced.privileges
 }
 

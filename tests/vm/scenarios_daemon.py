@@ -15,21 +15,26 @@ from scenario import (Boot, Failure, MiB, Scenario, cpu_list_output, expect, jso
 
 HELPERS = vmlib.VM_DIR / "daemon_guest.sh"
 CAP_NET_ADMIN = 1 << 12
+CAP_DAC_OVERRIDE = 1 << 1
+DAEMON_CAPS = CAP_NET_ADMIN | CAP_DAC_OVERRIDE
+DAEMON_UID = "990"  # daemon_guest.sh's DAEMON_UID
 
 DaemonScenario = functools.partial(Scenario, helpers=HELPERS)
 
 
 def expect_hardened(ctx) -> str:
-    """The daemon's /proc/PID/status (output daemon_privileges): CAP_NET_ADMIN only, in every
-    set, no_new_privs, umask 0027, as dist/hpplaced.service has it."""
+    """The daemon's /proc/PID/status (output daemon_privileges): uid and gid 990, CAP_NET_ADMIN and
+    CAP_DAC_OVERRIDE only, in every set, no_new_privs, umask 0077, as dist/hpplaced.service has it."""
     fields = dict(line.split(":", 1) for line in ctx.output("daemon_privileges") if ":" in line)
     fields = {key.strip(): value.strip() for key, value in fields.items()}
+    for key in ("Uid", "Gid"):
+        expect(fields.get(key, "").split() == [DAEMON_UID] * 4, f"hpplaced {key} {fields.get(key)!r}, expected {DAEMON_UID}")
     for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
         expect(key in fields, f"/proc/PID/status has no {key}: {fields}")
-        expect(int(fields[key], 16) == CAP_NET_ADMIN,
-               f"hpplaced {key} {fields[key]}, expected CAP_NET_ADMIN only ({CAP_NET_ADMIN:016x})")
+        expect(int(fields[key], 16) == DAEMON_CAPS,
+               f"hpplaced {key} {fields[key]}, expected CAP_NET_ADMIN and CAP_DAC_OVERRIDE only ({DAEMON_CAPS:016x})")
     expect(fields.get("NoNewPrivs") == "1", f"hpplaced NoNewPrivs {fields.get('NoNewPrivs')!r}, expected 1")
-    expect(fields.get("Umask") == "0027", f"hpplaced Umask {fields.get('Umask')!r}, expected 0027")
+    expect(fields.get("Umask") == "0077", f"hpplaced Umask {fields.get('Umask')!r}, expected 0077")
     return f"caps {fields['CapEff']}"
 
 

@@ -75,7 +75,7 @@ VIRTIO_MEM_BLOCK = 128 * MiB
 UNPRIVILEGED_USER = "user"
 UNPRIVILEGED_UID = 1000
 # Host executables every guest gets, in /hp/host: util-linux setpriv starts hpplaced with the
-# capability bounding set, ambient capabilities and no_new_privs of dist/hpplaced.service. Call them
+# uid, capability bounding set, ambient capabilities and no_new_privs of dist/hpplaced.service. Call them
 # by that absolute path: busybox sh runs its own applet of the same name (a smaller setpriv without
 # --bounding-set) for a bare name, whatever PATH says.
 GUEST_HOST_TOOLS = ("setpriv",)

@@ -1,6 +1,6 @@
 # daemon_cpu_hotadd: with hpplaced running (auto_online = "online_movable", a cgroup workload), QMP hot-adds
 # the vCPU of socket 2 (node 1). The daemon onlines cpu2 and the cgroup's cpuset.cpus gains it,
-# running with only CAP_NET_ADMIN (daemon_up starts it as dist/hpplaced.service restricts it).
+# running as uid 990 with only CAP_NET_ADMIN and CAP_DAC_OVERRIDE (daemon_up starts it as dist/hpplaced.service restricts it).
 hp_load || die "insmod hpnotify.ko failed"
 daemon_up
 wait_until 20 status_has '"source":"kernel"' || die "daemon source is not kernel"
