@@ -9,6 +9,8 @@
 #   make test-kernels  the module built and the VM suite run on Debian's 5.10, 6.1, 6.12 and newest 7.x
 #   make fuzz       every fuzz harness for FUZZ_SECONDS (or FUZZ_RUNS executions)
 #   make fuzz-smoke / make asan-test / make tsan-test   parts of `make test`
+#   make deb        the Debian packages in build-deb/; make deb-test installs and purges them in a
+#                   Debian 12 chroot (part of `make test`)
 #
 # KDIR picks the kernel build tree; default: scripts/kdir.sh (docs/contract.md).
 
@@ -18,6 +20,7 @@ KDIR ?= $(shell scripts/kdir.sh 2>/dev/null)
 export KDIR
 
 .PHONY: all kmod userspace deps test check unit-test vm-test demo demo-run bench bench-vm bench-vm-run install clean \
+	deb deb-test \
 	test-kernels test-kernels-run \
 	fuzzers fuzz fuzz-smoke asan-test tsan-test
 
@@ -50,6 +53,7 @@ check: all
 	$(MAKE) tsan-test
 	$(MAKE) fuzz-smoke
 	$(MAKE) vm-test
+	$(MAKE) deb-test
 
 unit-test: userspace
 	ctest --test-dir $(BUILD_DIR) --output-on-failure
@@ -143,29 +147,45 @@ tsan-test: $(TSAN_BUILD_DIR)/CMakeCache.txt
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(TSAN_BUILD_DIR)/bin/unit_tests '--source-file=$(TSAN_TESTS)' \
 		'--test-case-exclude=$(TSAN_EXCLUDE)'
 
-# make install [DESTDIR=/staging] [PREFIX=/usr/local]: binaries, libhpplace and
-# its headers, the systemd unit (ExecStart pointed at PREFIX), the example
-# config (an existing one is kept), hpnotify.ko for the kernel it was built
-# against and its DKMS source under /usr/src/hpnotify-<version>.
+# make install [DESTDIR=/staging] [PREFIX=/usr/local] [SYSCONFDIR=/etc]: what
+# `cmake --install` installs (dist/CMakeLists.txt: hpplaced in sbin, hpctl,
+# libhpplace in the libdir GNUInstallDirs picks for PREFIX, lib/x86_64-linux-gnu
+# for /usr, its headers, pkg-config and CMake files, the unit with ExecStart
+# pointed at PREFIX, sysusers.d and modules-load.d entries, the example config
+# unless one is there) and the module's DKMS source under /usr/src/hpnotify-1.0.
+# No hpnotify.ko: DKMS builds and installs it (updates/dkms) for every kernel,
+# and a copy in extra/ would be a second one that shadows or outlives it.
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
-DKMS_VERSION = $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' kmod/dkms.conf)
-KERNEL_RELEASE = $(shell sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
 
-install: all
-	DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR) --prefix $(PREFIX)
-	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
-	sed 's|^ExecStart=/usr/bin/|ExecStart=$(PREFIX)/bin/|' dist/hpplaced.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/hpplaced.service
-	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/hpplaced.service
-	install -m 0644 dist/hpplaced.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/hpplaced.socket
-	install -d $(DESTDIR)$(SYSCONFDIR)/hpplaced
-	test -e $(DESTDIR)$(SYSCONFDIR)/hpplaced/hpplaced.conf || install -m 0644 dist/hpplaced.conf $(DESTDIR)$(SYSCONFDIR)/hpplaced/hpplaced.conf
-	install -D -m 0644 kmod/hpnotify.ko $(DESTDIR)/lib/modules/$(KERNEL_RELEASE)/extra/hpnotify.ko
-	install -d $(DESTDIR)/usr/src/hpnotify-$(DKMS_VERSION)/common
-	install -m 0644 kmod/Kbuild kmod/Makefile kmod/dkms.conf $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/*.h $(DESTDIR)/usr/src/hpnotify-$(DKMS_VERSION)/
-	install -m 0644 common/hpnotify.h $(DESTDIR)/usr/src/hpnotify-$(DKMS_VERSION)/common/
-	@echo "installed under $(DESTDIR)$(PREFIX); as root without DESTDIR: depmod -a $(KERNEL_RELEASE); systemctl daemon-reload"
+install: userspace
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_INSTALL_PREFIX=$(PREFIX) -DCMAKE_INSTALL_SYSCONFDIR=$(SYSCONFDIR) >/dev/null
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR)
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR) --component dkms
+	@echo "installed under $(DESTDIR)$(PREFIX); as root without DESTDIR: systemd-sysusers; dkms install hpnotify/1.0; systemctl daemon-reload"
+
+# make deb [DEB_DIR=build-deb]: the four Debian packages (debian/) built with
+# dpkg-buildpackage from a copy of the tree's files (git ls-files: tracked and
+# untracked, not ignored) in DEB_DIR/src; the .deb files, .buildinfo and
+# .changes land in DEB_DIR, outside that copy. make deb-test installs and
+# purges them in a Debian 12 chroot (tests/deb/chroot_test.py). noddebs: no
+# -dbgsym packages (compressing their debug information is most of the time
+# after the build; DEB_BUILD_OPTIONS= adds options).
+DEB_DIR ?= $(BUILD_DIR)-deb
+
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src/hpplace
+	git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C $(DEB_DIR)/src/hpplace
+	cd $(DEB_DIR)/src/hpplace && CCACHE_DIR=$${CCACHE_DIR:-$$HOME/.cache/ccache} \
+		CCACHE_CONFIGPATH=$${CCACHE_CONFIGPATH:-$$HOME/.config/ccache/ccache.conf} \
+		DEB_BUILD_OPTIONS="parallel=$(JOBS) noddebs $$DEB_BUILD_OPTIONS" dpkg-buildpackage -us -uc -b
+	mv $(DEB_DIR)/src/*.deb $(DEB_DIR)/src/*.buildinfo $(DEB_DIR)/src/*.changes $(DEB_DIR)/
+	lintian --fail-on error $(DEB_DIR)/*.changes
+	@ls $(DEB_DIR)/*.deb
+
+deb-test: deb
+	python3 tests/deb/chroot_test.py $(DEB_DIR)
 
 clean:
 	-$(MAKE) -C kmod KDIR=$(KDIR) clean
-	rm -rf $(BUILD_DIR) $(FUZZ_BUILD_DIR) $(ASAN_BUILD_DIR) $(TSAN_BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(FUZZ_BUILD_DIR) $(ASAN_BUILD_DIR) $(TSAN_BUILD_DIR) $(DEB_DIR)

@@ -12,6 +12,7 @@ nlohmann-json3-dev libtomlplusplus-dev doctest-dev libbenchmark-dev
 python3 python3-yaml python3-pytest python3-pip python3-setuptools python3-wheel systemd ccache
 clang libclang-rt-14-dev llvm
 dwarves
+debhelper dh-dkms dkms lintian mmdebstrap
 "
 # clang, libclang-rt-14-dev (libFuzzer and clang's ASan/UBSan runtimes) and llvm
 # (llvm-symbolizer, for readable sanitizer stacks) are for make fuzz; GCC's
@@ -20,6 +21,9 @@ dwarves
 # install it with pip offline (no build isolation) and run it (ctest python_client).
 # dwarves (pahole) is for make test-kernels: newer kernels' headers make BTF for
 # every module they build.
+# debhelper, dh-dkms, dkms, lintian and mmdebstrap are for make deb and make deb-test (the
+# Debian packages, and the chroot they are installed and purged in; dpkg-dev comes with
+# build-essential, and Rules-Requires-Root: no spares fakeroot).
 
 missing=""
 for p in $PACKAGES; do
