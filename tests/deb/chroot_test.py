@@ -12,11 +12,12 @@ run unpacks it into a temporary directory and, in a private mount namespace with
   and user hpplaced exist (sysusers.d), the unit is enabled by deb-systemd-helper (the
   multi-user.target.wants link and its state file) and not started (no systemd runs here), the
   config is a conffile, libhpplace is in the multiarch directory with its pkg-config and CMake files;
-- dkms builds and installs hpnotify.ko for the headers' kernel, without "bad exit status" (the
-  postinst builds only for the running kernel, whose headers are not here);
+- hpnotify-dkms ships no prebuilt module; dkms builds and installs hpnotify.ko for the headers'
+  kernel, without "bad exit status" (the postinst builds only for the running kernel, and only when
+  its headers are there: this runs dkms build and install for every kernel with headers);
 - dpkg -P all four: every file the packages or their scripts made is gone (module, unit link,
   deb-systemd-helper state, /etc/hpplaced), except the system user and group (kept, as Debian's
-  policy asks for system accounts).
+  policy asks for system accounts) and depmod's index files.
 
 Prints each phase's duration. Exit status 0 when every check held, 1 otherwise.
 """
@@ -42,7 +43,9 @@ OURS = ("hpnotify-dkms", "hpplaced", "libhpplace0", "libhpplace-dev")
 # Base system files a purge may leave changed: the system group and user stay.
 ACCOUNT_FILES = {f"/etc/{name}{suffix}" for name in ("passwd", "group", "shadow", "gshadow") for suffix in ("", "-")}
 # What dpkg, apt and the triggers keep for themselves, not the packages' files.
-IGNORED = re.compile(r"^/(proc|dev|sys|run|tmp|var/lib/dpkg|var/log|var/cache/debconf|var/cache/ldconfig)(/|$)")
+IGNORED = re.compile(r"^/(proc|dev|sys|run|tmp|var/lib/dpkg|var/log|var/cache/debconf|var/cache/ldconfig)(/|$)"
+                     # depmod's indexes of a kernel's modules, written when dkms installs one
+                     r"|^/usr/lib/modules/[^/]+/modules\.[a-z.]+$")
 
 failures: list[str] = []
 
@@ -114,6 +117,10 @@ def main() -> int:
     if sorted(names) != sorted(OURS):
         sys.exit(f"chroot_test: expected the .deb files of {', '.join(OURS)} in {sys.argv[1]}, found {names}")
     started = time.monotonic()
+    shipped = subprocess.run(["dpkg-deb", "-c", str(debs[names.index("hpnotify-dkms")])], capture_output=True,
+                             text=True, check=True).stdout
+    check(".ko" not in shipped and "/usr/src/hpnotify-1.0/dkms.conf" in shipped,
+          "hpnotify-dkms ships the DKMS source and no prebuilt module")
     wanted = set().union(*(depends(deb) for deb in debs)) - set(OURS)
     tarball = chroot_tarball(sorted(wanted | {"linux-headers-amd64"}))
     made = time.monotonic()
@@ -157,7 +164,6 @@ def main() -> int:
             doc=$(sed -n 's|^Documentation=.*file:\([^ ]*\).*|\1|p' /lib/systemd/system/hpplaced.service)
             [ -n "$doc" ] && [ -f "$doc" ] && echo documentation
             grep -q '^ExecStart=/usr/sbin/hpplaced$' /lib/systemd/system/hpplaced.service && echo execstart
-            [ -z "$(find /lib/modules -name 'hpnotify.ko*')" ] && echo no-prebuilt-module
         """).stdout.split()
         for token, what in (("hpctl-runs", "hpctl --help runs"), ("hpplaced-runs", "hpplaced --help runs"),
                             ("group-hpplace", "group hpplace exists"), ("user-hpplaced", "user hpplaced exists"),
@@ -168,8 +174,7 @@ def main() -> int:
                             ("multiarch", "libhpplace, hpplace.pc and the CMake package in /usr/lib/<multiarch>"),
                             ("modules-load", "modules-load.d entry hpnotify"),
                             ("documentation", "the unit's Documentation= file is installed"),
-                            ("execstart", "the unit's ExecStart= is /usr/sbin/hpplaced"),
-                            ("no-prebuilt-module", "no module before dkms builds one")):
+                            ("execstart", "the unit's ExecStart= is /usr/sbin/hpplaced")):
             check(token in probe, what)
         installed = time.monotonic()
 
@@ -201,7 +206,7 @@ def main() -> int:
         check(not left, f"nothing left after purge: {left[:20]}")
         gone = sorted(before - after)
         check(not gone, f"nothing of the base system removed: {gone[:20]}")
-        accounts = run_in(root, "getent group hpplace; getent passwd hpplaced").stdout.split()
+        accounts = run_in(root, "getent group hpplace; getent passwd hpplaced").stdout.splitlines()
         check(len(accounts) == 2, "the system group and user stay after purge (Debian policy)")
         purged = time.monotonic()
     finally:
