@@ -39,7 +39,7 @@ from kernels import debian_mirrors  # noqa: E402  (the same reading of the apt s
 
 CACHE = Path(os.environ.get("HPNOTIFY_CHROOT_CACHE", "/var/cache/hpnotify-chroots"))
 SUITE = "bookworm"
-OURS = ("hpnotify-dkms", "hpplaced", "libhpplace0", "libhpplace-dev")
+OURS = ("hpnotify-dkms", "hpplaced", "libhpplace1", "libhpplace-dev")
 # Base system files a purge may leave changed: the system group and user stay.
 ACCOUNT_FILES = {f"/etc/{name}{suffix}" for name in ("passwd", "group", "shadow", "gshadow") for suffix in ("", "-")}
 # What dpkg, apt and the triggers keep for themselves, not the packages' files.
@@ -159,7 +159,7 @@ def main() -> int:
             [ "$(readlink /etc/systemd/system/sockets.target.wants/hpplaced.socket)" = /lib/systemd/system/hpplaced.socket ] && echo socket-enabled
             dpkg-query -W -f='${Conffiles}' hpplaced | grep -q ' /etc/hpplaced/hpplaced.conf ' && echo conffile
             m=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
-            [ -e /usr/lib/$m/libhpplace.so.0 ] && [ -e /usr/lib/$m/pkgconfig/hpplace.pc ] && [ -e /usr/lib/$m/cmake/hpplace/hpplaceConfig.cmake ] && echo multiarch
+            [ -e /usr/lib/$m/libhpplace.so.1 ] && [ -e /usr/lib/$m/pkgconfig/hpplace.pc ] && [ -e /usr/lib/$m/cmake/hpplace/hpplaceConfig.cmake ] && echo multiarch
             grep -qx hpnotify /usr/lib/modules-load.d/hpnotify.conf && echo modules-load
             doc=$(sed -n 's|^Documentation=.*file:\([^ ]*\).*|\1|p' /lib/systemd/system/hpplaced.service)
             [ -n "$doc" ] && [ -f "$doc" ] && echo documentation
