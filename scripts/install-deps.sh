@@ -13,6 +13,7 @@ python3 python3-yaml python3-pytest python3-pip python3-setuptools python3-wheel
 clang libclang-rt-14-dev llvm
 dwarves
 debhelper dh-dkms dkms lintian mmdebstrap
+dbus-daemon
 "
 # clang, libclang-rt-14-dev (libFuzzer and clang's ASan/UBSan runtimes) and llvm
 # (llvm-symbolizer, for readable sanitizer stacks) are for make fuzz; GCC's
@@ -24,6 +25,7 @@ debhelper dh-dkms dkms lintian mmdebstrap
 # debhelper, dh-dkms, dkms, lintian and mmdebstrap are for make deb and make deb-test (the
 # Debian packages, and the chroot they are installed and purged in; dpkg-dev comes with
 # build-essential, and Rules-Requires-Root: no spares fakeroot).
+# dbus-daemon runs the private bus of the unit workloads' tests (tests/systemd).
 
 missing=""
 for p in $PACKAGES; do

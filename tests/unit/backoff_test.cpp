@@ -35,3 +35,19 @@ TEST_CASE("backoff: no budget means no retry; a slow failure still ends at the b
     CHECK(slow.next(start + 99ms) == start + 100ms);  // the attempt took 99 ms: the next is cut to the end
     CHECK_FALSE(slow.next(start + 100ms).has_value());
 }
+
+TEST_CASE("backoff: unbounded follows the schedule, then retries every max for as long as it takes") {
+    const auto start = Backoff::Clock::time_point{} + 1h;
+    Backoff backoff(BackoffPolicy{.first = 100ms, .max = 400ms, .budget = 1s}, start);
+    std::vector<std::chrono::milliseconds> delays;
+    auto now = start;
+    for (int i = 0; i < 7; ++i) {
+        const auto next = backoff.next_unbounded(now);
+        delays.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(next - now));
+        now = next;
+    }
+    // 100+200+400 = 700, 300 cut at the budget's end, then every 400 ms.
+    const std::vector<std::chrono::milliseconds> expected{100ms, 200ms, 400ms, 300ms, 400ms, 400ms, 400ms};
+    CHECK(delays == expected);
+    CHECK(backoff.retries() == 7);
+}

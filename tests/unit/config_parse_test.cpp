@@ -149,6 +149,9 @@ TEST_CASE("config: every error names file, line and key") {
         {"socket_mode = 0o1777\n", ":1: key \"socket_mode\"", "permission bits"},
         {"socket_mode = \"0668\"\n", ":1: key \"socket_mode\"", "permission bits"},
         {"socket_mode = true\n", ":1: key \"socket_mode\"", "permission bits"},
+        {"[[workload]]\nname = \"a\"\nunit = 7\n", ":3: key \"workload[0].unit\"", "expected a string"},
+        {"[[workload]]\nname = \"a\"\nunit = \"a.service\"\n[[workload]]\nname = \"b\"\nunit = \"a.service\"\n",
+         ":6: key \"workload[1].unit\"", "unit \"a.service\" is workload \"a\"'s too"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.text);

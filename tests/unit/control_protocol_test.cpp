@@ -193,7 +193,7 @@ TEST_CASE("op names round-trip") {
     const auto plans = parse_request(render_request({.op = Op::subscribe, .streams = {.plans = true}}));
     CHECK(plans.streams == Streams{.events = false, .plans = true});
     const Workload db{.name = "db", .threads = 3u, .nodes = std::vector<unsigned>{0, 2}, .buffer_per_cpu = 4096,
-                      .cgroup = "/sys/fs/cgroup/db"};
+                      .cgroup = "/sys/fs/cgroup/db", .unit = {}};
     const auto reg = parse_request(render_request({.op = Op::register_workload, .workload = db}));
     CHECK(reg.workload == db);
     CHECK(parse_request(render_request({.op = Op::unregister_workload, .name = "db"})).name == "db");

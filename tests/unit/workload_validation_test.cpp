@@ -69,6 +69,17 @@ TEST_CASE("workload limits: the config file and a register refuse the same workl
         {"name = \"a\"\ncgroup = \"web\"\n", {{"name", "a"}, {"cgroup", "web"}}, "cgroup", "absolute"},
         {"name = \"a\"\ncgroup = \"/sys/fs/cgroup/a\\nb\"\n", {{"name", "a"}, {"cgroup", "/sys/fs/cgroup/a\nb"}},
          "cgroup", "control characters"},
+        {"name = \"a\"\nunit = \"nginx\"\n", {{"name", "a"}, {"unit", "nginx"}}, "unit", ".service, .slice or .scope"},
+        {"name = \"a\"\nunit = \"nginx.socket\"\n", {{"name", "a"}, {"unit", "nginx.socket"}}, "unit", ".scope"},
+        {"name = \"a\"\nunit = \".service\"\n", {{"name", "a"}, {"unit", ".service"}}, "unit", "unit name like"},
+        {"name = \"a\"\nunit = \"a b.service\"\n", {{"name", "a"}, {"unit", "a b.service"}}, "unit", "only letters"},
+        {"name = \"a\"\nunit = \"x/y.service\"\n", {{"name", "a"}, {"unit", "x/y.service"}}, "unit", "only letters"},
+        {"name = \"a\"\nunit = \"../x.service\"\n", {{"name", "a"}, {"unit", "../x.service"}}, "unit", "unit name like"},
+        {"name = \"a\"\nunit = \"getty@.service\"\n", {{"name", "a"}, {"unit", "getty@.service"}}, "unit", "template"},
+        {"name = \"a\"\nunit = \"" + std::string(250, 'u') + ".service\"\n",
+         {{"name", "a"}, {"unit", std::string(250, 'u') + ".service"}}, "unit", "at most 255 bytes"},
+        {"name = \"a\"\nunit = \"a.service\"\ncgroup = \"/sys/fs/cgroup/a\"\n",
+         {{"name", "a"}, {"unit", "a.service"}, {"cgroup", "/sys/fs/cgroup/a"}}, "unit", "not both"},
         {"name = \"\"\n", {{"name", ""}}, "name", "empty"},
         {"name = \"web\\nhpplaced: forged\"\n", {{"name", "web\nhpplaced: forged"}}, "name", "control characters"},
         {"name = \"a\\u0000b\"\n", {{"name", std::string("a\0b", 3)}}, "name", "control characters"},
@@ -105,6 +116,18 @@ TEST_CASE("workload limits: what both accept is the same workload, nodes sorted"
     CHECK(config.workloads[0] == registered);
     CHECK(registered.nodes == std::vector<unsigned>{0, 1});
     CHECK_FALSE(workload_problem(registered));
+}
+
+TEST_CASE("workload limits: unit names both accept") {
+    for (const std::string unit : {"nginx.service", "system-web.slice", "run-u7.scope", "getty@tty1.service",
+                                   "a:b_c-d\\x2d.service"}) {
+        CAPTURE(unit);
+        const Config config = parse_config("[[workload]]\nname = \"w\"\nunit = '" + unit + "'\n", "c.toml");
+        REQUIRE(config.workloads.size() == 1);
+        CHECK(config.workloads[0].unit == unit);
+        CHECK(control::workload_from_json({{"name", "w"}, {"unit", unit}}) == config.workloads[0]);
+        CHECK(control::to_json(config.workloads[0]).at("unit") == unit);
+    }
 }
 
 TEST_CASE("workload limits: integers past 2^64 and fractions are refused by a register") {

@@ -19,6 +19,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -146,8 +147,15 @@ def kernel_log_outside_sections(console: list[str]) -> list[str]:
 def run_boot(name: str, boot: Boot, scenarios: list[Scenario], kernel: vmlib.Kernel,
              artifacts: vmlib.Artifacts, out_dir: Path, verbose: bool) -> tuple[list[Result], list[Path]]:
     extra_files = {f"/hp/scenarios/{s.name}.sh": s.guest_script.read_text() for s in scenarios}
+    for guest_path, repo_path in boot.files:
+        extra_files[guest_path] = (vmlib.REPO_ROOT / repo_path).read_bytes()
     extra_files["/hp/params.sh"] = "".join(f"{k}={v}\n" for k, v in os.environ.items() if k.startswith("HPVM_"))
     binaries = [artifacts.binary(b) for b in boot.binaries if artifacts.binary(b)]
+    for tool in boot.host_binaries:
+        host_tool = shutil.which(tool, path="/usr/bin:/bin:/usr/sbin:/sbin")
+        if not host_tool:
+            raise vmlib.VmError(f"{tool} not found on the host (scripts/install-deps.sh installs it)")
+        binaries.append(Path(host_tool))
     initramfs = vmlib.build_initramfs(kernel, artifacts, guest_script(scenarios), out_dir / f"{name}.cpio.gz",
                                       extra_binaries=binaries, kernel_modules=boot.kernel_modules,
                                       extra_files=extra_files, python_imports=boot.python_imports)

@@ -37,6 +37,8 @@ class Boot:
     memoryless_nodes: int = 0
     kernel_modules: tuple[str, ...] = ()
     binaries: tuple[str, ...] = ()  # more of $HPPLACE_BUILD_DIR/bin in /hp/bin (hpctl, hpplaced always)
+    host_binaries: tuple[str, ...] = ()  # host executables (found in /usr/bin, /bin ...) in /hp/bin
+    files: tuple[tuple[str, str], ...] = ()  # (guest path, file of the repository) copied in
     timeout: float = 600.0
     stall_seconds: float = 60.0  # no heartbeat and no guest line for this long: a stall (vmlib.Vm.run)
     virtio_mem: tuple[int, int] | None = None  # (node, MiB): a virtio-mem-pci device, vmlib.Vm(virtio_mem=)

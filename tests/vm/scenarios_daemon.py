@@ -174,10 +174,54 @@ def check_mem_hotremove_vetoed(ctx) -> str:
     return f"logged: {refusals[0][:150]}"
 
 
+def check_unit_hotadd(ctx) -> str:
+    """What hpplace-fake-systemd1 received (output fake, one JSON line per call or signal) against the
+    plans before and after the hot-add: the unit's AllowedCPUs follow the plan, cpu2 included."""
+    def workload(plan):
+        found = [w for w in plan.get("workloads", []) if w.get("name") == "work"]
+        expect(found, f"no workload work in the plan: {json.dumps(plan)[:200]}")
+        return parse_cpu_list(found[0]["cpuset"]), parse_cpu_list(found[0]["mems"])
+
+    def mask(data):
+        return {i * 8 + bit for i, byte in enumerate(data) for bit in range(8) if byte >> bit & 1}
+
+    calls = []
+    for line in ctx.output("fake"):
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            raise Failure(f"fake: not a JSON line: {line!r}") from None
+        if message.get("call") == "SetUnitProperties" and message.get("error") == "":
+            calls.append(message)
+    expect(any(json.loads(line).get("call") == "Subscribe" for line in ctx.output("fake")),
+           "the daemon never called Subscribe()")
+    expect(len(calls) >= 2, f"work.service was set {len(calls)} time(s), expected before and after the hot-add")
+    (cpus_before, mems_before), (cpus_after, mems_after) = \
+        workload(json_document(ctx, "plan_before")), workload(json_document(ctx, "plan_after"))
+    first, last = calls[0], calls[-1]
+    for call, cpus, mems, when in ((first, cpus_before, mems_before, "first"), (last, cpus_after, mems_after, "last")):
+        expect(call["unit"] == "work.service" and call["runtime"] is True, f"{when} call: {call}")
+        got_cpus = mask(call["properties"].get("AllowedCPUs", []))
+        got_mems = mask(call["properties"].get("AllowedMemoryNodes", []))
+        expect(got_cpus == cpus and got_mems == mems,
+               f"{when} call: AllowedCPUs {sorted(got_cpus)} AllowedMemoryNodes {sorted(got_mems)}, "
+               f"the plan has {sorted(cpus)} and {sorted(mems)}")
+    expect(2 not in cpus_before and 2 in cpus_after, f"plan cpuset {sorted(cpus_before)} -> {sorted(cpus_after)}")
+    expect(log_lines(ctx, "daemon_log", "unit work.service: AllowedCPUs="), "the daemon logged no set unit")
+    return f"AllowedCPUs {sorted(mask(first['properties']['AllowedCPUs']))} -> " \
+           f"{sorted(mask(last['properties']['AllowedCPUs']))}, {len(calls)} calls"
+
+
 NEEDS = ("hpnotify", "hpctl", "hpplaced")
 NEEDS_CPU2 = NEEDS + ("vcpu_hotadd",)
-BOOTS = {"daemon": Boot(memhp_offline=True, kernel_modules=("memory-notifier-error-inject",), timeout=900.0)}
+BOOTS = {"daemon": Boot(memhp_offline=True, kernel_modules=("memory-notifier-error-inject",), timeout=900.0),
+         # A private system bus and a fake systemd1 (tests/systemd) beside hpplaced.
+         "units": Boot(memhp_offline=True, binaries=("hpplace-fake-systemd1",), host_binaries=("dbus-daemon",),
+                       files=(("/hp/system-bus.conf", "tests/systemd/system-bus.conf"),), timeout=600.0)}
 SCENARIOS = [
+    DaemonScenario("daemon_unit_hotadd", "hpplaced with unit = \"work.service\" over a private dbus-daemon and a "
+                   "fake systemd1: a QMP vCPU of node 1 reaches the unit's AllowedCPUs", check_unit_hotadd,
+                   boot="units", needs=NEEDS_CPU2 + ("bin:hpplace-fake-systemd1",)),
     DaemonScenario("daemon_cpu_hotadd", "hpplaced onlines a QMP vCPU of node 1; the cgroup's cpuset gains it",
                    check_cpu_hotadd, boot="daemon", needs=NEEDS_CPU2),
     DaemonScenario("daemon_mem_hotadd", "hpplaced onlines a 256 MiB DIMM of node 1; node 1 memory grows",

@@ -202,9 +202,11 @@ Workload parse_workload(const toml::node& node, std::size_t position, const Cont
             workload.buffer_per_cpu = size_of(ctx, value, name);
         } else if (key == "cgroup") {
             workload.cgroup = string_of(ctx, value, name);
+        } else if (key == "unit") {
+            workload.unit = string_of(ctx, value, name);
         } else {
             ctx.fail(key.source(), name,
-                     "unknown key (known: name, threads_per_cpu, threads, nodes, buffer_per_cpu, cgroup)");
+                     "unknown key (known: name, threads_per_cpu, threads, nodes, buffer_per_cpu, cgroup, unit)");
         }
     }
     if (!has_name) {
@@ -238,6 +240,12 @@ void parse_workloads(Config& config, const toml::node& node, const Context& ctx)
                 const auto& where = (*list)[i].as_table()->get("name")->source();
                 ctx.fail(where, "workload[" + std::to_string(i) + "].name",
                          "workload \"" + workload.name + "\" defined twice");
+            }
+            // Two plans for one unit would overwrite each other's AllowedCPUs=.
+            if (workload.unit && other.unit == workload.unit) {
+                const auto& where = (*list)[i].as_table()->get("unit")->source();
+                ctx.fail(where, "workload[" + std::to_string(i) + "].unit",
+                         "unit " + quoted_text(*workload.unit) + " is workload " + quoted_text(other.name) + "'s too");
             }
         }
         config.workloads.push_back(std::move(workload));

@@ -14,6 +14,7 @@
 //   nodes = "all"                  # or a list of node ids, e.g. [0, 1]
 //   buffer_per_cpu = "64MiB"       # bytes or a size string
 //   cgroup = "/sys/fs/cgroup/web"  # optional: cgroup v2 directory kept in line with the plan
+//   unit = "nginx.service"         # or: a systemd unit whose AllowedCPUs=/AllowedMemoryNodes= follow it
 //
 // Unknown keys are errors. Every error names the file, the line and the key.
 //

@@ -153,6 +153,9 @@ nlohmann::json to_json(const Workload& workload) {
     if (workload.cgroup) {
         json["cgroup"] = *workload.cgroup;
     }
+    if (workload.unit) {
+        json["unit"] = *workload.unit;
+    }
     return json;
 }
 
@@ -203,9 +206,14 @@ Workload workload_from_json(const nlohmann::json& json) {
                 bad(where, "must be a string");
             }
             workload.cgroup = value.get<std::string>();
+        } else if (key == "unit") {
+            if (!value.is_string()) {
+                bad(where, "must be a string");
+            }
+            workload.unit = value.get<std::string>();
         } else {
             bad("workload." + quoted_text(key), "unknown key (known: name, threads_per_cpu, threads, nodes, "
-                                           "buffer_per_cpu, cgroup)");
+                                           "buffer_per_cpu, cgroup, unit)");
         }
     }
     if (json.contains("threads") && json.contains("threads_per_cpu")) {

@@ -39,6 +39,16 @@ public:
         return at;
     }
 
+    // For what is retried for as long as it takes (a bus that is not there):
+    // next(), and once the budget is spent, every `max`.
+    Clock::time_point next_unbounded(Clock::time_point now) noexcept {
+        if (const auto at = next(now)) {
+            return *at;
+        }
+        ++retries_;
+        return now + std::max(policy_.max, policy_.first);
+    }
+
     unsigned retries() const noexcept { return retries_; }
     // Time since the first failure, for log lines.
     std::chrono::milliseconds elapsed() const noexcept {

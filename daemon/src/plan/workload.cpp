@@ -45,6 +45,35 @@ std::optional<std::string> cgroup_problem(const std::string& cgroup) {
 
 }  // namespace
 
+std::optional<std::string> unit_name_problem(std::string_view unit) {
+    if (auto problem = text_problem(unit, max_unit_name_bytes)) {
+        return problem;
+    }
+    // The unit types that have a cgroup and take AllowedCPUs= at run time.
+    constexpr std::string_view suffixes[] = {".service", ".slice", ".scope"};
+    const auto suffix = std::find_if(std::begin(suffixes), std::end(suffixes),
+                                     [&](std::string_view s) { return unit.ends_with(s); });
+    if (suffix == std::end(suffixes)) {
+        return "expected a unit name ending in .service, .slice or .scope, got " + quoted_text(unit);
+    }
+    const auto prefix = unit.substr(0, unit.size() - suffix->size());
+    if (prefix.empty() || prefix.front() == '.') {
+        return "expected a unit name like \"nginx.service\", got " + quoted_text(unit);
+    }
+    for (const char c : prefix) {
+        const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                             c == ':' || c == '-' || c == '_' || c == '.' || c == '\\' || c == '@';
+        if (!allowed) {
+            return "a unit name has only letters, digits and \":-_.\\@\", got " + quoted_text(unit);
+        }
+    }
+    if (prefix.back() == '@') {
+        return "a template has no cgroup: name an instance (\"name@instance" + std::string(*suffix) + "\"), got " +
+               quoted_text(unit);
+    }
+    return std::nullopt;
+}
+
 std::optional<WorkloadProblem> workload_problem(const Workload& workload) {
     const auto problem = [](std::string key, std::string what, std::optional<std::size_t> item = std::nullopt) {
         return WorkloadProblem{std::move(key), item, std::move(what)};
@@ -86,6 +115,14 @@ std::optional<WorkloadProblem> workload_problem(const Workload& workload) {
     if (workload.cgroup) {
         if (auto what = cgroup_problem(*workload.cgroup)) {
             return problem("cgroup", *what);
+        }
+    }
+    if (workload.unit) {
+        if (workload.cgroup) {
+            return problem("unit", "give either cgroup or unit, not both");
+        }
+        if (auto what = unit_name_problem(*workload.unit)) {
+            return problem("unit", *what);
         }
     }
     return std::nullopt;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace hpplace {
@@ -21,6 +22,9 @@ struct Workload {
     std::optional<std::vector<unsigned>> nodes;
     std::uint64_t buffer_per_cpu = 0;
     std::optional<std::string> cgroup;
+    // Or a systemd unit (service, slice, scope) whose AllowedCPUs= and
+    // AllowedMemoryNodes= the daemon sets; not both.
+    std::optional<std::string> unit;
 
     bool fixed_thread_count() const noexcept { return threads.has_value(); }
     bool uses_node(unsigned node) const noexcept;
@@ -39,6 +43,8 @@ inline constexpr std::uint64_t max_buffer_per_cpu = std::uint64_t{1} << 40;
 // Names reach log lines, plans and error messages.
 inline constexpr std::size_t max_workload_name_bytes = 128;
 inline constexpr std::size_t max_cgroup_path_bytes = 4096;
+// systemd's own limit on a unit name (UNIT_NAME_MAX less its NUL).
+inline constexpr std::size_t max_unit_name_bytes = 255;
 
 // What is wrong with a workload: the key ("threads_per_cpu"), the position in
 // a list when one element is at fault (a node listed twice), and a one-line
@@ -53,7 +59,13 @@ struct WorkloadProblem {
 // UTF-8 without control characters; threads_per_cpu in 1..1024 or threads in
 // 0..2^20; nodes "all" or a non-empty list of distinct ids in 0..65535;
 // buffer_per_cpu at most 1 TiB; a cgroup that is an absolute path without
-// "." or ".." components or control characters, at most 4096 bytes.
+// "." or ".." components or control characters, at most 4096 bytes; a unit
+// (not beside a cgroup) named as systemd names units: at most 255 bytes of
+// ASCII letters, digits and ":-_.\\@", ending in ".service", ".slice" or
+// ".scope", not a template ("name@.service").
 std::optional<WorkloadProblem> workload_problem(const Workload& workload);
+
+// What is wrong with a unit name (workload_problem()'s rule); nullopt when nothing.
+std::optional<std::string> unit_name_problem(std::string_view unit);
 
 }  // namespace hpplace

@@ -125,6 +125,7 @@ Daemon::Daemon(boost::asio::io_context& io, DaemonOptions options, Notify notify
     , notify_(std::move(notify))
     , log_(std::move(log))
     , metrics_([this] { return tracker_ ? tracker_->counters() : control::EventCounters{}; })
+    , system_bus_(io_.get_executor(), [this](const std::string& line) { this->log(line); })
     , replanner_(load_daemon_config(options_), std::move(plan))
     , onliner_(io_.get_executor(), replanner_.config().auto_online, options_.sysfs_root,
                [this](const std::string& line) { this->log(line); },
@@ -144,6 +145,13 @@ Daemon::Daemon(boost::asio::io_context& io, DaemonOptions options, Notify notify
                         }});
     cgroups_ = cgroups.get();
     replanner_.add_applier(std::move(cgroups));
+    // The bus is opened on the first unit to set (none without a unit workload).
+    auto units = std::make_unique<UnitPlanApplier>(
+        system_bus_, UnitApplyLoop{.executor = io_.get_executor(),
+                                   .log = [this](const std::string& line) { this->log(line); },
+                                   .count_errors = [this](unsigned errors) { count_apply_errors("unit", errors); }});
+    units_ = units.get();
+    replanner_.add_applier(std::move(units));
     file_config_ = replanner_.config();
     TrackerHooks hooks{
         .replan = [this](const Topology& topology) { on_replan(topology); },
@@ -172,7 +180,7 @@ void Daemon::write_metrics_file() {
 }
 
 bool Daemon::applying() const noexcept {
-    return cgroups_->in_flight() != 0 || onliner_.in_flight() != 0;
+    return cgroups_->in_flight() != 0 || onliner_.in_flight() != 0 || units_->in_flight() != 0;
 }
 
 void Daemon::log(const std::string& line) const {
@@ -262,6 +270,15 @@ control::Registration Daemon::register_workload(const Workload& workload) {
     }
     if (file_has(workload.name)) {
         return {.workload = workload.name, .configured = true};
+    }
+    if (workload.unit) {
+        // Two plans for one unit would overwrite each other's AllowedCPUs=.
+        for (const auto& other : replanner_.config().workloads) {
+            if (other.name != workload.name && other.unit == workload.unit) {
+                throw control::ProtocolError("workload.unit: unit " + quoted_text(*workload.unit) + " is workload " +
+                                             quoted_text(other.name) + "'s");
+            }
+        }
     }
     const auto same = std::find_if(registered_.begin(), registered_.end(),
                                    [&](const Workload& w) { return w.name == workload.name; });

@@ -24,6 +24,8 @@
 #include "service/metrics.hpp"
 #include "service/replanner.hpp"
 #include "service/topology_tracker.hpp"
+#include "service/unit_applier.hpp"
+#include "systemd/sd_bus_manager.hpp"
 
 namespace hpplace {
 
@@ -86,7 +88,7 @@ public:
     const TopologyTracker& tracker() const noexcept { return *tracker_; }
     const Metrics& metrics() const noexcept { return metrics_; }
     bool ready() const noexcept { return ready_; }
-    // A cgroup or auto-online job's result has not come back to the loop yet.
+    // A cgroup or auto-online job's result, or a unit's reply, has not come back to the loop yet.
     bool applying() const noexcept;
 
 private:
@@ -121,9 +123,11 @@ private:
     LogLine log_;
     Metrics metrics_;
     std::optional<MetricsFile> metrics_file_;
+    SdBusManager system_bus_;  // before replanner_: its unit applier uses it
     Replanner replanner_;
     AutoOnlineApplier onliner_;
     CgroupPlanApplier* cgroups_ = nullptr;  // owned by replanner_
+    UnitPlanApplier* units_ = nullptr;      // owned by replanner_
     std::unique_ptr<TopologyTracker> tracker_;
     std::unique_ptr<ControlServer> server_;
     bool ready_ = false;

@@ -153,14 +153,14 @@ std::string Metrics::render() const {
     out << "hpplaced_recomputes_total " << recompute_.count() << '\n';
     header(out, "hpplaced_plan_generation", "gauge", "Generation number of the current plan.");
     out << "hpplaced_plan_generation " << plan_generation_ << '\n';
-    header(out, "hpplaced_apply_errors_total", "counter", "Failed writes of the appliers (cgroup, auto_online).");
-    for (const std::string applier : {"cgroup", "auto_online"}) {
+    header(out, "hpplaced_apply_errors_total", "counter", "Failed writes of the appliers (cgroup, auto_online, unit).");
+    for (const std::string applier : {"cgroup", "auto_online", "unit"}) {
         const auto it = apply_errors_.find(applier);
         out << "hpplaced_apply_errors_total{applier=\"" << applier << "\"} "
             << (it == apply_errors_.end() ? 0 : it->second) << '\n';
     }
     for (const auto& [applier, errors] : apply_errors_) {
-        if (applier != "cgroup" && applier != "auto_online") {
+        if (applier != "cgroup" && applier != "auto_online" && applier != "unit") {
             out << "hpplaced_apply_errors_total{applier=\"" << label_value(applier) << "\"} " << errors << '\n';
         }
     }
