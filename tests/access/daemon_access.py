@@ -283,6 +283,10 @@ def phase_bound(rig):
     check(f"uid {MEMBER}): refused register: cgroup" in rig.log(),
           "the daemon logs the refused register with the member's pid and uid")
     check(not open(os.path.join(rig.other, "cpuset.cpus")).read().strip(), "nothing was written to the other cgroup")
+    unit = client(MEMBER_CMD, path, [{"op": "register", "workload": {"name": "mu", "unit": "nginx.service"}}])
+    check(len(unit) == 1 and unit[0].get("ok") is False and
+          unit[0]["error"] == "register: permission denied: unit \"nginx.service\": only root may name a systemd unit",
+          f"a member's register naming a systemd unit is refused: {unit}")
     root_holder.stdin.close()
     root_holder.wait(10)
 

@@ -484,6 +484,10 @@ private:
                                        "); a member of the socket's group may name only its own");
                 }
             }
+            if (const auto& unit = request.workload.unit) {
+                // A unit's AllowedCPUs= reach every process systemd puts in it, not only the member's.
+                throw AccessDenied("unit " + quoted_text(*unit) + ": only root may name a systemd unit");
+            }
             check_owned(request.workload.name, "register");
         } else if (request.op == control::Op::unregister_workload) {
             check_owned(request.name, "unregister");
