@@ -70,6 +70,17 @@ baseline_down() {
 	rm -f "$BASELINE_SOCKET"
 }
 
+# cpu_times NAME: "who tid utime stime" (clock ticks) for every thread of hpplaced (who=daemon; its main
+# thread, the event loop, is the one whose tid is its pid), the service and the baseline server.
+cpu_times() {
+	for who in daemon:$(daemon_pid) service:$(service_pid) baseline:$baseline_pid; do
+		for task in /proc/${who#*:}/task/*; do
+			echo "${who%%:*} ${task##*/} $(cut -d' ' -f14,15 "$task/stat")"
+		done
+	done > "/tmp/$1"
+	out "$1" "/tmp/$1"
+}
+
 bench_status_rest() {
 	wait_until 60 settled || die "not settled before the status requests"
 	baseline_up
@@ -86,7 +97,9 @@ bench_storm() {
 	wait_until 60 settled || die "not settled before the storm"
 	metrics metrics_before
 	baseline_up
+	cpu_times cpu_before
 	probe storm storm 1 "$BENCH_STORM_TOGGLES" "$SOCKET" "$BASELINE_SOCKET" "$BENCH_STATUS_INTERVAL_MS"
+	cpu_times cpu_after
 	baseline_down
 	wait_until 120 settled || die "not settled 120 s after the storm: cpuset $(cat "$CGROUP/cpuset.cpus"), $(hpctl status 2>&1 | tr '\n' ' '); service pid $(service_pid || echo gone), threads (tid cpu allowed name): $(threads | tr '\n' ';'); plan: $(hpctl plan 2>&1 | tr '\n' ' ')"
 	metrics metrics_after

@@ -199,6 +199,31 @@ def ms(ns: int | float) -> float:
     return ns / 1e6
 
 
+def storm_cpu(before: list[str], after: list[str], events: float, clk_tck: int) -> dict:
+    """CPU time (ms) over the storm: hpplaced's threads, its event loop alone, the service's, the baseline's."""
+    def ticks(lines: list[str], what: str) -> dict[tuple[str, str], int]:
+        out = {}
+        for line in lines:
+            fields = line.split()
+            if len(fields) != 4:
+                raise BenchError(f"{what}: not 'who tid utime stime': {line!r}")
+            out[(fields[0], fields[1])] = int(fields[2]) + int(fields[3])
+        return out
+    start, end = ticks(before, "CPU times before the storm"), ticks(after, "CPU times after the storm")
+    if not start or not end:
+        raise BenchError("no CPU times of the storm's processes")
+
+    def used(who: str, tid: str | None = None) -> float:
+        # A thread that came during the storm counts from zero; one that left is not seen.
+        total = sum(t - start.get(key, 0) for key, t in end.items() if key[0] == who and (tid is None or key[1] == tid))
+        return total * 1000 / clk_tck
+
+    loop_tid = min((key[1] for key in end if key[0] == "daemon"), key=int)
+    return {"daemon_cpu_ms": used("daemon"), "loop_cpu_ms": used("daemon", loop_tid),
+            "loop_cpu_per_event_ms": used("daemon", loop_tid) / events,
+            "service_cpu_ms": used("service"), "baseline_cpu_ms": used("baseline")}
+
+
 def measure(run: vmlib.GuestRun, params: dict[str, int]) -> dict:
     """Everything the table shows, from the guest's outputs; raises BenchError for anything missing."""
     result: dict = {"guest": output(run, "bench_setup", "versions")}
@@ -270,6 +295,8 @@ def measure(run: vmlib.GuestRun, params: dict[str, int]) -> dict:
         "resyncs": delta("hpplaced_resyncs_total"),
         "recomputes": recomputes,
         "recomputes_per_event": recomputes / events,
+        **storm_cpu(output(run, "bench_storm", "cpu_before"), output(run, "bench_storm", "cpu_after"), events,
+                    integer(rest, "clk_tck", "rest")),
         # The event loop's own work per plan: a status request that arrives meanwhile waits for it.
         "recompute_mean_ms": delta("hpplaced_recompute_duration_seconds_sum") * 1000
         / max(delta("hpplaced_recompute_duration_seconds_count"), 1.0),
@@ -366,6 +393,10 @@ def table(result: dict, params: dict[str, int]) -> str:
               f"{s['overruns']:.0f}; {s['resyncs']:.0f} |",
               f"| plan recomputes; per event taken in | {s['recomputes']:.0f}; {number(s['recomputes_per_event'], 3)} |",
               f"| a recompute's mean duration on the event loop (ms) | {number(s['recompute_mean_ms'], 2)} |",
+              f"| CPU time during the storm (ms): hpplaced; its event loop thread; per event taken in | "
+              f"{number(s['daemon_cpu_ms'], 0)}; {number(s['loop_cpu_ms'], 0)}; {number(s['loop_cpu_per_event_ms'], 2)} |",
+              f"| CPU time during the storm (ms): the service; the baseline server | "
+              f"{number(s['service_cpu_ms'], 0)}; {number(s['baseline_cpu_ms'], 0)} |",
               "", f"| `status` request (new connection each, one per {params['BENCH_STATUS_INTERVAL_MS']} ms) "
                   f"| n | median (ms) | p99 (ms) |", "|---|---:|---:|---:|",
               f"| at rest | {len(st['rest_ms'])} | {number(st['rest_median_ms'], 2)} | {number(st['rest_p99_ms'], 2)} |",
