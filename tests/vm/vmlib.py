@@ -74,6 +74,8 @@ VIRTIO_MEM_BLOCK = 128 * MiB
 
 UNPRIVILEGED_USER = "user"
 UNPRIVILEGED_UID = 1000
+DAEMON_USER = "hpplaced"
+DAEMON_UID = 990  # daemon_guest.sh's DAEMON_UID
 # Host executables every guest gets, in /hp/host: util-linux setpriv starts hpplaced with the
 # uid, capability bounding set, ambient capabilities and no_new_privs of dist/hpplaced.service. Call them
 # by that absolute path: busybox sh runs its own applet of the same name (a smaller setpriv without
@@ -518,10 +520,14 @@ def build_initramfs(
         image.add_executable(Path(host_tool), f"/hp/host/{tool}")
     image.add_file("/init", GUEST_DIR / "init.sh", 0o755)
     image.add_file("/hp/lib.sh", GUEST_DIR / "lib.sh", 0o644)
+    # hpplaced runs as its system user (daemon_guest.sh's DAEMON_UID), which the package's sysusers.d
+    # entry makes on a real host: dbus-daemon drops a peer whose uid it cannot look up.
     image.add_bytes("/etc/passwd", f"root:x:0:0:root:/root:/bin/sh\n"
                     f"{UNPRIVILEGED_USER}:x:{UNPRIVILEGED_UID}:{UNPRIVILEGED_UID}:"
-                    f"unprivileged:/home/user:/bin/sh\n")
-    image.add_bytes("/etc/group", f"root:x:0:\n{UNPRIVILEGED_USER}:x:{UNPRIVILEGED_UID}:\n")
+                    f"unprivileged:/home/user:/bin/sh\n"
+                    f"{DAEMON_USER}:x:{DAEMON_UID}:{DAEMON_UID}:hpplaced:/nonexistent:/bin/false\n")
+    image.add_bytes("/etc/group", f"root:x:0:\n{UNPRIVILEGED_USER}:x:{UNPRIVILEGED_UID}:\n"
+                    f"{DAEMON_USER}:x:{DAEMON_UID}:\n")
     if artifacts.hpnotify_ko:
         image.add_file("/hp/hpnotify.ko", artifacts.hpnotify_ko, 0o644)
     for module in artifacts.test_modules:

@@ -24,7 +24,7 @@ CONF
 echo $! > "$DAEMON_PID_FILE"
 wait_until 30 daemon_started || die "hpplaced did not answer within 30 s: $(tail -5 "$DAEMON_LOG")"
 applied() { grep '"SetUnitProperties"' /tmp/fake.out | grep -c '"error":""'; }
-wait_until 30 test "$(applied)" -ge 1 || die "work.service was not set within 30 s: $(cat /tmp/fake.out)"
+wait_until 30 test "$(applied)" -ge 1 || die "work.service was not set within 30 s: $(cat /tmp/fake.out); hpplaced: $(tail -8 "$DAEMON_LOG" | tr "\n" " ")"
 before=$(applied)
 plan plan_before
 host hotadd_cpu socket=2 || die "vCPU hot-add refused"
