@@ -199,6 +199,16 @@ def ms(ns: int | float) -> float:
     return ns / 1e6
 
 
+def latencies(at_rest: list[float], in_storm: list[float]) -> dict:
+    """Median and p99 at rest and in the storm, and their ratios, for one server's status samples (ms)."""
+    out = {"rest_ms": at_rest, "storm_ms": in_storm,
+           "rest_median_ms": statistics.median(at_rest), "rest_p99_ms": percentile(at_rest, 0.99),
+           "storm_median_ms": statistics.median(in_storm), "storm_p99_ms": percentile(in_storm, 0.99)}
+    out["median_ratio"] = out["storm_median_ms"] / out["rest_median_ms"]
+    out["p99_ratio"] = out["storm_p99_ms"] / out["rest_p99_ms"]
+    return out
+
+
 def storm_cpu(before: list[str], after: list[str], events: float, clk_tck: int) -> dict:
     """CPU time (ms) over the storm: hpplaced's threads, its event loop alone, the service's, the baseline's."""
     def ticks(lines: list[str], what: str) -> dict[tuple[str, str], int]:
@@ -301,20 +311,8 @@ def measure(run: vmlib.GuestRun, params: dict[str, int]) -> dict:
         "recompute_mean_ms": delta("hpplaced_recompute_duration_seconds_sum") * 1000
         / max(delta("hpplaced_recompute_duration_seconds_count"), 1.0),
     }
-    result["status"] = {
-        "rest_ms": at_rest, "storm_ms": in_storm,
-        "rest_median_ms": statistics.median(at_rest), "rest_p99_ms": percentile(at_rest, 0.99),
-        "storm_median_ms": statistics.median(in_storm), "storm_p99_ms": percentile(in_storm, 0.99),
-    }
-    result["status"]["median_ratio"] = result["status"]["storm_median_ms"] / result["status"]["rest_median_ms"]
-    result["status"]["p99_ratio"] = result["status"]["storm_p99_ms"] / result["status"]["rest_p99_ms"]
-    result["baseline"] = {
-        "rest_ms": baseline_rest, "storm_ms": baseline_storm,
-        "rest_median_ms": statistics.median(baseline_rest), "rest_p99_ms": percentile(baseline_rest, 0.99),
-        "storm_median_ms": statistics.median(baseline_storm), "storm_p99_ms": percentile(baseline_storm, 0.99),
-    }
-    result["baseline"]["median_ratio"] = result["baseline"]["storm_median_ms"] / result["baseline"]["rest_median_ms"]
-    result["baseline"]["p99_ratio"] = result["baseline"]["storm_p99_ms"] / result["baseline"]["rest_p99_ms"]
+    result["status"] = latencies(at_rest, in_storm)
+    result["baseline"] = latencies(baseline_rest, baseline_storm)
 
     result["hotadd"] = {}
     for cpu in HOTADD_CPUS:
