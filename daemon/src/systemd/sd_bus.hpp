@@ -34,7 +34,8 @@ public:
     sd_bus_error* get() noexcept { return &error_; }
 
 private:
-    sd_bus_error error_ = SD_BUS_ERROR_NULL;
+    // SD_BUS_ERROR_NULL is all zeros; its compound literal is not C++ (clang -Wpedantic refuses it).
+    sd_bus_error error_{};
 };
 
 }  // namespace hpplace::sdbus
