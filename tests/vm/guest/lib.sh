@@ -159,11 +159,14 @@ dimm_blocks_gone() {
 	done
 }
 
-# node_online_bytes NODE: bytes of the online memory blocks of NODE, from sysfs.
+# node_online_bytes NODE: bytes of the online memory blocks of NODE, from sysfs. A block reads
+# "going-offline" while an offline is tried (virtio-mem retries a vetoed one on its own) and stays
+# online if it fails: it counts as online, as the daemon counts it.
 node_online_bytes() {
 	node_blocks=0
 	for block in "$NODE_SYS/node$1"/memory[0-9]*; do
-		[ -e "$block/state" ] && grep -qx online "$block/state" && node_blocks=$((node_blocks + 1))
+		[ -e "$block/state" ] && grep -qx -e online -e going-offline "$block/state" &&
+			node_blocks=$((node_blocks + 1))
 	done
 	echo $((node_blocks * $(block_size)))
 }
