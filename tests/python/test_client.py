@@ -154,6 +154,34 @@ def test_no_daemon_is_a_clear_error(hpplace, tmp_path):
         client.status()
 
 
+def test_a_full_listen_queue_times_out_clearly(hpplace, tmp_path):
+    """Nobody accepts and the backlog is full: the connect waits its timeout in the kernel, then fails."""
+    import socket
+    path = str(tmp_path / "full.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    fillers = []
+    while len(fillers) < 16:
+        filler = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        filler.setblocking(False)
+        try:
+            filler.connect(path)
+        except BlockingIOError:
+            filler.close()
+            break
+        fillers.append(filler)
+    assert len(fillers) < 16, "the listen queue never filled"
+    client = hpplace.Client(path, timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(hpplace.ConnectError, match=r"hpplaced at .*full.sock did not accept within 0.3 s"):
+        client.status()
+    took = time.monotonic() - started
+    assert 0.25 <= took < 5, f"gave up after {took:.2f} s"
+    for sock in [listener, *fillers]:
+        sock.close()
+
+
 # --- a fake daemon: events, and input the real one never sends -------------------------------------
 
 

@@ -1,7 +1,9 @@
 #include "control/client.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #include <algorithm>
@@ -60,25 +62,39 @@ ControlClient ControlClient::connect(const std::filesystem::path& socket_path, s
                            std::to_string(sizeof(address.sun_path) - 1) + " bytes");
     }
     std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-    FileDescriptor fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    FileDescriptor fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) {
         throw ControlError(std::string("cannot create a socket: ") + std::strerror(errno));
     }
-    // A full listen backlog makes a non-blocking AF_UNIX connect fail with
-    // EAGAIN (nothing is in progress): try again until the timeout.
+    // A blocking connect bounded by SO_SNDTIMEO: with the listen backlog full
+    // it waits in the kernel and is woken with every other connector as the
+    // daemon accepts. A non-blocking one fails with EAGAIN and, retried on a
+    // timer, loses each freed slot to those already waiting: behind a flood of
+    // connections it took 100-300 ms instead of a few.
     const auto deadline = Clock::now() + timeout;
-    while (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+    for (;;) {
+        const auto left = std::max<long long>(remaining_ms(deadline), 1);  // 0 would mean no limit
+        const timeval limit{.tv_sec = static_cast<time_t>(left / 1000),
+                            .tv_usec = static_cast<suseconds_t>(left % 1000 * 1000)};
+        if (::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit)) != 0) {
+            throw ControlError(std::string("cannot set a connect timeout: ") + std::strerror(errno));
+        }
+        if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0) {
+            break;
+        }
         const int error = errno;
-        if (error == EINTR) {
-            continue;
+        if (error == EINTR && Clock::now() < deadline) {
+            continue;  // nothing is in progress on AF_UNIX: connect again
         }
-        if (error != EAGAIN) {
-            throw ControlError(connect_error(socket_path, error));
-        }
-        if (Clock::now() >= deadline) {
+        if (error == EAGAIN || error == EINTR) {
             throw ControlError("hpplaced at " + path + " did not accept within " + seconds_text(timeout));
         }
-        ::poll(nullptr, 0, 10);
+        throw ControlError(connect_error(socket_path, error));
+    }
+    // Sends and reads poll with their own deadlines.
+    const int flags = ::fcntl(fd.get(), F_GETFL);
+    if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
+        throw ControlError(std::string("cannot make the socket non-blocking: ") + std::strerror(errno));
     }
     return ControlClient(std::move(fd), socket_path, timeout);
 }
