@@ -9,7 +9,7 @@ linux-image-amd64 linux-headers-amd64 kmod sparse
 qemu-system-x86 busybox-static cpio gzip util-linux
 libmnl-dev libudev-dev libnuma-dev libboost-dev libsystemd-dev
 nlohmann-json3-dev libtomlplusplus-dev doctest-dev libbenchmark-dev
-python3 python3-yaml python3-pytest python3-pip python3-setuptools python3-wheel systemd ccache
+python3 python3-yaml python3-pytest python3-pip python3-setuptools python3-wheel systemd ccache scdoc
 clang libclang-rt-14-dev llvm
 dwarves
 debhelper dh-dkms dkms lintian mmdebstrap
@@ -21,7 +21,7 @@ dbus-daemon
 # python3-pytest, -pip, -setuptools and -wheel: the Python package's tests
 # install it with pip offline (no build isolation) and run it (ctest python_client).
 # dwarves (pahole) is for make test-kernels: newer kernels' headers make BTF for
-# every module they build.
+# every module they build. scdoc makes the man pages (docs/man).
 # debhelper, dh-dkms, dkms, lintian and mmdebstrap are for make deb and make deb-test (the
 # Debian packages, and the chroot they are installed and purged in; dpkg-dev comes with
 # build-essential, and Rules-Requires-Root: no spares fakeroot).
@@ -34,17 +34,32 @@ for p in $PACKAGES; do
 	fi
 done
 
-if [ -z "$missing" ]; then
-	exit 0
-fi
-
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
 	SUDO="sudo"
 fi
-
-echo "install-deps: installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+
+if [ -n "$missing" ]; then
+	echo "install-deps: installing:$missing" >&2
+	$SUDO apt-get update -qq
+	# shellcheck disable=SC2086
+	$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# promtool, for the metrics check of the ctest cli_conventions: Debian has it only
+# in the prometheus package (19 MB), whose installation would also add a user and
+# start a Prometheus server. Only its promtool is taken out, into a cache.
+PROMTOOL_DIR=/var/cache/hpnotify-tools
+if [ ! -x "$PROMTOOL_DIR/promtool" ]; then
+	echo "install-deps: fetching promtool (Debian package prometheus) into $PROMTOOL_DIR" >&2
+	work=$(mktemp -d)
+	trap 'rm -rf "$work"' EXIT
+	chmod 0755 "$work"
+	if ! (cd "$work" && apt-get download prometheus >/dev/null 2>&1); then
+		$SUDO apt-get update -qq
+		(cd "$work" && apt-get download prometheus >/dev/null)
+	fi
+	dpkg-deb --fsys-tarfile "$work"/prometheus_*.deb | tar -x -C "$work" ./usr/bin/promtool
+	$SUDO install -D -m 0755 "$work/usr/bin/promtool" "$PROMTOOL_DIR/promtool"
+fi

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <stdexcept>
@@ -17,19 +18,25 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include "config/config.hpp"
+#include "core/log.hpp"
+#include "core/version.hpp"
 #include "service/daemon.hpp"
 
 namespace {
 
 constexpr std::string_view usage =
-    "usage: hpplaced [--config FILE] [--socket PATH] [--rcvbuf BYTES] [--metrics-file PATH]\n"
-    "                [--sysfs-root DIR] [--cgroup-root DIR] [control socket limits]\n"
+    "usage: hpplaced [--config FILE] [--socket PATH] [--rcvbuf BYTES] [--metrics-dir DIR]\n"
+    "                [--metrics-file PATH] [--sysfs-root DIR] [--cgroup-root DIR]\n"
+    "                [control socket limits] | --help | --version\n"
     "Keeps thread and buffer placement in line with CPU and memory hotplug. Runs in the\n"
     "foreground and logs to stderr; SIGHUP reloads the config, SIGTERM/SIGINT stop.\n"
     "  --config FILE        TOML configuration (default /etc/hpplaced/hpplaced.conf; may be absent)\n"
     "  --socket PATH        control socket (default /run/hpplaced.sock)\n"
     "  --rcvbuf BYTES       receive buffer of the event sockets\n"
-    "  --metrics-file PATH  also write the Prometheus metrics there after each change\n"
+    "  --metrics-dir DIR    write the Prometheus metrics to DIR/hpplaced.prom after each change\n"
+    "                       (default node_exporter's /var/lib/prometheus/node-exporter; \"\": no file)\n"
+    "  --metrics-file PATH  write them to PATH instead\n"
     "  --sysfs-root DIR     sysfs to read (default /sys)\n"
     "  --cgroup-root DIR    cgroup v2 mount (default /sys/fs/cgroup); workload cgroups must be below it\n"
     "Control socket limits (docs/contract.md):\n"
@@ -40,7 +47,17 @@ constexpr std::string_view usage =
     "  --idle-timeout SECONDS         close a connection without a request for that long, unless it\n"
     "                                 subscribed or registered (default 30)\n"
     "  --line-timeout SECONDS         close a connection whose request line is not finished by then\n"
-    "                                 (default 10)\n";
+    "                                 (default 10)\n"
+    "Exit status: 0 stopped by SIGTERM/SIGINT, 1 failure, 2 usage error, 78 bad config file.\n";
+
+constexpr std::string_view metrics_file_name = "hpplaced.prom";
+// node_exporter's textfile collector directory on Debian; where it is missing
+// the file costs a check every 10 s (MetricsFile), not one per change.
+constexpr std::string_view default_metrics_dir = "/var/lib/prometheus/node-exporter";
+
+// sysexits(3)'s EX_CONFIG: a bad config file, which restarting does not mend
+// (a unit's RestartPreventExitStatus=).
+constexpr int exit_config_error = 78;
 
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -76,10 +93,16 @@ std::chrono::milliseconds parse_seconds(std::string_view name, std::string_view 
 
 std::optional<hpplace::DaemonOptions> parse_options(int argc, char** argv) {
     hpplace::DaemonOptions options;
+    std::optional<std::filesystem::path> metrics_file;
+    std::filesystem::path metrics_dir(default_metrics_dir);
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         if (arg == "-h" || arg == "--help") {
             std::cout << usage;
+            return std::nullopt;
+        }
+        if (arg == "--version") {
+            std::cout << "hpplaced " << hpplace::version_line() << '\n';
             return std::nullopt;
         }
         std::string_view name = arg;
@@ -105,7 +128,12 @@ std::optional<hpplace::DaemonOptions> parse_options(int argc, char** argv) {
         } else if (name == "--rcvbuf") {
             options.receive_buffer_bytes = parse_bytes(take_value());
         } else if (name == "--metrics-file") {
-            options.metrics_file = std::filesystem::path(take_value());
+            metrics_file = std::filesystem::path(take_value());
+            if (metrics_file->empty()) {
+                throw UsageError("--metrics-file needs a path");
+            }
+        } else if (name == "--metrics-dir") {
+            metrics_dir = std::filesystem::path(take_value());
         } else if (name == "--sysfs-root") {
             options.sysfs_root = take_value();
         } else if (name == "--cgroup-root") {
@@ -126,8 +154,15 @@ std::optional<hpplace::DaemonOptions> parse_options(int argc, char** argv) {
             throw UsageError("unknown option '" + std::string(arg) + "' (see --help)");
         }
     }
+    if (metrics_file) {
+        options.metrics_file = std::move(metrics_file);
+    } else if (!metrics_dir.empty()) {
+        options.metrics_file = metrics_dir / metrics_file_name;
+    }
     return options;
 }
+
+void log(const std::string& line) { hpplace::log::to_stderr("hpplaced", line); }
 
 void notify_systemd(const std::string& state) {
     // Without NOTIFY_SOCKET (not under systemd) this does nothing.
@@ -141,7 +176,7 @@ int main(int argc, char** argv) {
     try {
         options = parse_options(argc, argv);
     } catch (const UsageError& error) {
-        std::cerr << "hpplaced: " << error.what() << '\n';
+        log(hpplace::log::err(error.what()));
         return 2;
     }
     if (!options) {
@@ -157,12 +192,12 @@ int main(int argc, char** argv) {
                     return;
                 }
                 if (signal == SIGHUP) {
-                    std::cerr << "hpplaced: SIGHUP: reloading\n";
+                    log(hpplace::log::notice("SIGHUP: reloading"));
                     daemon.reload();
                     signals.async_wait(on_signal);
                     return;
                 }
-                std::cerr << "hpplaced: " << (signal == SIGINT ? "SIGINT" : "SIGTERM") << ": stopping\n";
+                log(hpplace::log::notice(signal == SIGINT ? "SIGINT: stopping" : "SIGTERM: stopping"));
                 notify_systemd("STOPPING=1");
                 daemon.stop();
                 // Pending timers or posted handlers of the sources end with the loop.
@@ -172,8 +207,11 @@ int main(int argc, char** argv) {
         daemon.start();
         io.run();
         return EXIT_SUCCESS;
+    } catch (const hpplace::ConfigError& error) {
+        log(hpplace::log::err(error.what()));
+        return exit_config_error;
     } catch (const std::exception& error) {
-        std::cerr << "hpplaced: " << error.what() << '\n';
+        log(hpplace::log::err(error.what()));
         return EXIT_FAILURE;
     }
 }

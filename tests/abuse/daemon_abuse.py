@@ -182,7 +182,8 @@ class Daemon:
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
             [binary, "--config", self.config, "--sysfs-root", self.sys, "--cgroup-root", self.cgroups,
-             "--socket", self.socket, "--idle-timeout", str(IDLE_TIMEOUT_S), "--line-timeout", str(LINE_TIMEOUT_S)],
+             "--socket", self.socket, "--idle-timeout", str(IDLE_TIMEOUT_S), "--line-timeout", str(LINE_TIMEOUT_S),
+             "--metrics-dir", ""],  # never the host's node_exporter directory
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

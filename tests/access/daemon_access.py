@@ -180,7 +180,8 @@ class Rig:
         with open(self.log_path, "w") as log:
             self.process = subprocess.Popen(
                 list(wrap) + [self.args.hpplaced, "--config", self.config, "--sysfs-root", self.sys,
-                              "--cgroup-root", self.cgroups, "--socket", socket_path],
+                              "--cgroup-root", self.cgroups, "--socket", socket_path,
+                              "--metrics-dir", ""],  # never the host's node_exporter directory
                 stdout=log, stderr=subprocess.STDOUT, pass_fds=pass_fds)
 
     def log(self):

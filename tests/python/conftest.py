@@ -80,7 +80,8 @@ class Daemon:
         self.log = open(self.log_path, "a")
         self.process = subprocess.Popen(
             [binary("hpplaced"), "--config", str(self.config), "--sysfs-root", str(self.sys),
-             "--socket", self.socket], stdout=self.log, stderr=subprocess.STDOUT)
+             "--socket", self.socket, "--metrics-dir", ""],  # never the host's node_exporter directory
+            stdout=self.log, stderr=subprocess.STDOUT)
         wait_for(self.answers, 20, f"hpplaced answering on {self.socket} (log: {self.log_path})")
         # Until the first plan the plan document is empty.
         wait_for(lambda: self.ask("status").get("plan_generation", 0) > 0, 20, "hpplaced's first plan")

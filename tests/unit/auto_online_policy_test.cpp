@@ -122,7 +122,7 @@ TEST_CASE("auto_online onlines an arrived CPU and leaves online ones alone") {
     CHECK(result.onlined == 1);
     CHECK(result.errors == 0);
     CHECK(sysfs.cpu_online(2) == "1");
-    CHECK(sysfs.log == std::vector<std::string>{"auto_online: onlined cpu2"});
+    CHECK(sysfs.log == std::vector<std::string>{"<6>auto_online: onlined cpu2"});
 
     // Already online, or not hot-pluggable (no online file): nothing written.
     FakeSysfs::write(sysfs.cpu_dir() / "cpu1" / "online", "1\n");
@@ -189,7 +189,7 @@ TEST_CASE("auto_online failures are logged and counted, never thrown") {
     // A CPU that is not in sysfs.
     const auto missing = onliner.on_event(cpu_arrived(9));
     CHECK(missing.errors == 1);
-    CHECK(sysfs.log.back() == "auto_online: cpu9 is not in " + sysfs.cpu_dir().string());
+    CHECK(sysfs.log.back() == "<4>auto_online: cpu9 is not in " + sysfs.cpu_dir().string());
     // A CPU event without a CPU, a block event without an address.
     Event no_cpu = cpu_arrived(0);
     no_cpu.cpu.reset();
@@ -199,7 +199,7 @@ TEST_CASE("auto_online failures are logged and counted, never thrown") {
     CHECK(onliner.on_event(no_start).errors == 1);
     // A block that is not there.
     CHECK(onliner.on_event(block_added(50 * block_bytes, block_bytes)).errors == 1);
-    CHECK(sysfs.log.back().starts_with("auto_online: cannot read " +
+    CHECK(sysfs.log.back().starts_with("<4>auto_online: cannot read " +
                                        (sysfs.memory_dir() / "memory50" / "state").string()));
     // A refused write (read-only even for root: a sysfs attribute without store).
     std::filesystem::create_directories(sysfs.cpu_dir() / "cpu5");
@@ -265,8 +265,8 @@ TEST_CASE("auto_online applier: onlining runs off the loop, which goes on while 
     }
     CHECK(sysfs.cpu_online(3) == "1");
     CHECK(sysfs.log.size() == 2);
-    CHECK(sysfs.log.at(0) == "auto_online: onlined cpu3");
-    CHECK(sysfs.log.at(1).starts_with("auto_online: cpu9 is not in "));
+    CHECK(sysfs.log.at(0) == "<6>auto_online: onlined cpu3");
+    CHECK(sysfs.log.at(1).starts_with("<4>auto_online: cpu9 is not in "));
     CHECK(errors == 1);
     for (const auto& thread : threads) {
         CHECK(thread == loop_thread);

@@ -90,7 +90,7 @@ TEST_CASE("cgroup applier writes what differs and enables cpuset up the tree") {
     CHECK(FakeCgroupFs::read(fs.root / "cgroup.subtree_control") == "+cpuset\n");
     CHECK(FakeCgroupFs::read(fs.root / "apps" / "cgroup.subtree_control") == "+cpuset\n");
     REQUIRE(fs.log.size() == 2);
-    CHECK(fs.log[0] == "workload web: enabled the cpuset controller in " +
+    CHECK(fs.log[0] == "<5>workload web: enabled the cpuset controller in " +
                            (fs.root / "cgroup.subtree_control").string());
     CHECK(fs.log[1].find("apps/cgroup.subtree_control") != std::string::npos);
 }
@@ -129,7 +129,7 @@ TEST_CASE("cgroup applier: a failing write is logged, counted, and retried at th
     CHECK(failed.writes == 1);  // mems still applied
     CHECK(FakeCgroupFs::read(web / "cpuset.mems") == "0-1\n");
     REQUIRE(fs.log.size() == 1);
-    CHECK(fs.log[0].starts_with("workload web: cannot read " + (web / "cpuset.cpus").string()));
+    CHECK(fs.log[0].starts_with("<4>workload web: cannot read " + (web / "cpuset.cpus").string()));
     CHECK(fs.log[0].find('\n') == std::string::npos);
 
     // Fixed behind our back: the next apply catches up.
@@ -161,7 +161,7 @@ TEST_CASE("cgroup applier: a read-only cpuset file fails the write, not the daem
     CHECK(result.errors == 1);
     CHECK(result.writes == 0);
     REQUIRE(fs.log.size() == 1);
-    CHECK(fs.log[0] == "workload web: cannot open " + (web / "cpuset.cpus").string() +
+    CHECK(fs.log[0] == "<4>workload web: cannot open " + (web / "cpuset.cpus").string() +
                            " for writing: Permission denied (retried at the next change)");
     // Counted again at the next apply: it is retried, never given up on.
     CHECK(applier.apply({target("web", "web", refused_value, "0")}).errors == 1);
@@ -207,7 +207,7 @@ TEST_CASE("cgroup applier: a missing cgroup is an error with a reason") {
     const auto missing = applier.apply({target("ghost", "no/such/group", "0", "0")});
     CHECK(missing.errors == 1);
     REQUIRE(fs.log.size() == 1);
-    CHECK(fs.log[0].starts_with("workload ghost: cgroup " + (fs.root / "no/such/group").string() +
+    CHECK(fs.log[0].starts_with("<4>workload ghost: cgroup " + (fs.root / "no/such/group").string() +
                                 " is not a directory"));
 }
 
@@ -410,6 +410,7 @@ TEST_CASE("cgroup plan applier: retries give up after the budget, logged once; o
     CHECK(rig.counted_errors == applier.retries() + 1);  // the plan and every retry were refused
     CHECK(FakeCgroupFs::read(rig.web / "cpuset.cpus") == "0-1\n");
     REQUIRE(rig.log_lines_with("cpuset still refused after") == 1);
+    CHECK(rig.fs.log.back().starts_with("<4>workload web: cpuset still refused after"));
     CHECK(rig.fs.log.back().find("retried at the next change: workload web: cannot write \"0-3\"") !=
           std::string::npos);
 

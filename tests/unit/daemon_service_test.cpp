@@ -269,7 +269,7 @@ TEST_CASE("daemon: SIGHUP reload takes a new config, a bad one keeps the old") {
     CHECK(read(rig.dir / "cgroup/web/cpuset.cpus") == "2\n");
     bool logged = false;
     for (const auto& line : rig.log) {
-        logged = logged || line.find("config reload failed") != std::string::npos;
+        logged = logged || line.starts_with("<3>config reload failed");
     }
     CHECK(logged);
     CHECK(rig.notifications.back().starts_with("READY=1"));
@@ -334,7 +334,7 @@ TEST_CASE("daemon: a registered workload is planned until its connection closes"
     client.close();
     CHECK(planned_names(*daemon) == Names{"web"});
     CHECK(daemon->current_plan().generation == generation + 1);
-    CHECK(std::count(rig.log.begin(), rig.log.end(), "workload \"db\" unregistered") == 1);
+    CHECK(std::count(rig.log.begin(), rig.log.end(), "<6>workload \"db\" unregistered") == 1);
 }
 
 TEST_CASE("daemon: a name registered by two connections stays until the last one closes") {

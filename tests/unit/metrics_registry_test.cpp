@@ -10,6 +10,12 @@
 #include <sstream>
 #include <string>
 
+#include <sys/stat.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include "core/log.hpp"
+#include "core/version.hpp"
 #include "service/metrics.hpp"
 
 using namespace hpplace;
@@ -109,7 +115,7 @@ TEST_CASE("Metrics: a fresh registry renders every family at zero") {
 TEST_CASE("Metrics: counts render and parse back") {
     // Counted by their owners, read at each render.
     control::EventCounters owned{.received = 3, .last_seq = 0, .lost = 5, .resyncs = 1, .rejected = 2, .overruns = 4};
-    Metrics metrics([&] { return owned; });
+    Metrics metrics([&] { return control::Status{.events = owned}; });
     metrics.count_event(EventType::cpu_online);
     metrics.count_event(EventType::cpu_online);
     metrics.count_event(EventType::mem_block_added);
@@ -176,39 +182,145 @@ TEST_CASE("Metrics: odd applier names are escaped") {
     CHECK(parsed.samples.at("hpplaced_apply_errors_total{applier=\"we\\\"ird\\\\\"}") == 1);
 }
 
+TEST_CASE("Metrics: build info, event source, nodes, config loads") {
+    control::Status status{.source = EventSource::udev,
+                           .nodes = {{.id = 0, .cpus = CpuSet::parse_list("0-1"), .memory_bytes = 1 << 30},
+                                     {.id = 3, .cpus = {}, .memory_bytes = 512 << 20}}};
+    Metrics metrics([&] { return status; });
+    auto parsed = parse_exposition(metrics.render());
+    CHECK(parsed.types.at("hpplaced_build_info") == "gauge");
+    const std::string build_info = "hpplaced_build_info{version=\"" + std::string(version()) + "\",revision=\"" +
+                                   std::string(revision()) + "\"}";
+    CHECK(parsed.samples.at(build_info) == 1);
+    CHECK(parsed.samples.at("hpplaced_event_source{source=\"kernel\"}") == 0);
+    CHECK(parsed.samples.at("hpplaced_event_source{source=\"udev\"}") == 1);
+    CHECK(parsed.samples.at("hpplaced_event_source{source=\"sysfs\"}") == 0);
+    CHECK(parsed.samples.at("hpplaced_node_online_cpus{node=\"0\"}") == 2);
+    CHECK(parsed.samples.at("hpplaced_node_online_cpus{node=\"3\"}") == 0);
+    CHECK(parsed.samples.at("hpplaced_node_online_memory_bytes{node=\"0\"}") == 1 << 30);
+    CHECK(parsed.samples.at("hpplaced_node_online_memory_bytes{node=\"3\"}") == 512 << 20);
+    // No config loaded yet: no reload series.
+    CHECK(parsed.types.count("hpplaced_config_last_reload_successful") == 0);
+
+    // Sampled at each render: a source switch and a node's CPUs show at once.
+    status.source = EventSource::kernel;
+    status.nodes[1].cpus = CpuSet::parse_list("4");
+    const auto start = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+    metrics.record_config_load(true, start);
+    parsed = parse_exposition(metrics.render());
+    CHECK(parsed.samples.at("hpplaced_event_source{source=\"kernel\"}") == 1);
+    CHECK(parsed.samples.at("hpplaced_event_source{source=\"udev\"}") == 0);
+    CHECK(parsed.samples.at("hpplaced_node_online_cpus{node=\"3\"}") == 1);
+    CHECK(parsed.types.at("hpplaced_config_last_reload_successful") == "gauge");
+    CHECK(parsed.samples.at("hpplaced_config_last_reload_successful") == 1);
+    CHECK(parsed.samples.at("hpplaced_config_last_reload_success_timestamp_seconds") == 1'700'000'000);
+
+    // A failed reload: unsuccessful, and the time of the last success stays.
+    metrics.record_config_load(false, start + 60s);
+    parsed = parse_exposition(metrics.render());
+    CHECK(parsed.samples.at("hpplaced_config_last_reload_successful") == 0);
+    CHECK(parsed.samples.at("hpplaced_config_last_reload_success_timestamp_seconds") == 1'700'000'000);
+    metrics.record_config_load(true, start + 120s + 500ms);
+    parsed = parse_exposition(metrics.render());
+    CHECK(parsed.samples.at("hpplaced_config_last_reload_successful") == 1);
+    CHECK(parsed.samples.at("hpplaced_config_last_reload_success_timestamp_seconds") == 1'700'000'120.5);
+}
+
+namespace {
+
+std::string read_text(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Runs the loop until the metrics file's jobs have come back.
+void settle(boost::asio::io_context& io) {
+    io.run();
+    io.restart();
+}
+
+}  // namespace
+
 TEST_CASE("write_file_atomically and MetricsFile") {
     std::string pattern = (std::filesystem::temp_directory_path() / "hpplace-metrics-XXXXXX").string();
     REQUIRE(::mkdtemp(pattern.data()) != nullptr);
     const std::filesystem::path dir = pattern;
     const auto path = dir / "hpplaced.prom";
 
+    // 0644 whatever the umask (a unit's UMask=0027).
+    const mode_t umask_before = ::umask(027);
     write_file_atomically(path, "one\n");
     write_file_atomically(path, "two\n");
-    std::ifstream in(path);
-    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    CHECK(content == "two\n");
+    CHECK(read_text(path) == "two\n");
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0644);
     // No temp file is left behind.
     CHECK(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()) == 1);
 
+    boost::asio::io_context io;
     Metrics metrics;
     metrics.set_plan_generation(7);
     std::vector<std::string> log;
-    MetricsFile file(path, [&](const std::string& line) { log.push_back(line); });
-    CHECK(file.write(metrics));
-    std::ifstream again(path);
-    std::string written((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>());
-    CHECK(parse_exposition(written).samples.at("hpplaced_plan_generation") == 7);
+    MetricsFile file(io.get_executor(), path, [&](const std::string& line) { log.push_back(line); });
+    file.write(metrics);
+    settle(io);
+    CHECK(file.written() == 1);
+    CHECK(parse_exposition(read_text(path)).samples.at("hpplaced_plan_generation") == 7);
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0644);
     CHECK(log.empty());
 
-    // A directory that does not exist: logged once, not thrown, retried later.
-    MetricsFile broken(dir / "missing" / "x.prom", [&](const std::string& line) { log.push_back(line); });
-    CHECK_FALSE(broken.write(metrics));
-    CHECK_FALSE(broken.write(metrics));
+    // A burst: the last text wins.
+    for (std::uint64_t generation = 8; generation <= 20; ++generation) {
+        metrics.set_plan_generation(generation);
+        file.write(metrics);
+    }
+    settle(io);
+    CHECK(file.written() >= 2);
+    CHECK(parse_exposition(read_text(path)).samples.at("hpplaced_plan_generation") == 20);
+
+    // A directory that does not exist: logged once at info, not thrown, written once it exists.
+    MetricsFile absent(io.get_executor(), dir / "missing" / "x.prom",
+                       [&](const std::string& line) { log.push_back(line); }, 0ms);
+    absent.write(metrics);
+    settle(io);
+    absent.write(metrics);
+    settle(io);
+    CHECK(absent.failing());
     REQUIRE(log.size() == 1);
+    CHECK(log::parse(log[0]).priority == log::Priority::info);
     CHECK(log[0].find("missing") != std::string::npos);
     std::filesystem::create_directory(dir / "missing");
-    CHECK(broken.write(metrics));
+    absent.write(metrics);
+    settle(io);
+    CHECK_FALSE(absent.failing());
+    CHECK(absent.written() == 1);
     CHECK(log.size() == 2);
 
+    // Until the retry interval has passed, a missing directory costs no attempt.
+    MetricsFile waiting(io.get_executor(), dir / "later" / "x.prom", [&](const std::string& line) { log.push_back(line); },
+                        1h);
+    waiting.write(metrics);
+    settle(io);
+    REQUIRE(log.size() == 3);
+    std::filesystem::create_directory(dir / "later");
+    waiting.write(metrics);
+    settle(io);
+    CHECK(waiting.written() == 0);
+    CHECK(waiting.failing());
+    log.pop_back();
+    std::filesystem::remove(dir / "later");
+
+    // Any other failure (a directory where the file should be) is a warning.
+    std::filesystem::create_directory(dir / "blocked.prom");
+    MetricsFile blocked(io.get_executor(), dir / "blocked.prom", [&](const std::string& line) { log.push_back(line); });
+    blocked.write(metrics);
+    settle(io);
+    REQUIRE(log.size() == 3);
+    CHECK(log::parse(log[2]).priority == log::Priority::warning);
+    CHECK(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()) == 3);
+
+    ::umask(umask_before);
     std::filesystem::remove_all(dir);
 }

@@ -19,7 +19,7 @@ int print_kernel_reply(Args args, std::string_view command, Request request) {
     bool json = false;
     for (const auto arg : args) {
         if (arg != "--json") {
-            throw std::invalid_argument("unknown option \"" + std::string(arg) + "\" (usage: hpctl " +
+            throw UsageError("unknown option \"" + std::string(arg) + "\" (usage: hpctl " +
                                         std::string(command) + " [--json])");
         }
         json = true;

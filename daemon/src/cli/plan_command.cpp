@@ -34,7 +34,7 @@ std::optional<std::string> option_value(Args args, std::size_t& i, std::string_v
     const std::string_view arg = args[i];
     if (arg == name) {
         if (i + 1 == args.size() || args[i + 1].empty()) {
-            throw std::invalid_argument(std::string(name) + " needs a file");
+            throw UsageError(std::string(name) + " needs a file");
         }
         return std::string(args[++i]);
     }
@@ -93,7 +93,7 @@ int run_plan(Args args) {
             }
             continue;
         } else {
-            throw std::invalid_argument("unknown option \"" + std::string(args[i]) +
+            throw UsageError("unknown option \"" + std::string(args[i]) +
                                         "\" (options: --topology T.json --config C.toml [--previous P.json] "
                                         "[--json], or [--json] [--socket PATH] to ask the daemon)");
         }
@@ -102,7 +102,7 @@ int run_plan(Args args) {
         return run_plan_from_daemon(args);
     }
     if (!options.topology || !options.config) {
-        throw std::invalid_argument("an offline plan needs both --topology T.json and --config C.toml");
+        throw UsageError("an offline plan needs both --topology T.json and --config C.toml");
     }
     Topology topology;
     try {

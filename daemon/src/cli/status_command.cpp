@@ -30,13 +30,13 @@ QueryOptions parse_query_options(Args args, bool allow_json) {
             options.json = true;
         } else if (arg == "--socket") {
             if (i + 1 == args.size() || args[i + 1].empty()) {
-                throw std::invalid_argument("--socket needs a path");
+                throw UsageError("--socket needs a path");
             }
             options.socket = std::string(args[++i]);
         } else if (arg.starts_with("--socket=") && arg.size() > 9) {
             options.socket = std::string(arg.substr(9));
         } else {
-            throw std::invalid_argument("unknown option \"" + std::string(arg) + "\" (options: " +
+            throw UsageError("unknown option \"" + std::string(arg) + "\" (options: " +
                                         (allow_json ? "--json, " : "") + "--socket PATH)");
         }
     }

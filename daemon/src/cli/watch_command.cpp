@@ -40,7 +40,7 @@ std::uint64_t parse_positive(std::string_view option, std::string_view text, std
     std::uint64_t value = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value == 0 || value > max) {
-        throw std::invalid_argument(std::string(option) + " needs a positive number up to " + std::to_string(max) +
+        throw UsageError(std::string(option) + " needs a positive number up to " + std::to_string(max) +
                                     ", got \"" + std::string(text) + "\"");
     }
     return value;
@@ -52,7 +52,7 @@ WatchOptions parse_options(Args args) {
         const std::string_view arg = args[i];
         const auto value = [&]() -> std::string_view {
             if (i + 1 >= args.size()) {
-                throw std::invalid_argument(std::string(arg) + " needs a value (" + std::string(usage) + ")");
+                throw UsageError(std::string(arg) + " needs a value (" + std::string(usage) + ")");
             }
             return args[++i];
         };
@@ -66,7 +66,7 @@ WatchOptions parse_options(Args args) {
         } else if (arg == "--count") {
             options.count = parse_positive(arg, value(), std::numeric_limits<std::uint64_t>::max());
         } else {
-            throw std::invalid_argument("unknown option \"" + std::string(arg) + "\" (" + std::string(usage) + ")");
+            throw UsageError("unknown option \"" + std::string(arg) + "\" (" + std::string(usage) + ")");
         }
     }
     return options;

@@ -12,6 +12,7 @@
 
 #include "core/cpu_set.hpp"
 #include "core/file_descriptor.hpp"
+#include "core/log.hpp"
 #include "core/sysfs_text.hpp"
 #include "core/system_error.hpp"
 
@@ -54,7 +55,7 @@ void write_value(const std::filesystem::path& path, const std::string& value) {
 AutoOnliner::AutoOnliner(AutoOnlinePolicy policy, std::filesystem::path sysfs_root, LogLine log)
     : policy_(policy), root_(std::move(sysfs_root)), log_(std::move(log)) {
     if (!log_) {
-        log_ = [](const std::string& line) { std::cerr << "hpplaced: " << line << '\n'; };
+        log_ = [](const std::string& line) { log::to_stderr("hpplaced", line); };
     }
 }
 
@@ -72,7 +73,7 @@ std::optional<std::uint64_t> AutoOnliner::memory_block_size() {
             throw std::runtime_error("bad memory block size \"" + text + "\" in " + path.string());
         }
     } catch (const std::exception& e) {
-        log_(std::string("auto_online: ") + e.what());
+        log_(log::warning(std::string("auto_online: ") + e.what()));
         return std::nullopt;
     }
 }
@@ -87,7 +88,7 @@ AutoOnlineResult AutoOnliner::online_cpu(unsigned cpu) {
     std::error_code ec;
     if (!std::filesystem::exists(online, ec)) {
         if (!std::filesystem::is_directory(dir, ec)) {
-            log_("auto_online: cpu" + std::to_string(cpu) + " is not in " + cpu_dir().string());
+            log_(log::warning("auto_online: cpu" + std::to_string(cpu) + " is not in " + cpu_dir().string()));
             ++result.errors;
         }
         // No online file: the CPU cannot be hot-unplugged and is always online.
@@ -98,10 +99,10 @@ AutoOnlineResult AutoOnliner::online_cpu(unsigned cpu) {
             return result;  // already online
         }
         write_value(online, "1");
-        log_("auto_online: onlined cpu" + std::to_string(cpu));
+        log_(log::info("auto_online: onlined cpu" + std::to_string(cpu)));
         ++result.onlined;
     } catch (const std::exception& e) {
-        log_(std::string("auto_online: ") + e.what());
+        log_(log::warning(std::string("auto_online: ") + e.what()));
         ++result.errors;
     }
     return result;
@@ -118,10 +119,10 @@ AutoOnlineResult AutoOnliner::online_memory_block(unsigned block) {
             return result;  // online (or on its way): leave it to whoever started it
         }
         write_value(state, std::string(to_string(policy_)));
-        log_("auto_online: memory" + std::to_string(block) + " " + std::string(to_string(policy_)));
+        log_(log::info("auto_online: memory" + std::to_string(block) + " " + std::string(to_string(policy_))));
         ++result.onlined;
     } catch (const std::exception& e) {
-        log_(std::string("auto_online: ") + e.what());
+        log_(log::warning(std::string("auto_online: ") + e.what()));
         ++result.errors;
     }
     return result;
@@ -134,7 +135,7 @@ AutoOnlineResult AutoOnliner::on_event(const Event& event) {
     }
     if (event.type == EventType::cpu_arrived) {
         if (!event.cpu) {
-            log_("auto_online: cpu_arrived #" + std::to_string(event.seq) + " names no CPU");
+            log_(log::warning("auto_online: cpu_arrived #" + std::to_string(event.seq) + " names no CPU"));
             ++result.errors;
             return result;
         }
@@ -146,7 +147,7 @@ AutoOnlineResult AutoOnliner::on_event(const Event& event) {
     const auto block_size = memory_block_size();
     if (!event.start || !block_size) {
         if (!event.start) {
-            log_("auto_online: mem_block_added #" + std::to_string(event.seq) + " has no address");
+            log_(log::warning("auto_online: mem_block_added #" + std::to_string(event.seq) + " has no address"));
         }
         ++result.errors;
         return result;
@@ -175,7 +176,7 @@ AutoOnlineResult AutoOnliner::on_resync() {
         const auto present = CpuSet::parse_list(read_value(cpu_dir() / "present"));
         present.for_each([&](unsigned cpu) { add(online_cpu(cpu)); });
     } catch (const std::exception& e) {
-        log_(std::string("auto_online: ") + e.what());
+        log_(log::warning(std::string("auto_online: ") + e.what()));
         ++result.errors;
     }
     std::error_code ec;
@@ -208,7 +209,7 @@ AutoOnlineApplier::AutoOnlineApplier(boost::asio::any_io_executor loop, AutoOnli
     , count_errors_(std::move(count_errors))
     , worker_(std::move(loop)) {
     if (!log_) {
-        log_ = [](const std::string& line) { std::cerr << "hpplaced: " << line << '\n'; };
+        log_ = [](const std::string& line) { log::to_stderr("hpplaced", line); };
     }
 }
 

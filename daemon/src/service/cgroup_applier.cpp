@@ -13,6 +13,7 @@
 
 #include "core/cpu_set.hpp"
 #include "core/file_descriptor.hpp"
+#include "core/log.hpp"
 #include "core/system_error.hpp"
 
 namespace hpplace {
@@ -100,7 +101,7 @@ std::vector<CpusetWrite> cpuset_writes(const CpuSet& cpus, const CpuSet& mems, c
 CgroupApplier::CgroupApplier(std::filesystem::path root, LogLine log, WriteFile write)
     : root_(std::move(root)), log_(std::move(log)), write_(std::move(write)) {
     if (!log_) {
-        log_ = [](const std::string& line) { std::cerr << "hpplaced: " << line << '\n'; };
+        log_ = [](const std::string& line) { log::to_stderr("hpplaced", line); };
     }
     if (!write_) {
         write_ = write_cgroup_file;
@@ -135,9 +136,9 @@ bool CgroupApplier::enable_cpuset_controller(const std::filesystem::path& cgroup
                 continue;
             }
             write_(control, "+cpuset");
-            log("workload " + workload + ": enabled the cpuset controller in " + control.string());
+            log(log::notice("workload " + workload + ": enabled the cpuset controller in " + control.string()));
         } catch (const std::exception& e) {
-            log("workload " + workload + ": cannot enable the cpuset controller: " + e.what());
+            log(log::warning("workload " + workload + ": cannot enable the cpuset controller: " + e.what()));
             return false;
         }
     }
@@ -165,8 +166,8 @@ CgroupApplyResult CgroupApplier::apply_one(const CgroupTarget& target, const Log
     const auto cgroup = resolve(target.cgroup);
     std::error_code ec;
     if (!std::filesystem::is_directory(cgroup, ec)) {
-        log(who + "cgroup " + cgroup.string() + " is not a directory (create it, e.g. mkdir " + cgroup.string() +
-            ")");
+        log(log::warning(who + "cgroup " + cgroup.string() + " is not a directory (create it, e.g. mkdir " +
+                         cgroup.string() + ")"));
         ++result.errors;
         return result;
     }
@@ -183,7 +184,7 @@ CgroupApplyResult CgroupApplier::apply_one(const CgroupTarget& target, const Log
         try {
             *current = CpuSet::parse_list(read_small_file(cgroup / file));
         } catch (const std::exception& e) {
-            log(who + e.what());
+            log(log::warning(who + e.what()));
             ++result.errors;
         }
     }
@@ -197,7 +198,7 @@ CgroupApplyResult CgroupApplier::apply_one(const CgroupTarget& target, const Log
         } catch (const std::exception& e) {
             const auto* system = dynamic_cast<const std::system_error*>(&e);
             refused = refused || (system != nullptr && refused_for_now(*system));
-            log(who + e.what() + " (retried at the next change)");
+            log(log::warning(who + e.what() + " (retried at the next change)"));
             ++result.errors;
         }
     }

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <array>
 #include <deque>
-#include <iostream>
 #include <map>
 #include <optional>
 #include <set>
@@ -22,6 +21,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "core/log.hpp"
 #include "core/quoted.hpp"
 
 namespace hpplace {
@@ -188,7 +188,7 @@ public:
 
     // Refuses the connection with one error line.
     void refuse(const std::string& why) {
-        state_->log(who() + " refused: " + why);
+        state_->log(log::warning(who() + " refused: " + why));
         enqueue(control::render_error(why));
         close_after_flush();
         spawn(&Session::write_lines);
@@ -246,7 +246,7 @@ private:
                            try {
                                std::rethrow_exception(error);
                            } catch (const std::exception& e) {
-                               self->state_->log(self->who() + ": " + e.what() + ", connection closed");
+                               self->state_->log(log::notice(self->who() + ": " + e.what() + ", connection closed"));
                            }
                            self->close();
                        });
@@ -264,7 +264,7 @@ private:
     bool long_lived() const noexcept { return streams_.events || streams_.plans || !registered_.empty(); }
 
     void time_out(const std::string& why) {
-        state_->log(who() + ": " + why + ", connection closed");
+        state_->log(log::notice(who() + ": " + why + ", connection closed"));
         enqueue(control::render_error(why + "; closing the connection"));
         close_after_flush();
     }
@@ -301,7 +301,7 @@ private:
                 }
                 try {
                     state->handler.unregister_workload(name);
-                    state->log(who + " closed: workload " + quoted_text(name) + " unregistered");
+                    state->log(log::info(who + " closed: workload " + quoted_text(name) + " unregistered"));
                 } catch (const std::exception&) {
                     // Already unregistered by someone else: nothing to release.
                 }
@@ -335,7 +335,7 @@ private:
             try {
                 lines = splitter_.feed(std::string_view(buffer_.data(), n));
             } catch (const control::ProtocolError& e) {
-                state_->log(who() + ": " + e.what() + ", connection dropped");
+                state_->log(log::notice(who() + ": " + e.what() + ", connection dropped"));
                 enqueue(control::render_error(std::string(e.what()) + "; closing the connection"));
                 close_after_flush();
                 co_return;
@@ -447,8 +447,8 @@ private:
             check_access(request);
             std::string answer_line = control::render_result_text(answer(request), request.id);
             if (answer_line.size() > state_->limits.max_answer) {
-                state_->log(who() + ": " + op + " answer of " + std::to_string(answer_line.size()) +
-                            " bytes not sent (limit " + std::to_string(state_->limits.max_answer) + ")");
+                state_->log(log::warning(who() + ": " + op + " answer of " + std::to_string(answer_line.size()) +
+                                         " bytes not sent (limit " + std::to_string(state_->limits.max_answer) + ")"));
                 answer_line = control::render_error(op + ": the answer (" + std::to_string(answer_line.size()) +
                                                         " bytes) is longer than the limit of " +
                                                         std::to_string(state_->limits.max_answer) + " bytes",
@@ -456,7 +456,7 @@ private:
             }
             enqueue(std::move(answer_line));
         } catch (const AccessDenied& e) {
-            state_->log(who() + ": refused " + op + ": " + e.what());
+            state_->log(log::warning(who() + ": refused " + op + ": " + e.what()));
             enqueue(control::render_error(op + ": permission denied: " + e.what(), request.id));
         } catch (const std::exception& e) {
             enqueue(control::render_error(op + ": " + e.what(), request.id));
@@ -582,8 +582,8 @@ private:
             return;
         }
         if (queued_bytes_ + line.size() > state_->limits.max_queued_bytes) {
-            state_->log(who() + ": more than " + std::to_string(state_->limits.max_queued_bytes) +
-                        " bytes unread, connection dropped");
+            state_->log(log::warning(who() + ": more than " + std::to_string(state_->limits.max_queued_bytes) +
+                                     " bytes unread, connection dropped"));
             close();
             return;
         }
@@ -661,7 +661,7 @@ asio::awaitable<void> accept_clients(std::shared_ptr<ControlServer::State> state
         }
         if (error) {
             // EMFILE and friends: keep serving the clients we have.
-            state->log(std::string("control socket accept: ") + error.message());
+            state->log(log::err(std::string("control socket accept: ") + error.message()));
             state->accept_retry.expires_after(std::chrono::milliseconds(100));
             co_await state->accept_retry.async_wait(asio::redirect_error(asio::use_awaitable, error));
             continue;
@@ -682,7 +682,7 @@ ControlServer::LogLine or_default(ControlServer::LogLine log) {
     if (log) {
         return log;
     }
-    return [](const std::string& line) { std::cerr << "hpplaced: " << line << '\n'; };
+    return [](const std::string& line) { log::to_stderr("hpplaced", line); };
 }
 
 }  // namespace
@@ -748,8 +748,8 @@ void ControlServer::publish_plan(const nlohmann::json& plan) {
     const std::string line = control::render_plan_push(plan);
     if (line.size() > state_->limits.max_answer) {
         // Dropping every subscriber as a slow reader would not help them.
-        state_->log("plan push of " + std::to_string(line.size()) + " bytes not sent (limit " +
-                    std::to_string(state_->limits.max_answer) + " bytes)");
+        state_->log(log::warning("plan push of " + std::to_string(line.size()) + " bytes not sent (limit " +
+                                 std::to_string(state_->limits.max_answer) + " bytes)"));
         return;
     }
     const auto sessions = state_->sessions;

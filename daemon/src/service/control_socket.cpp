@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "core/log.hpp"
 #include "core/quoted.hpp"
 #include "core/system_error.hpp"
 
@@ -50,7 +51,7 @@ void remove_stale_socket(const std::filesystem::path& path, const std::function<
         throw std::runtime_error("another hpplaced is already running on " + path.string());
     }
     throw_system_error_on(::unlink(path.c_str()) != 0 && errno != ENOENT, "cannot remove stale socket " + path.string());
-    log("removed stale socket " + path.string());
+    log(log::notice("removed stale socket " + path.string()));
 }
 
 std::string mode_text(mode_t mode) {

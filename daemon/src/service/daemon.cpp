@@ -16,6 +16,7 @@
 
 #include "control/protocol.hpp"
 #include "control/status.hpp"
+#include "core/log.hpp"
 #include "service/control_socket.hpp"
 #include "service/status.hpp"
 #include "core/file_descriptor.hpp"
@@ -124,14 +125,16 @@ Daemon::Daemon(boost::asio::io_context& io, DaemonOptions options, Notify notify
     , options_(std::move(options))
     , notify_(std::move(notify))
     , log_(std::move(log))
-    , metrics_([this] { return tracker_ ? tracker_->counters() : control::EventCounters{}; })
+    , metrics_([this] { return tracker_ ? current_status() : control::Status{}; })
     , system_bus_(io_.get_executor(), [this](const std::string& line) { this->log(line); })
     , replanner_(load_daemon_config(options_), std::move(plan))
     , onliner_(io_.get_executor(), replanner_.config().auto_online, options_.sysfs_root,
                [this](const std::string& line) { this->log(line); },
                [this](unsigned errors) { count_apply_errors("auto_online", errors); }) {
+    metrics_.record_config_load(true, std::chrono::system_clock::now());
     if (options_.metrics_file) {
-        metrics_file_.emplace(*options_.metrics_file, [this](const std::string& line) { this->log(line); });
+        metrics_file_.emplace(io_.get_executor(), *options_.metrics_file,
+                              [this](const std::string& line) { this->log(line); });
     }
     // The writes run on the applier's thread; their results, retries and
     // latencies come back on the loop.
@@ -187,20 +190,21 @@ void Daemon::log(const std::string& line) const {
     if (log_) {
         log_(line);
     } else {
-        std::cerr << "hpplaced: " << line << '\n';
+        log::to_stderr("hpplaced", line);
     }
 }
 
 void Daemon::start() {
     const Config& config = replanner_.config();
-    log("config: " + std::to_string(config.workloads.size()) + " workload(s), auto_online " +
-        std::string(to_string(config.auto_online)));
+    log(log::notice("config: " + std::to_string(config.workloads.size()) + " workload(s), auto_online " +
+                    std::string(to_string(config.auto_online))));
     const auto log_line = [this](const std::string& line) { this->log(line); };
     std::optional<ListeningSocket> socket = activated_control_socket();
     if (socket) {
         const bool ignored = config.socket_group || config.socket_mode != 0660;
-        log("control socket " + socket->path.string() + " from systemd (group " + std::to_string(socket->group) +
-            ")" + (ignored ? "; socket_group and socket_mode are not used, the socket unit sets them" : ""));
+        log(log::notice("control socket " + socket->path.string() + " from systemd (group " +
+                        std::to_string(socket->group) + ")" +
+                        (ignored ? "; socket_group and socket_mode are not used, the socket unit sets them" : "")));
     } else {
         const std::optional<gid_t> group =
             config.socket_group ? std::optional<gid_t>(resolve_group(*config.socket_group)) : std::nullopt;
@@ -223,15 +227,18 @@ void Daemon::reload() {
     try {
         Config config = load_daemon_config(options_);
         if (std::pair(config.socket_group, config.socket_mode) != socket_settings_) {
-            log("socket_group and socket_mode take effect when hpplaced restarts");
+            log(log::warning("socket_group and socket_mode take effect when hpplaced restarts"));
         }
         onliner_.set_policy(config.auto_online);
         file_config_ = std::move(config);
         replanner_.set_config(with_registered(file_config_));
-        log("config reloaded from " + options_.config_path.string());
+        metrics_.record_config_load(true, std::chrono::system_clock::now());
+        log(log::notice("config reloaded from " + options_.config_path.string()));
     } catch (const std::exception& error) {
-        log(std::string("config reload failed, keeping the current one: ") + error.what());
+        metrics_.record_config_load(false, std::chrono::system_clock::now());
+        log(log::err(std::string("config reload failed, keeping the current one: ") + error.what()));
     }
+    write_metrics_file();
     heal_next_ = true;
     tracker_->resync("reload");
 }
@@ -287,7 +294,7 @@ control::Registration Daemon::register_workload(const Workload& workload) {
     }
     registered_.push_back(workload);
     registered_changed();
-    log("workload " + quoted_text(workload.name) + " registered");
+    log(log::info("workload " + quoted_text(workload.name) + " registered"));
     return {.workload = workload.name, .configured = false};
 }
 
@@ -300,7 +307,7 @@ void Daemon::unregister_workload(const std::string& name) {
     trim_after_replan_ = true;
     // A name the config file has (since a reload) stays the file's.
     registered_changed();
-    log("workload " + quoted_text(name) + " unregistered");
+    log(log::info("workload " + quoted_text(name) + " unregistered"));
 }
 
 void Daemon::stop() {
@@ -332,21 +339,21 @@ void Daemon::on_replan(const Topology& topology) {
             metrics_.count_apply_errors("cgroup", outcome.apply_errors);
         }
         if (outcome.new_generation) {
-            log("plan generation " + std::to_string(replanner_.plan().generation) + ": " +
-                std::to_string(outcome.actions.size()) + " action(s)");
+            log(log::info("plan generation " + std::to_string(replanner_.plan().generation) + ": " +
+                          std::to_string(outcome.actions.size()) + " action(s)"));
             // The plan document is O(threads): built only for someone who reads it.
             if (server_ && server_->has_plan_subscribers()) {
                 if (plan_fits_an_answer()) {
                     server_->publish_plan(plan_json());
                 } else {
-                    log("plan generation " + std::to_string(replanner_.plan().generation) +
-                        " is too large to push (more than " + std::to_string(options_.control_limits.max_answer) +
-                        " bytes)");
+                    log(log::warning("plan generation " + std::to_string(replanner_.plan().generation) +
+                                     " is too large to push (more than " +
+                                     std::to_string(options_.control_limits.max_answer) + " bytes)"));
                 }
             }
         }
     } catch (const std::exception& error) {
-        log(std::string("planning failed, the previous plan stays: ") + error.what());
+        log(log::err(std::string("planning failed, the previous plan stays: ") + error.what()));
     }
     if (std::exchange(trim_after_replan_, false)) {
         // A workload that went may have left megabytes of freed plan (2^20

@@ -4,6 +4,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "core/log.hpp"
 #include "planner/planner.hpp"
 #include "service/blocking_worker.hpp"
 
@@ -85,9 +86,9 @@ struct CgroupPlanApplier::State : std::enable_shared_from_this<State> {
         } else if (current && result.refused.empty()) {
             // A retry is quiet until it ends.
             if (result.errors == 0) {
-                applier.log()("workload " + target.workload + ": cpuset applied after " +
-                              std::to_string(backoff->retries()) + " retries (" +
-                              std::to_string(backoff->elapsed().count()) + " ms)");
+                applier.log()(log::notice("workload " + target.workload + ": cpuset applied after " +
+                                          std::to_string(backoff->retries()) + " retries (" +
+                                          std::to_string(backoff->elapsed().count()) + " ms)"));
             } else {
                 applier.log()(last_error);  // failing otherwise now: left to the next change
             }
@@ -127,8 +128,8 @@ struct CgroupPlanApplier::State : std::enable_shared_from_this<State> {
         backoff.emplace(loop.backoff, now);
         pending = std::move(refused);
         for (const auto& target : pending) {
-            applier.log()("workload " + target.workload + ": retrying its cpuset for up to " +
-                          std::to_string(loop.backoff.budget.count()) + " ms");
+            applier.log()(log::notice("workload " + target.workload + ": retrying its cpuset for up to " +
+                                      std::to_string(loop.backoff.budget.count()) + " ms"));
         }
         arm(backoff->next(now), {});
     }
@@ -136,10 +137,12 @@ struct CgroupPlanApplier::State : std::enable_shared_from_this<State> {
     void arm(std::optional<Backoff::Clock::time_point> at, const std::vector<std::string>& last_errors) {
         if (!at) {
             for (std::size_t i = 0; i < pending.size(); ++i) {
-                applier.log()("workload " + pending[i].workload + ": cpuset still refused after " +
-                              std::to_string(backoff->retries()) + " retries (" +
-                              std::to_string(backoff->elapsed().count()) + " ms), retried at the next change" +
-                              (i < last_errors.size() ? ": " + last_errors[i] : std::string()));
+                applier.log()(log::warning("workload " + pending[i].workload + ": cpuset still refused after " +
+                                           std::to_string(backoff->retries()) + " retries (" +
+                                           std::to_string(backoff->elapsed().count()) +
+                                           " ms), retried at the next change" +
+                                           (i < last_errors.size() ? ": " + std::string(log::parse(last_errors[i]).text)
+                                                                   : std::string())));
             }
             give_ups += pending.size();
             pending.clear();

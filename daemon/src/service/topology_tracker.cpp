@@ -9,6 +9,7 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 
+#include "core/log.hpp"
 
 namespace hpplace {
 
@@ -80,7 +81,7 @@ void TopologyTracker::log(const std::string& line) const {
     if (hooks_.log) {
         hooks_.log(line);
     } else {
-        std::cerr << "hpplaced: " << line << '\n';
+        log::to_stderr("hpplaced", line);
     }
 }
 
@@ -94,13 +95,13 @@ void TopologyTracker::start() {
                 udev_->start(*udev_slot_);
             }
         } catch (const std::exception& error) {
-            log(std::string("udev source unavailable: ") + error.what());
+            log(log::warning(std::string("udev source unavailable: ") + error.what()));
         }
     }
     if (open_kernel()) {
-        log("event source: kernel (hpnotify family)");
+        log(log::notice("event source: kernel (hpnotify family)"));
     } else {
-        log("event source: udev (hpnotify family absent)");
+        log(log::notice("event source: udev (hpnotify family absent)"));
     }
     if (environment_.open_family_watcher) {
         try {
@@ -109,7 +110,8 @@ void TopologyTracker::start() {
                 watcher_->start(*this);
             }
         } catch (const std::exception& error) {
-            log(std::string("cannot watch the hpnotify family, no switching on module load: ") + error.what());
+            log(log::warning(std::string("cannot watch the hpnotify family, no switching on module load: ") +
+                             error.what()));
         }
     }
     schedule_replan();
@@ -142,7 +144,7 @@ bool TopologyTracker::open_kernel() {
     try {
         kernel_ = environment_.open_kernel_source();
     } catch (const std::exception& error) {
-        log(std::string("hpnotify family present but unusable: ") + error.what());
+        log(log::warning(std::string("hpnotify family present but unusable: ") + error.what()));
         kernel_.reset();
     }
     if (!kernel_) {
@@ -160,7 +162,7 @@ void TopologyTracker::drop_kernel(const std::string& reason) {
     retire(*kernel_);
     // We may be inside the source's own handler: destroy it later.
     boost::asio::post(io_, [source = std::shared_ptr<HotplugSource>(std::move(kernel_))] {});
-    log("event source: udev (" + reason + ")");
+    log(log::notice("event source: udev (" + reason + ")"));
     resync("switched to udev");
 }
 
@@ -196,7 +198,7 @@ void TopologyTracker::on_family_appeared() {
         return;
     }
     if (open_kernel()) {
-        log("event source: kernel (hpnotify family appeared)");
+        log(log::notice("event source: kernel (hpnotify family appeared)"));
         resync("switched to kernel");
     }
 }
@@ -220,13 +222,13 @@ void TopologyTracker::take_event(EventSource from, const Event& event) {
     // Even an event that changes nothing says the burst goes on.
     last_activity_ = std::chrono::steady_clock::now();
     if (const auto why = refusal(event)) {
-        log(*why);
+        log(log::warning(*why));
     }
     if (const auto why = contradiction(topology_, event)) {
         // Applied all the same (clamped) and passed on: the event is real, our
         // picture is what is off.
         ++rejected_;
-        log("event inconsistent with the picture, resyncing from sysfs: " + *why);
+        log(log::warning("event inconsistent with the picture, resyncing from sysfs: " + *why));
         resync("inconsistent " + std::string(to_string(event.type)) + " event #" + std::to_string(event.seq));
     }
     try {
@@ -238,7 +240,7 @@ void TopologyTracker::take_event(EventSource from, const Event& event) {
         // range): the picture or the event is wrong, sysfs tells which. The
         // event is not passed on: nothing downstream sees what was not applied.
         ++rejected_;
-        log(std::string("event rejected, resyncing from sysfs: ") + error.what());
+        log(log::warning(std::string("event rejected, resyncing from sysfs: ") + error.what()));
         resync("rejected " + std::string(to_string(event.type)) + " event #" + std::to_string(event.seq));
         return;
     }
@@ -252,7 +254,7 @@ void TopologyTracker::take_loss(EventSource from, const std::string& reason) {
         return;
     }
     if (from == EventSource::udev && kernel_) {
-        log("udev: " + reason + " (memory block arrivals may be missed; resyncing)");
+        log(log::warning("udev: " + reason + " (memory block arrivals may be missed; resyncing)"));
     }
     // A gap's verdict comes before the event that shows it: that event is
     // applied before the resync rereads sysfs, which may or may not show it
@@ -268,7 +270,7 @@ void TopologyTracker::take_gone(EventSource from, const std::string& reason) {
         drop_kernel(reason);
         return;
     }
-    log("udev source stopped: " + reason);
+    log(log::warning("udev source stopped: " + reason));
     if (udev_) {
         udev_->stop();
         retire(*udev_);
@@ -291,9 +293,9 @@ void TopologyTracker::resync_now() {
     ++resyncs_;
     try {
         topology_ = environment_.read_topology();
-        log("resynced from sysfs (" + reason + ")");
+        log(log::info("resynced from sysfs (" + reason + ")"));
     } catch (const std::exception& error) {
-        log("resync failed, keeping the previous picture (" + reason + "): " + error.what());
+        log(log::err("resync failed, keeping the previous picture (" + reason + "): " + error.what()));
     }
     if (hooks_.resynced) {
         hooks_.resynced(topology_);

@@ -5,6 +5,8 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "core/log.hpp"
+
 namespace hpplace {
 
 namespace {
@@ -172,8 +174,8 @@ struct UnitPlanApplier::State : std::enable_shared_from_this<State> {
         const std::string reason = error->name + ": " + error->message;
         const auto at = unit.backoff->next_unbounded(now);
         if (reason != unit.last_error) {
-            log(who + "cannot set " + describe(sent) + ": " + reason + " (retried, at most every " +
-                std::to_string(std::max(loop.retry.max, loop.retry.first).count() / 1000) + " s)");
+            log(log::warning(who + "cannot set " + describe(sent) + ": " + reason + " (retried, at most every " +
+                             std::to_string(std::max(loop.retry.max, loop.retry.first).count() / 1000) + " s)"));
             unit.last_error = reason;
         }
         if (std::exchange(unit.again, false)) {

@@ -11,6 +11,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "core/log.hpp"
 #include "systemd/sd_bus.hpp"
 
 namespace hpplace {
@@ -197,8 +198,8 @@ struct SdBusManager::State : std::enable_shared_from_this<State> {
         ++failed_attempts;
         const auto at = backoff->next_unbounded(now);
         if (why != last_failure) {
-            log(why + "; retrying, at most every " +
-                std::to_string(std::max(reconnect_policy.max, reconnect_policy.first).count()) + " ms");
+            log(log::warning(why + "; retrying, at most every " +
+                             std::to_string(std::max(reconnect_policy.max, reconnect_policy.first).count()) + " ms"));
         }
         last_failure = why;
         reconnect_pending = true;
@@ -216,7 +217,7 @@ struct SdBusManager::State : std::enable_shared_from_this<State> {
     // The connection broke (or could not be set up): drop it, fail its calls, reconnect.
     void lost(const std::string& why) {
         teardown();
-        log("lost the system bus: " + why + "; reconnecting");
+        log(log::warning("lost the system bus: " + why + "; reconnecting"));
         last_failure = why;  // logged just now
         failed(why);
         failed_attempts = 0;  // the loss was no attempt to connect
@@ -329,7 +330,7 @@ struct SdBusManager::State : std::enable_shared_from_this<State> {
         const int r = sd_bus_call_method_async(bus.get(), &slot, systemd_name, manager_path, manager_interface,
                                                "Subscribe", &State::on_subscribed, this, "");
         if (r < 0) {
-            log("cannot call Subscribe on systemd's manager: " + errno_text(r));
+            log(log::warning("cannot call Subscribe on systemd's manager: " + errno_text(r)));
             return;
         }
         subscribe_call.reset(slot);
@@ -381,8 +382,9 @@ struct SdBusManager::State : std::enable_shared_from_this<State> {
         if (const sd_bus_error* e = sd_bus_message_get_error(reply)) {
             const bool missing = sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER);
             if (!missing || !self.systemd_missing_logged) {
-                self.log(std::string("cannot subscribe to systemd's manager: ") + to_bus_error(e).name + ": " +
-                         to_bus_error(e).message + (missing ? "; waiting for it to appear on the bus" : ""));
+                self.log(log::warning(std::string("cannot subscribe to systemd's manager: ") + to_bus_error(e).name +
+                                      ": " + to_bus_error(e).message +
+                                      (missing ? "; waiting for it to appear on the bus" : "")));
             }
             self.systemd_missing_logged = self.systemd_missing_logged || missing;
             return 0;
