@@ -3,15 +3,18 @@
 
     tests/deb/chroot_test.py DEB_DIR            (make deb-test, part of make test)
 
-The chroot is bookworm's minbase plus what the packages depend on (read from the .deb files) and
-linux-headers-amd64, made with mmdebstrap from the mirror the system's apt sources name and kept as a
+The chroot is bookworm's minbase plus what the packages depend on (read from the .deb files),
+linux-headers-amd64 and dbus, polkitd and systemd, made with mmdebstrap from the mirror the system's apt sources name and kept as a
 tarball in HPNOTIFY_CHROOT_CACHE (default /var/cache/hpnotify-chroots), one per set of packages. Each
 run unpacks it into a temporary directory and, in a private mount namespace with /proc and /dev:
 
 - dpkg -i all four packages: status "install ok installed", hpctl and hpplaced run, group hpplace
   and user hpplaced exist (sysusers.d), the unit is enabled by deb-systemd-helper (the
   multi-user.target.wants link and its state file) and not started (no systemd runs here), the
-  config is a conffile, libhpplace is in the multiarch directory with its pkg-config and CMake files;
+  config is a conffile, libhpplace is in the multiarch directory with its pkg-config and CMake files,
+  the man pages are there;
+- polkit: a polkitd on the chroot's own system bus, asked with pkcheck, lets a process of the user
+  hpplaced set units' properties and nothing else of systemd's manage-units, and nobody not even that;
 - hpnotify-dkms ships no prebuilt module; dkms builds and installs hpnotify.ko for the headers'
   kernel, without "bad exit status" (the postinst builds only for the running kernel, and only when
   its headers are there: this runs dkms build and install for every kernel with headers);
@@ -46,6 +49,32 @@ ACCOUNT_FILES = {f"/etc/{name}{suffix}" for name in ("passwd", "group", "shadow"
 IGNORED = re.compile(r"^/(proc|dev|sys|run|tmp|var/lib/dpkg|var/log|var/cache/debconf|var/cache/ldconfig)(/|$)"
                      # depmod's indexes of a kernel's modules, written when dkms installs one
                      r"|^/usr/lib/modules/[^/]+/modules\.[a-z.]+$")
+
+# A real polkitd on a system bus of the chroot's own judges the package's rule against systemd's
+# action (systemd ships org.freedesktop.systemd1.policy); hpplaced recommends polkitd.
+POLKIT_PACKAGES = ("dbus", "polkitd", "systemd")
+# pkcheck for action manage-units with verb V for a process of user U: its exit status, one line each.
+POLKIT_CHECK = r"""
+    mkdir -p /run/dbus
+    dbus-daemon --system --fork || { echo "polkit: dbus-daemon did not start"; exit 1; }
+    /usr/lib/polkit-1/polkitd --no-debug >/tmp/polkitd.log 2>&1 &
+    polkitd=$!
+    i=0
+    until dbus-send --system --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.NameHasOwner             string:org.freedesktop.PolicyKit1 2>/dev/null | grep -q 'boolean true'; do
+        i=$((i + 1)); [ $i -le 300 ] || { echo "polkit: polkitd not on the bus within 30 s"; cat /tmp/polkitd.log; break; }
+        sleep 0.1
+    done
+    for case in hpplaced:set-property hpplaced:start hpplaced:stop nobody:set-property; do
+        user=${case%%:*} verb=${case#*:}
+        setpriv --reuid="$user" --regid=nogroup --clear-groups sleep 60 &
+        pid=$!
+        pkcheck --action-id org.freedesktop.systemd1.manage-units --process "$pid"             --detail unit web.service --detail verb "$verb" >/dev/null 2>&1
+        echo "polkit $user $verb $?"
+        kill "$pid"
+    done
+    kill "$polkitd"
+    kill "$(cat /run/dbus/pid)"
+"""
 
 failures: list[str] = []
 
@@ -122,7 +151,7 @@ def main() -> int:
     check(".ko" not in shipped and "/usr/src/hpnotify-1.0/dkms.conf" in shipped,
           "hpnotify-dkms ships the DKMS source and no prebuilt module")
     wanted = set().union(*(depends(deb) for deb in debs)) - set(OURS)
-    tarball = chroot_tarball(sorted(wanted | {"linux-headers-amd64"}))
+    tarball = chroot_tarball(sorted(wanted | {"linux-headers-amd64", *POLKIT_PACKAGES}))
     made = time.monotonic()
 
     work = Path(tempfile.mkdtemp(prefix="hpplace-chroot-", dir=os.environ.get("TMPDIR", "/var/tmp")))
@@ -164,6 +193,10 @@ def main() -> int:
             doc=$(sed -n 's|^Documentation=.*file:\([^ ]*\).*|\1|p' /lib/systemd/system/hpplaced.service)
             [ -n "$doc" ] && [ -f "$doc" ] && echo documentation
             grep -q '^ExecStart=/usr/sbin/hpplaced$' /lib/systemd/system/hpplaced.service && echo execstart
+            for page in man8/hpplaced.8 man8/hpctl.8 man5/hpplaced.conf.5; do
+                [ -f /usr/share/man/$page.gz ] || exit 0
+            done
+            echo man-pages
         """).stdout.split()
         for token, what in (("hpctl-runs", "hpctl --help runs"), ("hpplaced-runs", "hpplaced --help runs"),
                             ("group-hpplace", "group hpplace exists"), ("user-hpplaced", "user hpplaced exists"),
@@ -174,8 +207,20 @@ def main() -> int:
                             ("multiarch", "libhpplace, hpplace.pc and the CMake package in /usr/lib/<multiarch>"),
                             ("modules-load", "modules-load.d entry hpnotify"),
                             ("documentation", "the unit's Documentation= file is installed"),
-                            ("execstart", "the unit's ExecStart= is /usr/sbin/hpplaced")):
+                            ("execstart", "the unit's ExecStart= is /usr/sbin/hpplaced"),
+                            ("man-pages", "man pages hpplaced(8), hpctl(8), hpplaced.conf(5)")):
             check(token in probe, what)
+        polkit = run_in(root, POLKIT_CHECK)
+        verdicts = dict((tuple(line.split()[1:3]), line.split()[3]) for line in polkit.stdout.splitlines()
+                        if line.startswith("polkit ") and len(line.split()) == 4)
+        if len(verdicts) != 4:
+            print(polkit.stdout[-3000:] + polkit.stderr[-3000:])
+        # pkcheck: 0 authorized, 1 not authorized (2 would ask for authentication)
+        for user, verb, want, what in (("hpplaced", "set-property", "0", "allowed"),
+                                       ("hpplaced", "start", "1", "refused"), ("hpplaced", "stop", "1", "refused"),
+                                       ("nobody", "set-property", "1", "refused")):
+            got = verdicts.get((user, verb))
+            check(got == want, f"polkit: manage-units verb {verb} for user {user} {what} (pkcheck exit status {got})")
         installed = time.monotonic()
 
         headers = sorted(p.name for p in (root / "lib/modules").iterdir() if (p / "build").exists())
