@@ -42,8 +42,11 @@ CommandResult run(const std::string& command) {
     return result;
 }
 
-// The unit with ExecStart pointing at an executable that exists here.
+// The unit with ExecStart pointing at an executable that exists here, beside
+// the socket unit it requires.
 std::filesystem::path staged_unit(const std::string& text, const std::filesystem::path& dir) {
+    std::filesystem::copy_file(repo_root / "dist/hpplaced.socket", dir / "hpplaced.socket",
+                               std::filesystem::copy_options::overwrite_existing);
     std::string unit = text;
     const std::string from = "ExecStart=/usr/sbin/hpplaced";
     const auto at = unit.find(from);
