@@ -11,6 +11,8 @@
 #   make fuzz-smoke / make asan-test / make tsan-test   parts of `make test`
 #   make deb        the Debian packages in build-deb/; make deb-test installs and purges them in a
 #                   Debian 12 chroot (part of `make test`)
+#   make deb-vm-test  the packages of make deb booted under systemd in a VM (part of `make test`,
+#                   after deb-test)
 #
 # KDIR picks the kernel build tree; default: scripts/kdir.sh (docs/contract.md).
 
@@ -20,7 +22,7 @@ KDIR ?= $(shell scripts/kdir.sh 2>/dev/null)
 export KDIR
 
 .PHONY: all kmod userspace deps test check unit-test vm-test demo demo-run bench bench-vm bench-vm-run install clean \
-	deb deb-test \
+	deb deb-test deb-vm-test \
 	test-kernels test-kernels-run \
 	fuzzers fuzz fuzz-smoke asan-test tsan-test
 
@@ -54,6 +56,7 @@ check: all
 	$(MAKE) fuzz-smoke
 	$(MAKE) vm-test
 	$(MAKE) deb-test
+	$(MAKE) deb-vm-test
 
 unit-test: userspace
 	ctest --test-dir $(BUILD_DIR) --output-on-failure
@@ -185,6 +188,11 @@ deb:
 
 deb-test: deb
 	python3 tests/deb/chroot_test.py $(DEB_DIR)
+
+# The packages already in DEB_DIR (make deb) and the module in a Debian 12 guest with systemd as PID 1
+# (tests/vm/scenarios_system.py); skipped, with the reason, when they are not there.
+deb-vm-test: kmod
+	HPPLACE_DEB_DIR=$(DEB_DIR) python3 tests/vm/run_tests.py system_daemon system_unit_hotadd
 
 clean:
 	-$(MAKE) -C kmod KDIR=$(KDIR) clean

@@ -102,8 +102,9 @@ def depends(deb: Path) -> set[str]:
     return names
 
 
-def chroot_tarball(packages: list[str]) -> Path:
-    key = hashlib.sha256(" ".join([SUITE, *packages]).encode()).hexdigest()[:16]
+def chroot_tarball(packages: list[str], options: tuple[str, ...] = ()) -> Path:
+    """bookworm's minbase with ``packages`` (and mmdebstrap ``options``), made once and cached."""
+    key = hashlib.sha256(" ".join([SUITE, *packages, *options]).encode()).hexdigest()[:16]
     tarball = CACHE / f"{SUITE}-{key}.tar"
     if tarball.exists():
         print(f"chroot: {tarball} (cached)")
@@ -115,8 +116,8 @@ def chroot_tarball(packages: list[str]) -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     partial = tarball.with_suffix(".partial.tar")
     print(f"chroot: making {tarball} from {', '.join(mirrors.values())} with {' '.join(packages)}", flush=True)
-    result = subprocess.run(["mmdebstrap", "--variant=minbase", f"--include={','.join(packages)}", SUITE,
-                             str(partial), *sources], capture_output=True, text=True)
+    result = subprocess.run(["mmdebstrap", "--variant=minbase", f"--include={','.join(packages)}", *options,
+                             SUITE, str(partial), *sources], capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"chroot_test: mmdebstrap failed:\n{result.stderr[-3000:]}")
     partial.rename(tarball)

@@ -29,10 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scenarios_client  # noqa: E402
 import scenarios_daemon  # noqa: E402
 import scenarios_kernel  # noqa: E402
+import scenarios_system  # noqa: E402
 import vmlib  # noqa: E402
 from scenario import Boot, Context, Failure, Scenario, expect  # noqa: E402
 
-MODULES = (scenarios_kernel, scenarios_daemon, scenarios_client)
+MODULES = (scenarios_kernel, scenarios_daemon, scenarios_client, scenarios_system)
 SCENARIOS: list[Scenario] = [s for module in MODULES for s in module.SCENARIOS]
 BOOTS: dict[str, Boot] = {name: boot for module in MODULES for name, boot in module.BOOTS.items()}
 
@@ -84,6 +85,8 @@ def missing_needs(scenario: Scenario, artifacts: vmlib.Artifacts) -> list[str]:
 
 def unmet_needs(scenario: Scenario, kernel: vmlib.Kernel, artifacts: vmlib.Artifacts, out_dir: Path) -> list[str]:
     """Needs this kernel under this QEMU cannot meet: the scenario is skipped, with these reasons."""
+    if "debs" in scenario.needs and scenarios_system.skip_reason():
+        return [scenarios_system.skip_reason()]  # before the hot-add probe, which boots a VM
     unmet = []
     if "vcpu_hotadd" in scenario.needs:
         slots, line = vmlib.hotplug_cpus(kernel, artifacts, out_dir)
@@ -156,12 +159,17 @@ def run_boot(name: str, boot: Boot, scenarios: list[Scenario], kernel: vmlib.Ker
         if not host_tool:
             raise vmlib.VmError(f"{tool} not found on the host (scripts/install-deps.sh installs it)")
         binaries.append(Path(host_tool))
-    initramfs = vmlib.build_initramfs(kernel, artifacts, guest_script(scenarios), out_dir / f"{name}.cpio.gz",
-                                      extra_binaries=binaries, kernel_modules=boot.kernel_modules,
-                                      extra_files=extra_files, python_imports=boot.python_imports)
+    if boot.image:
+        extra_files["/hp/scenario.sh"] = guest_script(scenarios)
+        initramfs = boot.image(kernel, artifacts, extra_files, out_dir / f"{name}.cpio.gz")
+    else:
+        initramfs = vmlib.build_initramfs(kernel, artifacts, guest_script(scenarios), out_dir / f"{name}.cpio.gz",
+                                          extra_binaries=binaries, kernel_modules=boot.kernel_modules,
+                                          extra_files=extra_files, python_imports=boot.python_imports)
     on_line = (lambda line: print(f"  | {line}", flush=True)) if verbose else None
     with vmlib.Vm(kernel, initramfs, name=name, out_dir=out_dir, memhp_offline=boot.memhp_offline,
-                  memoryless_nodes=boot.memoryless_nodes, virtio_mem=boot.virtio_mem) as vm:
+                  memoryless_nodes=boot.memoryless_nodes, virtio_mem=boot.virtio_mem,
+                  memory_mib=boot.memory_mib) as vm:
         run = vm.run(timeout=boot.timeout, section_timeouts={s.name: s.timeout for s in scenarios}, on_line=on_line,
                      stall_seconds=boot.stall_seconds)
         logs = [vm.log_path, vm.console_path, vm.guest_path, initramfs]

@@ -44,6 +44,10 @@ class Boot:
     virtio_mem: tuple[int, int] | None = None  # (node, MiB): a virtio-mem-pci device, vmlib.Vm(virtio_mem=)
     # Modules the guest's Python programs import: python3 and what they need (vmlib.Initramfs.add_python).
     python_imports: tuple[str, ...] = ()
+    # Another guest than the busybox one: (kernel, artifacts, files, out) -> the initramfs, where files are
+    # the harness's guest files (/hp/scenario.sh, /hp/scenarios/*.sh, /hp/params.sh) (scenarios_system.py).
+    image: Callable[[vmlib.Kernel, vmlib.Artifacts, dict[str, bytes | str], Path], Path] | None = None
+    memory_mib: int = 1024  # the guest's RAM at boot, half on each node (vmlib.Vm)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +92,8 @@ class Scenario:
     # What it needs: built artifacts ("hpnotify", "hpctl", "hpplaced", "failonline", "bin:<name>"; missing
     # is a failure) and what the kernel under this QEMU must do ("vcpu_hotadd": QMP vCPUs appear in the
     # guest; "mcast_cap": genetlink can keep a multicast group to CAP_NET_ADMIN; unable is a skip, with the
-    # reason: run_tests.unmet_needs).
+    # reason: run_tests.unmet_needs), or "debs": the packages of `make deb` in $HPPLACE_DEB_DIR (a skip
+    # without them: scenarios_system.skip_reason).
     needs: tuple[str, ...] = ()
     timeout: float = 120.0  # seconds for the guest section
 

@@ -22,13 +22,13 @@ DAEMON_UID = "990"  # daemon_guest.sh's DAEMON_UID
 DaemonScenario = functools.partial(Scenario, helpers=HELPERS)
 
 
-def expect_hardened(ctx) -> str:
-    """The daemon's /proc/PID/status (output daemon_privileges): uid and gid 990, CAP_NET_ADMIN and
+def expect_hardened(ctx, uid: str = DAEMON_UID, gid: str = DAEMON_UID) -> str:
+    """The daemon's /proc/PID/status (output daemon_privileges): uid and gid (990), CAP_NET_ADMIN and
     CAP_DAC_OVERRIDE only, in every set, no_new_privs, umask 0077, as dist/hpplaced.service has it."""
     fields = dict(line.split(":", 1) for line in ctx.output("daemon_privileges") if ":" in line)
     fields = {key.strip(): value.strip() for key, value in fields.items()}
-    for key in ("Uid", "Gid"):
-        expect(fields.get(key, "").split() == [DAEMON_UID] * 4, f"hpplaced {key} {fields.get(key)!r}, expected {DAEMON_UID}")
+    for key, want in (("Uid", uid), ("Gid", gid)):
+        expect(fields.get(key, "").split() == [want] * 4, f"hpplaced {key} {fields.get(key)!r}, expected {want}")
     for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
         expect(key in fields, f"/proc/PID/status has no {key}: {fields}")
         expect(int(fields[key], 16) == DAEMON_CAPS,

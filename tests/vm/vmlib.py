@@ -273,6 +273,29 @@ class Initramfs:
         self._add_parents(path)
         self._entries[path] = _Entry(stat.S_IFCHR | mode, rdev=(major, minor))
 
+    def add_tree(self, host_root: Path) -> None:
+        """Everything under ``host_root`` at the same paths below /, with its owners and modes
+        (a root file system: tests/vm/system_image.py). Hard links become copies; sockets and FIFOs
+        are left out."""
+        host_root = Path(host_root)
+        for directory, dirnames, filenames in os.walk(host_root):
+            for name in sorted(dirnames) + sorted(filenames):
+                host_path = Path(directory) / name
+                path = _normalize(host_path.relative_to(host_root).as_posix())
+                info = host_path.lstat()
+                kind = stat.S_IFMT(info.st_mode)
+                if kind == stat.S_IFREG:
+                    data = host_path.read_bytes()
+                elif kind == stat.S_IFLNK:
+                    data = os.readlink(host_path).encode()
+                elif kind in (stat.S_IFDIR, stat.S_IFCHR, stat.S_IFBLK):
+                    data = b""
+                else:
+                    continue
+                rdev = (os.major(info.st_rdev), os.minor(info.st_rdev)) if kind in (stat.S_IFCHR, stat.S_IFBLK) \
+                    else (0, 0)
+                self._entries[path] = _Entry(info.st_mode, data, info.st_uid, info.st_gid, rdev)
+
     def __contains__(self, path: str) -> bool:
         return _normalize(path) in self._entries
 
@@ -759,7 +782,7 @@ or raises to answer the guest with an error."""
 class Vm:
     """One QEMU guest. Use as a context manager; ``start()`` boots, ``run()`` follows the guest script.
 
-    The standard layout: 1 GiB in two 512 MiB NUMA nodes, 2 of 4 vCPUs present (sockets 0,1 are
+    The standard layout: 1 GiB (``memory_mib``) in two 512 MiB NUMA nodes, 2 of 4 vCPUs present (sockets 0,1 are
     node 0; 2,3 are node 1), room for 4 DIMMs up to 4 GiB in total. ``memoryless_nodes`` adds nodes
     2, 3 ... with neither CPUs nor memory (a DIMM gives such a node its first memory).
     ``memhp_offline`` puts memhp_default_state=offline on the kernel command line. ``virtio_mem=(node,
@@ -778,8 +801,10 @@ class Vm:
         cmdline: Iterable[str] = (),
         actions: dict[str, HostAction] | None = None,
         virtio_mem: tuple[int, int] | None = None,
+        memory_mib: int = 1024,
     ):
         self.kernel = kernel
+        self.memory_mib = memory_mib
         self.initramfs = Path(initramfs)
         self.name = name
         self.out_dir = Path(out_dir)
@@ -840,10 +865,10 @@ class Vm:
         tmp = Path(self._tmp.name)
         return [
             "qemu-system-x86_64", "-accel", "tcg",
-            "-m", "1G,slots=4,maxmem=4G",
+            "-m", f"{self.memory_mib}M,slots=4,maxmem={self.memory_mib + 3072}M",
             "-smp", "2,maxcpus=4,sockets=4,cores=1,threads=1",
-            "-object", "memory-backend-ram,id=r0,size=512M",
-            "-object", "memory-backend-ram,id=r1,size=512M",
+            "-object", f"memory-backend-ram,id=r0,size={self.memory_mib // 2}M",
+            "-object", f"memory-backend-ram,id=r1,size={self.memory_mib // 2}M",
             "-numa", "node,nodeid=0,cpus=0-1,memdev=r0",
             "-numa", "node,nodeid=1,cpus=2-3,memdev=r1",
             *(a for n in range(self.memoryless_nodes) for a in ("-numa", f"node,nodeid={2 + n}")),
