@@ -77,6 +77,7 @@ demo-run: all
 
 bench: userspace
 	$(BUILD_DIR)/bin/placement_bench
+	$(BUILD_DIR)/bin/event_loop_bench 2>/dev/null
 
 # Like test and demo: the packages first, then make again so that KDIR sees the headers. The
 # userspace build has the guest probe (bench/vm/CMakeLists.txt); results in $(BUILD_DIR)/bench-vm-results.md.
