@@ -217,3 +217,15 @@ TEST_CASE("parse_request and parse_message refuse JSON nested deeper than 64 lev
     // Brackets inside strings are text.
     CHECK(parse_message("{\"ok\":false,\"error\":\"" + std::string(1000, '[') + "\\\"" + "\"}").error.size() == 1001);
 }
+
+TEST_CASE("render_event_push is the event document in an \"event\" member, one line") {
+    Event event;
+    event.seq = 41;
+    event.type = EventType::cpu_offline;
+    event.time_ns = 5;
+    event.cpu = 1;
+    event.node = 0;
+    event.online_cpus = 1;
+    event.online_mask = CpuSet::range(0, 0);
+    CHECK(render_event_push(event) == nlohmann::json{{"event", to_json(event)}}.dump() + "\n");
+}

@@ -1,5 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "core/event.hpp"
@@ -41,4 +45,32 @@ TEST_CASE("event json carries only the fields that apply") {
     // The active set, when the event has it, as an array of CPUs.
     e.online_mask = CpuSet::parse_list("0-1,64");
     CHECK(to_json(e)["online_mask"] == nlohmann::json::array({0, 1, 64}));
+}
+
+TEST_CASE("append_json writes what to_json(event).dump() writes") {
+    // Every type and source, each optional field present or not (bit i of
+    // `fields`), zero and the largest values, CPU sets spanning words.
+    const std::vector<CpuSet> masks = {CpuSet{}, CpuSet::range(0, 0), CpuSet::parse_list("0-2,63-65,1000")};
+    unsigned round = 0;
+    for (unsigned t = 1; t <= event_type_count; ++t) {
+        for (const auto source : {EventSource::kernel, EventSource::udev, EventSource::sysfs}) {
+            for (unsigned fields = 0; fields < 64; ++fields, ++round) {
+                Event e;
+                e.type = static_cast<EventType>(t);
+                e.source = source;
+                e.seq = round % 2 == 0 ? round : UINT64_MAX;
+                e.time_ns = round % 3 == 0 ? 0 : UINT64_MAX - round;
+                if (fields & 1) e.cpu = round % 2 == 0 ? 0u : UINT32_MAX;
+                if (fields & 2) e.node = round % 7;
+                if (fields & 4) e.start = std::uint64_t{round} << 27;
+                if (fields & 8) e.size = round % 5 == 0 ? 0 : UINT64_MAX;
+                if (fields & 16) e.online_cpus = round;
+                if (fields & 32) e.online_mask = masks[round % masks.size()];
+                std::string text = "prefix";
+                append_json(text, e);
+                CAPTURE(text);
+                REQUIRE(text == "prefix" + to_json(e).dump());
+            }
+        }
+    }
 }

@@ -241,7 +241,13 @@ std::string render_error(std::string_view message, const nlohmann::json& id) {
     return line_of(json);
 }
 
-std::string render_event_push(const Event& event) { return line_of({{"event", to_json(event)}}); }
+std::string render_event_push(const Event& event) {
+    // Written straight from the event: the line of line_of({{"event", to_json(event)}}).
+    std::string out = "{\"event\":";
+    append_json(out, event);
+    out += "}\n";
+    return out;
+}
 
 std::string render_plan_push(const nlohmann::json& plan) { return line_of({{"plan", plan}}); }
 

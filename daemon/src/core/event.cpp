@@ -2,8 +2,11 @@
 
 #include <array>
 #include <sstream>
+#include <utility>
 
 #include <nlohmann/json.hpp>
+
+#include "core/json_text.hpp"
 
 namespace hpplace {
 
@@ -81,6 +84,53 @@ nlohmann::json to_json(const Event& event) {
         j["online_mask"] = event.online_mask->to_vector();
     }
     return j;
+}
+
+void append_json(std::string& out, const Event& event) {
+    // The members in the order of to_json()'s std::map, so that the text is
+    // what to_json(event).dump() writes; the names need no escaping.
+    bool first = true;
+    out += '{';
+    const auto number = [&](std::string_view key, std::uint64_t value) {
+        json_text::key(out, first, key);
+        json_text::number(out, value);
+    };
+    const auto name = [&](std::string_view key, std::string_view value) {
+        json_text::key(out, first, key);
+        json_text::plain_string(out, value);
+    };
+    if (event.cpu) {
+        number("cpu", *event.cpu);
+    }
+    if (event.node) {
+        number("node", *event.node);
+    }
+    if (event.online_cpus) {
+        number("online_cpus", *event.online_cpus);
+    }
+    if (event.online_mask) {
+        json_text::key(out, first, "online_mask");
+        out += '[';
+        bool first_cpu = true;
+        event.online_mask->for_each([&](unsigned cpu) {
+            if (!std::exchange(first_cpu, false)) {
+                out += ',';
+            }
+            json_text::number(out, cpu);
+        });
+        out += ']';
+    }
+    number("seq", event.seq);
+    if (event.size) {
+        number("size", *event.size);
+    }
+    name("source", to_string(event.source));
+    if (event.start) {
+        number("start", *event.start);
+    }
+    number("time_ns", event.time_ns);
+    name("type", to_string(event.type));
+    out += '}';
 }
 
 std::string to_text(const Event& event) {

@@ -66,6 +66,11 @@ struct Event {
 
 // One JSON object as `hpctl watch --json` prints it (docs/contract.md).
 nlohmann::json to_json(const Event& event);
+// The same object as text, exactly as to_json(event).dump() writes it, appended
+// to `out` without building the document (an event push per event, per
+// subscriber stream, is the daemon's commonest line).
+void append_json(std::string& out, const Event& event);
+
 // One readable line, without a newline.
 std::string to_text(const Event& event);
 
