@@ -229,3 +229,13 @@ TEST_CASE("render_event_push is the event document in an \"event\" member, one l
     event.online_mask = CpuSet::range(0, 0);
     CHECK(render_event_push(event) == nlohmann::json{{"event", to_json(event)}}.dump() + "\n");
 }
+
+TEST_CASE("render_plan_push is the plan document in a \"plan\" member, one line, from the plan or its JSON") {
+    Plan plan;
+    plan.generation = 3;
+    plan.workloads.push_back(WorkloadPlan{"svc", {{0, 1, 0}}, {{0, 8 << 20, 8 << 20, false}}, CpuSet::range(0, 1),
+                                          CpuSet::range(0, 0)});
+    const std::string line = nlohmann::json{{"plan", to_json(plan)}}.dump() + "\n";
+    CHECK(render_plan_push(plan) == line);
+    CHECK(render_plan_push(to_json(plan)) == line);
+}

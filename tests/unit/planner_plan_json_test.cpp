@@ -190,3 +190,23 @@ TEST_CASE("plan JSON: signed integers are read when not negative, negatives are 
         CHECK(error_of(spoiled) == c.message);
     }
 }
+
+TEST_CASE("append_json writes what to_json(plan).dump() writes") {
+    Plan plan = sample_plan();
+    // Names that need escaping, one that is not UTF-8 (replaced, as on the wire).
+    plan.workloads.push_back(WorkloadPlan{"quote\" back\\slash\nnew\x01line \xc3\xa9t\xc3\xa9", {{2, 1u << 31, 7}},
+                                          {{9, UINT64_MAX, UINT64_MAX, false}}, CpuSet::parse_list("0-2,64,1000"),
+                                          CpuSet::parse_list("9")});
+    plan.workloads.push_back(WorkloadPlan{"bad \xff utf-8", {}, {}, {}, {}});
+    for (const std::uint64_t generation : {std::uint64_t{0}, std::uint64_t{7}, UINT64_MAX}) {
+        plan.generation = generation;
+        std::string text = "prefix";
+        append_json(text, plan);
+        CHECK(text == "prefix" + to_json(plan).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    }
+    Plan empty;
+    std::string text;
+    append_json(text, empty);
+    CHECK(text == to_json(empty).dump());
+    CHECK(text == R"({"generation":0,"workloads":[]})");
+}

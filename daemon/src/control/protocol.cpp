@@ -249,7 +249,18 @@ std::string render_event_push(const Event& event) {
     return out;
 }
 
-std::string render_plan_push(const nlohmann::json& plan) { return line_of({{"plan", plan}}); }
+std::string render_plan_push(const Plan& plan) {
+    // Written straight from the plan: the line of render_plan_push(to_json(plan)).
+    std::string out = "{\"plan\":";
+    append_json(out, plan);
+    out += "}\n";
+    return out;
+}
+
+std::string render_plan_push(const nlohmann::json& plan) {
+    // One member: no copy of the plan into a wrapping document to dump it.
+    return "{\"plan\":" + render_json(plan) + "}\n";
+}
 
 std::string render_request(const Request& request) {
     nlohmann::json json = {{"op", to_string(request.op)}};

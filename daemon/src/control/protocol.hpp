@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/event.hpp"
+#include "plan/plan.hpp"
 #include "plan/workload.hpp"
 
 namespace hpplace::control {
@@ -119,6 +120,7 @@ std::string render_error(std::string_view message, const nlohmann::json& id = nu
 // {"event": <Event as hpctl watch --json>}\n
 std::string render_event_push(const Event& event);
 // {"plan": <plan JSON>}\n
+std::string render_plan_push(const Plan& plan);
 std::string render_plan_push(const nlohmann::json& plan);
 
 // The answers' results besides the status (status.hpp), the plan (plan.hpp)

@@ -8,6 +8,7 @@
 
 #include "core/cpu_set.hpp"
 #include "core/json_integer.hpp"
+#include "core/json_text.hpp"
 #include "core/size.hpp"
 
 namespace hpplace {
@@ -40,6 +41,62 @@ nlohmann::json to_json(const Plan& plan) {
                              {"mems", workload.mems.to_list()}});
     }
     return {{"generation", plan.generation}, {"workloads", std::move(workloads)}};
+}
+
+namespace {
+
+// [{...},{...}]: one object per item, its members written by `members`.
+template <typename Item, typename Members>
+void append_objects(std::string& out, const std::vector<Item>& items, Members members) {
+    out += '[';
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        bool first = true;
+        out += i == 0 ? "{" : ",{";
+        members(items[i], first);
+        out += '}';
+    }
+    out += ']';
+}
+
+}  // namespace
+
+void append_json(std::string& out, const Plan& plan) {
+    // Member order and the name's escaping as render_json(to_json(plan)) has
+    // them (std::map order; invalid UTF-8 replaced).
+    using json_text::key;
+    using json_text::number;
+    out += "{\"generation\":";
+    number(out, plan.generation);
+    out += ",\"workloads\":";
+    append_objects(out, plan.workloads, [&](const WorkloadPlan& workload, bool& first) {
+        key(out, first, "buffers");
+        append_objects(out, workload.buffers, [&](const PlannedBuffer& b, bool& first_member) {
+            key(out, first_member, "bytes");
+            number(out, b.bytes);
+            key(out, first_member, "clipped");
+            out += b.clipped ? "true" : "false";
+            key(out, first_member, "node");
+            number(out, b.node);
+            key(out, first_member, "requested_bytes");
+            number(out, b.requested_bytes);
+        });
+        key(out, first, "cpuset");
+        json_text::plain_string(out, workload.cpuset.to_list());
+        key(out, first, "mems");
+        json_text::plain_string(out, workload.mems.to_list());
+        key(out, first, "name");
+        out += nlohmann::json(workload.name).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        key(out, first, "threads");
+        append_objects(out, workload.threads, [&](const PlannedThread& t, bool& first_member) {
+            key(out, first_member, "cpu");
+            number(out, t.cpu);
+            key(out, first_member, "index");
+            number(out, t.index);
+            key(out, first_member, "node");
+            number(out, t.node);
+        });
+    });
+    out += '}';
 }
 
 namespace {

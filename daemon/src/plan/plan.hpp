@@ -63,6 +63,10 @@ public:
 };
 
 nlohmann::json to_json(const Plan& plan);
+// The same document as text, exactly as control::render_json(to_json(plan))
+// writes it, appended to `out` without building it (each new plan is pushed
+// to subscribers; a plan answer may hold a million threads).
+void append_json(std::string& out, const Plan& plan);
 // Validates everything it reads: types, ranges, unique names, thread indices and
 // buffer nodes, cpulist syntax; sorts threads by index and buffers by node.
 Plan plan_from_json(const nlohmann::json& json);

@@ -535,8 +535,11 @@ private:
         switch (request.op) {
             case control::Op::status:
                 return state_->status_json(handler.status());
-            case control::Op::plan:
-                return control::render_json(to_json(handler.plan()));
+            case control::Op::plan: {
+                std::string plan;
+                append_json(plan, handler.plan());
+                return plan;
+            }
             case control::Op::metrics:
                 return control::render_json(control::metrics_result(handler.metrics_text()));
             case control::Op::subscribe:
@@ -741,11 +744,21 @@ void ControlServer::publish_event(const Event& event) {
     }
 }
 
+void ControlServer::publish_plan(const Plan& plan) {
+    if (state_->stopped || state_->sessions.empty()) {
+        return;
+    }
+    publish_plan_line(control::render_plan_push(plan));
+}
+
 void ControlServer::publish_plan(const nlohmann::json& plan) {
     if (state_->stopped || state_->sessions.empty()) {
         return;
     }
-    const std::string line = control::render_plan_push(plan);
+    publish_plan_line(control::render_plan_push(plan));
+}
+
+void ControlServer::publish_plan_line(const std::string& line) {
     if (line.size() > state_->limits.max_answer) {
         // Dropping every subscriber as a slow reader would not help them.
         state_->log(log::warning("plan push of " + std::to_string(line.size()) + " bytes not sent (limit " +

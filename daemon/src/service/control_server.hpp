@@ -122,6 +122,7 @@ public:
 
     // Pushes to the subscribers of the events / plans stream.
     void publish_event(const Event& event);
+    void publish_plan(const Plan& plan);
     void publish_plan(const nlohmann::json& plan);
 
     std::size_t client_count() const noexcept;
@@ -131,6 +132,8 @@ public:
     struct State;  // defined in control_server.cpp; shared with the connections
 
 private:
+    void publish_plan_line(const std::string& line);
+
     std::shared_ptr<State> state_;
 };
 

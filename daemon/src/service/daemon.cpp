@@ -344,7 +344,7 @@ void Daemon::on_replan(const Topology& topology) {
             // The plan document is O(threads): built only for someone who reads it.
             if (server_ && server_->has_plan_subscribers()) {
                 if (plan_fits_an_answer()) {
-                    server_->publish_plan(plan_json());
+                    server_->publish_plan(replanner_.plan());
                 } else {
                     log(log::warning("plan generation " + std::to_string(replanner_.plan().generation) +
                                      " is too large to push (more than " +
