@@ -305,7 +305,9 @@ nlohmann::json metrics_result(const std::string& text) { return {{"text", text}}
 nlohmann::json ping_result() { return {{"version", protocol_version}}; }
 
 Message parse_message(std::string_view line) {
-    const nlohmann::json json = parse_object(line, "message from hpplaced");
+    // Not const: the payload is moved out of it, not copied (a plan push holds
+    // every planned thread).
+    nlohmann::json json = parse_object(line, "message from hpplaced");
     Message message;
     if (const auto id = json.find("id"); id != json.end()) {
         message.id = *id;
@@ -320,7 +322,7 @@ Message parse_message(std::string_view line) {
                 throw ProtocolError("response has \"ok\": true and no \"result\"");
             }
             message.kind = Message::Kind::result;
-            message.payload = *result;
+            message.payload = std::move(*result);
             return message;
         }
         const auto error = json.find("error");
@@ -333,12 +335,12 @@ Message parse_message(std::string_view line) {
     }
     if (const auto event = json.find("event"); event != json.end()) {
         message.kind = Message::Kind::event;
-        message.payload = *event;
+        message.payload = std::move(*event);
         return message;
     }
     if (const auto plan = json.find("plan"); plan != json.end()) {
         message.kind = Message::Kind::plan;
-        message.payload = *plan;
+        message.payload = std::move(*plan);
         return message;
     }
     throw ProtocolError("message from hpplaced is neither a response nor a push: \"" + excerpt(line) + "\"");
