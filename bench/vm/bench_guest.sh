@@ -75,7 +75,9 @@ baseline_down() {
 cpu_times() {
 	for who in daemon:$(daemon_pid) service:$(service_pid) baseline:$baseline_pid; do
 		for task in /proc/${who#*:}/task/*; do
-			echo "${who%%:*} ${task##*/} $(cut -d' ' -f14,15 "$task/stat")"
+			# A thread that ended after the glob has no stat left: it is left out.
+			times=$(cut -d' ' -f14,15 "$task/stat" 2>/dev/null) && [ -n "$times" ] &&
+				echo "${who%%:*} ${task##*/} $times"
 		done
 	done > "/tmp/$1"
 	out "$1" "/tmp/$1"
