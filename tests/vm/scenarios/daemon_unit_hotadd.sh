@@ -23,14 +23,18 @@ CONF
 (umask 0027 && exec $DAEMON_SETPRIV hpplaced) >> "$DAEMON_LOG" 2>&1 &
 echo $! > "$DAEMON_PID_FILE"
 wait_until 30 daemon_started || die "hpplaced did not answer within 30 s: $(tail -5 "$DAEMON_LOG")"
+# Conditions are functions: wait_until runs its arguments again each time, and "$(...)" in them would
+# be expanded once, before the first try.
 applied() { grep '"SetUnitProperties"' /tmp/fake.out | grep -c '"error":""'; }
-wait_until 30 test "$(applied)" -ge 1 || die "work.service was not set within 30 s: $(cat /tmp/fake.out); hpplaced: $(tail -8 "$DAEMON_LOG" | tr "\n" " ")"
-before=$(applied)
+applied_at_least() { [ "$(applied)" -ge "$1" ]; }
+# AllowedCPUs as the bitmask's bytes: [7] is cpus 0-2.
+applied_with_cpu2() { grep '"SetUnitProperties"' /tmp/fake.out | grep '"error":""' | grep -q '"AllowedCPUs":\[7\]'; }
+wait_until 30 applied_at_least 1 || die "work.service was not set within 30 s: $(cat /tmp/fake.out); hpplaced: $(tail -8 "$DAEMON_LOG" | tr "\n" " ")"
 plan plan_before
 host hotadd_cpu socket=2 || die "vCPU hot-add refused"
 wait_until 30 test -e "$CPU_SYS/cpu2/online" || die "cpu2 did not appear within 30 s"
 wait_until 30 grep -q 1 "$CPU_SYS/cpu2/online" || die "cpu2 was not onlined by the daemon within 30 s"
-wait_until 30 test "$(applied)" -gt "$before" || die "work.service was not set again within 30 s: $(cat /tmp/fake.out)"
+wait_until 30 applied_with_cpu2 || die "work.service was not set with cpu2 within 30 s: $(cat /tmp/fake.out); hpplaced: $(tail -8 "$DAEMON_LOG" | tr "\n" " ")"
 plan plan_after
 out fake /tmp/fake.out
 daemon_log
