@@ -224,7 +224,7 @@ TEST_CASE("daemon: READY after the first plan, cgroup follows the plan as CPUs c
     CHECK(status["events"]["received"] == 1);
     CHECK(status["events"]["last_seq"] == 1);
     CHECK(status["plan_generation"] == 2);
-    CHECK(daemon->plan_json()["generation"] == 2);
+    CHECK(to_json(daemon->current_plan())["generation"] == 2);
     CHECK(daemon->metrics().events(EventType::cpu_online) == 1);
     // Both plans were computed and applied: each is in both latency histograms.
     CHECK(daemon->metrics().recomputes() == 2);
@@ -238,14 +238,14 @@ TEST_CASE("daemon: a restart with the same machine and config gives the same pla
         auto daemon = rig.make();
         daemon->start();
         rig.settle();
-        first = daemon->plan_json();
+        first = to_json(daemon->current_plan());
         daemon->stop();
         rig.settle();
     }
     auto again = rig.make();
     again->start();
     rig.settle();
-    CHECK(again->plan_json() == first);
+    CHECK(to_json(again->current_plan()) == first);
 }
 
 TEST_CASE("daemon: SIGHUP reload takes a new config, a bad one keeps the old") {

@@ -13,7 +13,7 @@
 //                                     // listening: service/control_socket.hpp
 //   ...
 //   server.publish_event(event);      // after each event is applied
-//   server.publish_plan(plan_json);   // after each new plan generation
+//   server.publish_plan(plan);        // after each new plan generation
 //   server.stop();                    // or let the destructor do it
 //
 // The constructor takes a listening socket (service/control_socket.hpp: systemd's

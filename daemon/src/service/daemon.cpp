@@ -402,8 +402,4 @@ const Plan& Daemon::plan() {
     return replanner_.plan();
 }
 
-nlohmann::json Daemon::plan_json() const {
-    return to_json(replanner_.plan());
-}
-
 }  // namespace hpplace

@@ -83,7 +83,6 @@ public:
     void stop();
 
     nlohmann::json status_json() const;
-    nlohmann::json plan_json() const;
     const Plan& current_plan() const noexcept { return replanner_.plan(); }
     const TopologyTracker& tracker() const noexcept { return *tracker_; }
     const Metrics& metrics() const noexcept { return metrics_; }
