@@ -238,8 +238,8 @@ void Daemon::reload() {
         metrics_.record_config_load(false, std::chrono::system_clock::now());
         log(log::err(std::string("config reload failed, keeping the current one: ") + error.what()));
     }
-    write_metrics_file();
     heal_next_ = true;
+    // The replan after the resync writes the metrics file, reload gauges included.
     tracker_->resync("reload");
 }
 
