@@ -100,14 +100,17 @@ static inline void hpnotify_bitmap_to_arr64(u64 *buf,
  * NODE_REMOVED_LAST_MEMORY, data struct node_notify). NODE_ADDED_FIRST_MEMORY
  * is a macro of <linux/node.h>, so it tells which kernel we build for:
  *
- *   HPNOTIFY_HAVE_NODE_NOTIFIER 1: node events come from the node notifier
- *     only; hpnotify_memory_status_change_nid() is always NUMA_NO_NODE.
- *   HPNOTIFY_HAVE_NODE_NOTIFIER 0: node events come from the memory
- *     notifier's status_change_nid; there is no node notifier to register.
+ *   HPNOTIFY_HAVE_NODE_NOTIFIER 1: the node notifier tells the node;
+ *     hpnotify_memory_status_change_nid() is always NUMA_NO_NODE.
+ *   HPNOTIFY_HAVE_NODE_NOTIFIER 0: MEM_ONLINE / MEM_OFFLINE's
+ *     status_change_nid tells it; there is no node notifier to register.
  *
- * The first branch cannot be built here (no 6.17 headers on this machine);
- * it only uses the 6.17 names above. Exactly one of the two paths emits
- * node_mem_added / node_mem_removed on any kernel.
+ * The 6.17 node notifier runs inside the same online_pages() /
+ * offline_pages() call, under mem_hotplug_lock, just before the memory
+ * notifier's MEM_ONLINE / MEM_OFFLINE (after it, the kernel does nothing
+ * that can fail). memory.c therefore holds the node back and sends it after
+ * the block's event, the order of every older kernel: mem_online, then
+ * node_mem_added; mem_offline, then node_mem_removed.
  */
 #ifdef NODE_ADDED_FIRST_MEMORY
 #define HPNOTIFY_HAVE_NODE_NOTIFIER	1

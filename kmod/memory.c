@@ -35,12 +35,22 @@ static enum hpnotify_event_type hpnotify_mem_event_type(unsigned long action)
 	return 0;
 }
 
+/*
+ * The node gaining its first or losing its last memory in the memory
+ * hotplug operation under way, when the node notifier told it (6.17+,
+ * compat.h): reported after the block's MEM_ONLINE / MEM_OFFLINE event.
+ * Operations are serialised by mem_hotplug_lock, which both notifier
+ * chains run under, so one slot is enough; a new operation's
+ * MEM_GOING_* clears what an earlier one left (none should).
+ */
+static int hpnotify_pending_node = NUMA_NO_NODE;
+
 static int hpnotify_memory_notify(struct notifier_block *nb,
 				  unsigned long action, void *data)
 {
 	const struct memory_notify *arg = data;
 	enum hpnotify_event_type type = hpnotify_mem_event_type(action);
-	int status_change_nid;
+	int node;
 
 	if (!type)
 		return NOTIFY_OK;
@@ -55,16 +65,27 @@ static int hpnotify_memory_notify(struct notifier_block *nb,
 				(u64)arg->nr_pages << PAGE_SHIFT,
 				pfn_to_nid(arg->start_pfn));
 
-	/* Kernels without the node notifier (compat.h). */
-	status_change_nid = hpnotify_memory_status_change_nid(arg);
-	if (status_change_nid >= 0) {
-		if (action == MEM_ONLINE)
-			hpnotify_send_node_event(HPNOTIFY_EVENT_NODE_MEM_ADDED,
-						 status_change_nid);
-		else if (action == MEM_OFFLINE)
-			hpnotify_send_node_event(HPNOTIFY_EVENT_NODE_MEM_REMOVED,
-						 status_change_nid);
+	switch (action) {
+	case MEM_GOING_ONLINE:
+	case MEM_GOING_OFFLINE:
+		hpnotify_pending_node = NUMA_NO_NODE;
+		return NOTIFY_OK;
+	case MEM_ONLINE:
+	case MEM_OFFLINE:
+		break;
+	default:
+		return NOTIFY_OK;
 	}
+
+	node = hpnotify_memory_status_change_nid(arg);
+	if (node == NUMA_NO_NODE)
+		node = hpnotify_pending_node;
+	hpnotify_pending_node = NUMA_NO_NODE;
+	if (node == NUMA_NO_NODE)
+		return NOTIFY_OK;
+	hpnotify_send_node_event(action == MEM_ONLINE ?
+				 HPNOTIFY_EVENT_NODE_MEM_ADDED :
+				 HPNOTIFY_EVENT_NODE_MEM_REMOVED, node);
 	return NOTIFY_OK;
 }
 
@@ -89,16 +110,10 @@ static int hpnotify_node_notify(struct notifier_block *nb,
 {
 	const struct node_notify *arg = data;
 
-	switch (action) {
-	case NODE_ADDED_FIRST_MEMORY:
-		hpnotify_send_node_event(HPNOTIFY_EVENT_NODE_MEM_ADDED,
-					 arg->nid);
-		break;
-	case NODE_REMOVED_LAST_MEMORY:
-		hpnotify_send_node_event(HPNOTIFY_EVENT_NODE_MEM_REMOVED,
-					 arg->nid);
-		break;
-	}
+	/* Sent by hpnotify_memory_notify(), after the block's own event. */
+	if (action == NODE_ADDED_FIRST_MEMORY ||
+	    action == NODE_REMOVED_LAST_MEMORY)
+		hpnotify_pending_node = arg->nid;
 	return NOTIFY_OK;
 }
 
