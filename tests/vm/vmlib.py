@@ -735,8 +735,9 @@ def hotplug_cpus(kernel: Kernel, artifacts: "Artifacts", out_dir: Path = DEFAULT
     """How many vCPU hot-add slots this kernel under this QEMU gives the standard layout, and the kernel
     line that says so ("smpboot: Allowing 4 CPUs, 2 hotplug CPUs"; 6.12: "Allowing 2 present CPUs plus 0
     hotplug CPUs"). The guest kernel counts
-    them from QEMU's ACPI tables (MADT), which older QEMUs write in a form newer kernels no longer take
-    as hot-pluggable (QEMU 7.2 with 6.12: "plus 0 hotplug CPUs"). Learned from one boot with nothing
+    them from QEMU's ACPI tables (MADT), whose Enabled=0 entries newer kernels take as hot-pluggable only
+    under a hypervisor they detect, which TCG is not (6.12: "plus 0 hotplug CPUs", with QEMU 7.2 as with
+    10.0; tests/vm/README.md). Learned from one boot with nothing
     to run, remembered per kernel and QEMU in ``out_dir``."""
     key = (kernel.version, str(out_dir))
     if key not in _hotplug_cpus:
