@@ -34,6 +34,7 @@ struct Rig {
     // What the sources counted (a new kernel source starts from zero).
     StreamCounters kernel_stream;
     StreamCounters udev_stream;
+    bool udev_memory_blocks_only = false;  // as the tracker last set it
     FamilyWatcherListener* watcher = nullptr;
     std::vector<Topology> plans;  // the topology each replan saw
     std::vector<Event> applied;
@@ -57,7 +58,8 @@ struct Rig {
                 kernel_stream = {};
                 return std::make_unique<FakeSource>(EventSource::kernel, &kernel, &kernel_stream);
             },
-            .open_udev_source = [this] { return std::make_unique<FakeSource>(EventSource::udev, &udev, &udev_stream); },
+            .open_udev_source = [this] { return std::make_unique<FakeSource>(EventSource::udev, &udev, &udev_stream,
+                                                                             &udev_memory_blocks_only); },
             .open_family_watcher = [this] { return std::make_unique<FakeWatcher>(&watcher); },
         };
         TrackerHooks hooks{
@@ -309,6 +311,32 @@ TEST_CASE("tracker: udev events other than memory blocks are ignored while the k
     REQUIRE(rig.applied.size() == 1);
     CHECK(rig.applied[0].type == EventType::mem_block_added);
     CHECK(rig.tracker->counters().received == 1);
+}
+
+TEST_CASE("tracker: the udev source is told to keep memory blocks alone while the kernel source runs") {
+    Rig rig;
+    rig.tracker->start();
+    rig.run();
+    CHECK(rig.udev_memory_blocks_only);
+    rig.family_present = false;
+    rig.watcher->on_family_vanished();
+    rig.run();
+    CHECK_FALSE(rig.udev_memory_blocks_only);
+    rig.family_present = true;
+    rig.watcher->on_family_appeared();
+    rig.run();
+    CHECK(rig.udev_memory_blocks_only);
+    rig.kernel->on_gone("family unregistered");
+    rig.run();
+    CHECK_FALSE(rig.udev_memory_blocks_only);
+}
+
+TEST_CASE("tracker: without the family the udev source reports everything") {
+    Rig rig;
+    rig.family_present = false;
+    rig.tracker->start();
+    rig.run();
+    CHECK_FALSE(rig.udev_memory_blocks_only);
 }
 
 TEST_CASE("tracker: switches to udev when the family vanishes and back when it returns") {

@@ -16,18 +16,26 @@ namespace hpplace::testing {
 
 class FakeSource final : public HotplugSource {
 public:
-    FakeSource(EventSource kind, SourceListener** listener_out, const StreamCounters* counters = nullptr)
-        : kind_(kind), listener_out_(listener_out), counters_(counters) {}
+    // memory_blocks_only_out, when given, follows set_memory_blocks_only().
+    FakeSource(EventSource kind, SourceListener** listener_out, const StreamCounters* counters = nullptr,
+               bool* memory_blocks_only_out = nullptr)
+        : kind_(kind), listener_out_(listener_out), counters_(counters), memory_blocks_only_out_(memory_blocks_only_out) {}
     ~FakeSource() override { stop(); }
     EventSource kind() const noexcept override { return kind_; }
     void start(SourceListener& listener) override { *listener_out_ = &listener; }
     void stop() noexcept override { *listener_out_ = nullptr; }
     StreamCounters counters() const noexcept override { return counters_ != nullptr ? *counters_ : StreamCounters{}; }
+    void set_memory_blocks_only(bool only) noexcept override {
+        if (memory_blocks_only_out_ != nullptr) {
+            *memory_blocks_only_out_ = only;
+        }
+    }
 
 private:
     EventSource kind_;
     SourceListener** listener_out_;
     const StreamCounters* counters_;
+    bool* memory_blocks_only_out_;
 };
 
 class FakeWatcher final : public FamilyWatcher {

@@ -96,3 +96,15 @@ TEST_CASE("parse_memory_block_size: the one reader of block_size_bytes takes whi
     CHECK_THROWS_WITH_AS(parse_memory_block_size("8g"), "bad memory block size \"8g\" (expected non-zero hex bytes)",
                          std::invalid_argument);
 }
+
+TEST_CASE("uevent_wanted: beside the kernel source only memory block add and remove are kept") {
+    for (const char* action : {"add", "remove", "online", "offline", "change"}) {
+        CHECK(uevent_wanted("cpu", action, false));
+        CHECK(uevent_wanted("memory", action, false));
+        CHECK_FALSE(uevent_wanted("cpu", action, true));
+    }
+    CHECK(uevent_wanted("memory", "add", true));
+    CHECK(uevent_wanted("memory", "remove", true));
+    CHECK_FALSE(uevent_wanted("memory", "online", true));
+    CHECK_FALSE(uevent_wanted("memory", "offline", true));
+}

@@ -151,7 +151,14 @@ bool TopologyTracker::open_kernel() {
         return false;
     }
     kernel_->start(*kernel_slot_);
+    udev_memory_blocks_only();
     return true;
+}
+
+void TopologyTracker::udev_memory_blocks_only() noexcept {
+    if (udev_) {
+        udev_->set_memory_blocks_only(kernel_ != nullptr);
+    }
 }
 
 void TopologyTracker::drop_kernel(const std::string& reason) {
@@ -162,6 +169,7 @@ void TopologyTracker::drop_kernel(const std::string& reason) {
     retire(*kernel_);
     // We may be inside the source's own handler: destroy it later.
     boost::asio::post(io_, [source = std::shared_ptr<HotplugSource>(std::move(kernel_))] {});
+    udev_memory_blocks_only();
     log(log::notice("event source: udev (" + reason + ")"));
     resync("switched to udev");
 }

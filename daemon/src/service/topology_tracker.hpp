@@ -111,6 +111,8 @@ private:
     void take_gone(EventSource from, const std::string& reason);
 
     bool open_kernel();
+    // Tells the udev source whether the kernel source reports CPUs and memory state for it.
+    void udev_memory_blocks_only() noexcept;
     // Keeps the counts of a source about to be closed.
     void retire(const HotplugSource& source) noexcept;
     void drop_kernel(const std::string& reason);

@@ -37,6 +37,10 @@ public:
     virtual void stop() noexcept = 0;
     // What it received and lost so far: the source alone counts them.
     virtual StreamCounters counters() const noexcept = 0;
+    // While another source reports the rest (the hpnotify family), only memory
+    // block arrivals and removals are wanted from this one: it may drop the
+    // others before doing any work for them. Ignored by default.
+    virtual void set_memory_blocks_only(bool /*only*/) noexcept {}
 };
 
 // Reports the (re)appearance and disappearance of the hpnotify netlink family

@@ -147,9 +147,14 @@ void UdevSource::drain() {
             // next wakeup by the descriptor wait, if it persists.
             return;
         }
+        std::string action = text_of(udev_device_get_action(device.get()));
+        std::string subsystem = text_of(udev_device_get_subsystem(device.get()));
+        if (!uevent_wanted(subsystem, action, memory_blocks_only_)) {
+            continue;
+        }
         Uevent uevent{
-            .action = text_of(udev_device_get_action(device.get())),
-            .subsystem = text_of(udev_device_get_subsystem(device.get())),
+            .action = std::move(action),
+            .subsystem = std::move(subsystem),
             .sysname = text_of(udev_device_get_sysname(device.get())),
             .seqnum = udev_device_get_seqnum(device.get()),
             .node = node_of_device(udev_device_get_syspath(device.get())),

@@ -50,6 +50,9 @@ public:
     void start(SourceListener& listener) override;
     void stop() noexcept override;
     StreamCounters counters() const noexcept override { return counters_; }
+    // Drops CPU and memory online/offline uevents before reading the device's
+    // node from sysfs (a directory read per uevent, in a CPU storm).
+    void set_memory_blocks_only(bool only) noexcept override { memory_blocks_only_ = only; }
 
 private:
     void wait_readable();
@@ -62,6 +65,7 @@ private:
     boost::asio::posix::stream_descriptor descriptor_;
     SourceListener* listener_ = nullptr;
     StreamCounters counters_;
+    bool memory_blocks_only_ = false;
 };
 
 }  // namespace hpplace

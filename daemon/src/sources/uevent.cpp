@@ -2,6 +2,10 @@
 
 namespace hpplace {
 
+bool uevent_wanted(std::string_view subsystem, std::string_view action, bool memory_blocks_only) noexcept {
+    return !memory_blocks_only || (subsystem == "memory" && (action == "add" || action == "remove"));
+}
+
 std::optional<Event> event_from_uevent(const Uevent& uevent, std::uint64_t memory_block_size, std::uint64_t time_ns) {
     Event event;
     event.seq = uevent.seqnum;

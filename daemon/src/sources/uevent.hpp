@@ -26,6 +26,10 @@ struct Uevent {
 //   memory online/offline -> mem_online/mem_offline with start = id x block size
 //   and size = block size. nullopt for anything else (other actions, other
 //   devices such as "cpufreq" or "memory_tier0").
+// Whether a uevent with this subsystem and action is worth translating: all
+// are, unless memory_blocks_only (memory add/remove alone).
+bool uevent_wanted(std::string_view subsystem, std::string_view action, bool memory_blocks_only) noexcept;
+
 std::optional<Event> event_from_uevent(const Uevent& uevent, std::uint64_t memory_block_size,
                                        std::uint64_t time_ns = 0);
 
