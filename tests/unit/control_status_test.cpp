@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "control/protocol.hpp"
 #include "control/status.hpp"
 #include "service/status.hpp"
 
@@ -89,4 +90,22 @@ TEST_CASE("status_to_text reads signed JSON integers that are not negative") {
     signed_status["cpus"]["online"][1] = -1;
     CHECK_THROWS_WITH(control::status_to_text(signed_status),
                       "malformed status from hpplaced: bad CPU in \"online\"");
+}
+
+TEST_CASE("append_json(Status) writes the bytes of render_json(to_json())") {
+    const control::EventCounters counters{
+        .received = 18446744073709551615ULL, .last_seq = 41, .lost = 0, .resyncs = 3, .rejected = 9, .overruns = 4};
+    Topology topology = two_nodes();
+    NumaNode empty;  // a memoryless node without CPUs
+    empty.id = 7;
+    topology.nodes.push_back(empty);
+    for (const auto source : {EventSource::kernel, EventSource::udev, EventSource::sysfs}) {
+        const control::Status status = make_status(source, topology, counters, 12);
+        std::string text = "prefix";
+        control::append_json(text, status);
+        CHECK(text == "prefix" + control::render_json(control::to_json(status)));
+    }
+    std::string none;
+    control::append_json(none, control::Status{});
+    CHECK(none == control::render_json(control::to_json(control::Status{})));
 }

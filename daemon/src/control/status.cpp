@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json_integer.hpp"
+#include "core/json_text.hpp"
 
 namespace hpplace::control {
 
@@ -27,6 +28,54 @@ nlohmann::json to_json(const Status& status) {
           {"resyncs", events.resyncs}}},
         {"plan_generation", status.plan_generation},
     };
+}
+
+void append_json(std::string& out, const Status& status) {
+    // Members in to_json()'s std::map order: the bytes of render_json(to_json(status)).
+    using json_text::key;
+    using json_text::number;
+    bool first = true;
+    out += '{';
+    key(out, first, "cpus");
+    bool first_set = true;
+    out += '{';
+    key(out, first_set, "online");
+    json_text::cpu_array(out, status.online);
+    key(out, first_set, "present");
+    json_text::cpu_array(out, status.present);
+    out += '}';
+    key(out, first, "events");
+    bool first_count = true;
+    out += '{';
+    key(out, first_count, "last_seq");
+    number(out, status.events.last_seq);
+    key(out, first_count, "lost");
+    number(out, status.events.lost);
+    key(out, first_count, "received");
+    number(out, status.events.received);
+    key(out, first_count, "resyncs");
+    number(out, status.events.resyncs);
+    out += '}';
+    key(out, first, "nodes");
+    out += '[';
+    for (std::size_t i = 0; i < status.nodes.size(); ++i) {
+        const NodeStatus& node = status.nodes[i];
+        out += i == 0 ? "{" : ",{";
+        bool first_member = true;
+        key(out, first_member, "cpus");
+        json_text::cpu_array(out, node.cpus);
+        key(out, first_member, "id");
+        number(out, node.id);
+        key(out, first_member, "memory_bytes");
+        number(out, node.memory_bytes);
+        out += '}';
+    }
+    out += ']';
+    key(out, first, "plan_generation");
+    number(out, status.plan_generation);
+    key(out, first, "source");
+    json_text::plain_string(out, status.source == EventSource::kernel ? "kernel" : "udev");
+    out += '}';
 }
 
 namespace {

@@ -56,6 +56,10 @@ struct Status {
 };
 
 nlohmann::json to_json(const Status& status);
+// The same document as text, written straight from the values (what the
+// control server answers: during a storm the counters change between two
+// requests, so each one renders it anew).
+void append_json(std::string& out, const Status& status);
 
 // A few readable lines for `hpctl status` without --json. Throws
 // std::runtime_error naming the field when the document is malformed.

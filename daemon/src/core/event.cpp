@@ -110,15 +110,7 @@ void append_json(std::string& out, const Event& event) {
     }
     if (event.online_mask) {
         json_text::key(out, first, "online_mask");
-        out += '[';
-        bool first_cpu = true;
-        event.online_mask->for_each([&](unsigned cpu) {
-            if (!std::exchange(first_cpu, false)) {
-                out += ',';
-            }
-            json_text::number(out, cpu);
-        });
-        out += ']';
+        json_text::cpu_array(out, *event.online_mask);
     }
     number("seq", event.seq);
     if (event.size) {

@@ -9,6 +9,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+
+#include "core/cpu_set.hpp"
 
 namespace hpplace::json_text {
 
@@ -32,6 +35,19 @@ inline void plain_string(std::string& out, std::string_view text) {
     out += '"';
     out += text;
     out += '"';
+}
+
+// The CPUs as an array of numbers, ascending ([0,1,3]).
+inline void cpu_array(std::string& out, const CpuSet& cpus) {
+    out += '[';
+    bool first = true;
+    cpus.for_each([&](unsigned cpu) {
+        if (!std::exchange(first, false)) {
+            out += ',';
+        }
+        number(out, cpu);
+    });
+    out += ']';
 }
 
 }  // namespace hpplace::json_text

@@ -102,7 +102,8 @@ struct ControlServer::State {
 
     const std::string& status_json(control::Status status) {
         if (last_status != status) {
-            last_status_json = control::render_json(control::to_json(status));
+            last_status_json.clear();
+            control::append_json(last_status_json, status);
             last_status = std::move(status);
         }
         return last_status_json;
