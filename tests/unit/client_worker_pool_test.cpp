@@ -444,22 +444,43 @@ TEST_CASE_FIXTURE(PoolRig, "WorkerPool: a worker of a CPU going offline may run 
     CHECK(cpu0_allowed_at_stop == 0);
 }
 
-TEST_CASE_FIXTURE(PoolRig, "WorkerPool: cpu_online lets a plan that still names the CPU start there again") {
+TEST_CASE_FIXTURE(PoolRig, "WorkerPool: cpu_online brings back the workers the assignment still places on the CPU") {
+    // The daemon pushes no new plan when the CPU went and came back between two of its replans.
+    WorkerPool pool(observing(observed), options());
+    REQUIRE(pool.apply(assignment_of({{0, 5, 0}, {1, 6, 0}})).started.size() == 2);
+    pool.cpu_going_offline(5);
+    REQUIRE(background.wait([](const PoolChanges& all, auto&) { return !all.stopped.empty(); }));
+    pool.cpu_online(5);
+    REQUIRE(background.wait([](const PoolChanges& all, auto&) { return !all.started.empty(); }));
+    CHECK(background.get().started == std::vector<AssignedThread>{{0, 5, 0}});
+    CHECK(pool.threads() == std::vector<AssignedThread>{{0, 5, 0}, {1, 6, 0}});
+    CHECK(eventually(observed, [&] { return observed.starts[0] == 2; }));
+    // A plan that still names it finds it running.
+    CHECK(pool.apply(assignment_of({{0, 5, 0}, {1, 6, 0}})).empty());
+}
+
+TEST_CASE_FIXTURE(PoolRig, "WorkerPool: a thread skipped for a CPU going offline starts once the CPU is back") {
+    // The client read the notice of a later cpu_going_offline before this plan was applied.
+    WorkerPool pool(observing(observed), options());
+    pool.cpu_going_offline(5);
+    const auto skipped = pool.apply(assignment_of({{0, 5, 0}}));
+    CHECK(skipped.started.empty());
+    CHECK(pool.size() == 0);
+    pool.cpu_online(5);
+    REQUIRE(background.wait([](const PoolChanges& all, auto&) { return !all.started.empty(); }));
+    CHECK(pool.threads() == std::vector<AssignedThread>{{0, 5, 0}});
+}
+
+TEST_CASE_FIXTURE(PoolRig, "WorkerPool: cpu_online starts nothing the assignment no longer places there") {
     WorkerPool pool(observing(observed), options());
     REQUIRE(pool.apply(assignment_of({{0, 5, 0}})).started.size() == 1);
     pool.cpu_going_offline(5);
     REQUIRE(background.wait([](const PoolChanges& all, auto&) { return !all.stopped.empty(); }));
+    CHECK(pool.apply(assignment_of({{0, 6, 0}})).started == std::vector<AssignedThread>{{0, 6, 0}});
     pool.cpu_online(5);
-    // cpu_online is handled on the pool's thread too: wait until a plan naming CPU 5 starts there.
-    bool started = false;
-    for (int i = 0; i < 10000 && !started; ++i) {
-        started = !pool.apply(assignment_of({{0, 5, 0}})).started.empty();
-        if (!started) {
-            std::this_thread::sleep_for(1ms);
-        }
-    }
-    CHECK(started);
-    CHECK(pool.threads() == std::vector<AssignedThread>{{0, 5, 0}});
+    std::this_thread::sleep_for(50ms);
+    CHECK(background.get().started.empty());
+    CHECK(pool.threads() == std::vector<AssignedThread>{{0, 6, 0}});
 }
 
 TEST_CASE_FIXTURE(PoolRig, "WorkerPool: an assignment applied right after the notice sees the CPU leaving") {

@@ -21,7 +21,9 @@
 // joined off the socket's read path, by the pool's thread or by an apply() that
 // comes first) as soon as a Client of this process receives the cpu_going_offline event, before the plan without it arrives; that later plan
 // finds it gone and stops nothing, and no worker is started on the CPU until it
-// is back online or a plan no longer places a thread on it.
+// is back online or a plan no longer places a thread on it. Back online, the
+// CPU gets the workers the last plan places on it again (the daemon pushes no
+// new plan when the CPU left and came back between two of its replans).
 
 #include <chrono>
 #include <cstdint>
@@ -114,7 +116,8 @@ public:
     // stop_on_cpu_going_offline is false); for programs that learn of CPU changes
     // otherwise. Both return at once: the pool's thread requests the stop and joins.
     void cpu_going_offline(unsigned cpu);
-    // The CPU is back: a plan may start workers on it again.
+    // The CPU is back: the workers the last plan places on it start again (on
+    // the pool's thread), and later plans may start more there.
     void cpu_online(unsigned cpu);
 
     // The running workers (index, CPU, node), by index; retrying ones are not yet among them.

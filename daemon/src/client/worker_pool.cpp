@@ -215,6 +215,10 @@ struct WorkerPool::Impl final : CpuListener {
     std::map<unsigned, std::unique_ptr<RunningWorker>> workers;
     std::map<unsigned, Retry> retries;  // by index
     std::set<unsigned> leaving;         // CPUs going offline: nothing is started or moved there
+    // The last assignment's threads: a CPU back online gets those planned on it
+    // again, since the daemon pushes no new plan when the CPU went and came back
+    // between two of its replans (the placement did not change).
+    std::vector<AssignedThread> planned_threads;
     PoolChanges carried;                // background changes for the next apply() (no on_background_change)
 
     // What the pool's thread is to look at; its own lock, so that posting never waits for apply().
@@ -355,6 +359,7 @@ struct WorkerPool::Impl final : CpuListener {
         if (handle_notices(changes)) {
             actions = client::diff_threads(places(), assignment.threads);
         }
+        planned_threads = assignment.threads;
         // A CPU no thread is planned on any more: the daemon has seen it leave.
         std::erase_if(leaving, [&](unsigned cpu) {
             return std::none_of(assignment.threads.begin(), assignment.threads.end(),
@@ -381,6 +386,7 @@ struct WorkerPool::Impl final : CpuListener {
     PoolChanges stop_all() {
         PoolChanges changes = std::exchange(carried, {});
         retries.clear();
+        planned_threads.clear();
         stop(places(), changes);
         return changes;
     }
@@ -441,11 +447,29 @@ struct WorkerPool::Impl final : CpuListener {
         for (const auto& [cpu, cpu_leaving] : taken) {
             if (cpu_leaving) {
                 stop_for_offline(cpu, changes);
-            } else {
-                leaving.erase(cpu);
+            } else if (leaving.erase(cpu) != 0) {
+                place_again(cpu, changes);
             }
         }
         return !taken.empty();
+    }
+
+    // Starts or moves back the wanted threads of a CPU that left and is online again.
+    void place_again(unsigned cpu, PoolChanges& changes) {
+        for (const auto& place : planned_threads) {
+            if (place.cpu != cpu || retries.contains(place.index)) {
+                continue;
+            }
+            const auto it = workers.find(place.index);
+            if (it == workers.end()) {
+                start(place, changes);
+            } else if (it->second->cpu() != cpu) {
+                move(place, changes);
+            }
+        }
+        if (!changes.retrying.empty()) {
+            wake_for_retries();
+        }
     }
 
     void stop_for_offline(unsigned cpu, PoolChanges& changes) {
