@@ -319,6 +319,33 @@ TEST_CASE("control server: subscribers get events and plans, others do not") {
     CHECK(subscriber.request(control::Op::status).at("source") == "kernel");
 }
 
+TEST_CASE("control server: pushes queued in one turn reach a subscriber in one write") {
+    Running running;
+    auto subscriber = control::ControlClient::connect(running.socket, 2s);
+    REQUIRE(subscriber.request(control::Op::subscribe).at("streams") == nlohmann::json{"events", "plans"});
+    const auto before = running.on_io([&] { return running.server->writes(); });
+    running.on_io([&] {
+        for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+            Event event;
+            event.seq = seq;
+            event.type = EventType::cpu_offline;
+            event.cpu = 1;
+            running.server->publish_event(event);
+        }
+        running.server->publish_plan({{"generation", 7}});
+        return 0;
+    });
+    for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+        const auto message = subscriber.next_message(2s);
+        REQUIRE(message);
+        CHECK(message->payload.at("seq") == seq);
+    }
+    const auto plan = subscriber.next_message(2s);
+    REQUIRE(plan);
+    CHECK(plan->payload.at("generation") == 7);
+    CHECK(running.on_io([&] { return running.server->writes(); }) - before == 1);
+}
+
 TEST_CASE("control server: a subscriber that does not read is dropped, the others go on") {
     Running running(ControlServerLimits{.max_queued_bytes = 64 * 1024});
     const auto slow = raw_connect(running.socket);

@@ -93,6 +93,7 @@ struct ControlServer::State {
     // The last of them to close unregisters it.
     std::map<std::string, std::set<std::uint64_t>> registrants;
     std::uint64_t next_client = 1;
+    std::uint64_t writes = 0;  // socket writes started, each with every line queued then
     bool stopped = false;
     // The last status answered, and its document: status is asked for far more
     // often than it changes (monitors, a storm of hpctl calls), and building and
@@ -149,6 +150,9 @@ asio::awaitable<void> wait_for(asio::steady_timer& signal) {
     signal.expires_at(asio::steady_timer::time_point::max());
     co_await signal.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
 }
+
+// One writev() of a connection takes at most this many lines (asio sends 64 buffers per call).
+constexpr std::size_t max_lines_per_write = 64;
 
 // One connection: three coroutines on the server's executor. read_requests()
 // reads, splits and answers lines in order; write_lines() sends the queued
@@ -371,10 +375,22 @@ private:
                 co_await wait_for(output_ready_);
                 continue;
             }
-            // Owned here while it is written: close() clears the queue.
-            const std::string line = std::move(queue_.front());
-            queue_.pop_front();
-            co_await asio::async_write(socket_, asio::buffer(line), asio::redirect_error(asio::use_awaitable, error));
+            // Everything queued goes in one write (a burst's pushes wake the
+            // peer once), owned here while it is written: close() clears the queue.
+            std::vector<std::string> lines;
+            std::vector<asio::const_buffer> buffers;
+            std::size_t bytes = 0;
+            while (!queue_.empty() && lines.size() < max_lines_per_write) {
+                lines.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+                bytes += lines.back().size();
+            }
+            buffers.reserve(lines.size());
+            for (const auto& line : lines) {
+                buffers.push_back(asio::buffer(line));
+            }
+            ++state_->writes;
+            co_await asio::async_write(socket_, buffers, asio::redirect_error(asio::use_awaitable, error));
             if (closed_) {
                 co_return;
             }
@@ -382,7 +398,7 @@ private:
                 close();
                 co_return;
             }
-            queued_bytes_ -= line.size();
+            queued_bytes_ -= bytes;
             input_allowed_.cancel();
         }
     }
@@ -775,6 +791,7 @@ void ControlServer::publish_plan_line(const std::string& line) {
 }
 
 std::size_t ControlServer::client_count() const noexcept { return state_->sessions.size(); }
+std::uint64_t ControlServer::writes() const noexcept { return state_->writes; }
 
 bool ControlServer::has_plan_subscribers() const noexcept {
     return std::any_of(state_->sessions.begin(), state_->sessions.end(),

@@ -126,6 +126,9 @@ public:
     void publish_plan(const nlohmann::json& plan);
 
     std::size_t client_count() const noexcept;
+    // Socket writes started so far, all connections: lines queued together
+    // (answers, a burst's pushes) share one.
+    std::uint64_t writes() const noexcept;
     bool has_plan_subscribers() const noexcept;
     const std::filesystem::path& socket_path() const noexcept;
 
