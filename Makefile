@@ -7,6 +7,7 @@
 #   make bench      the placement benchmarks
 #   make bench-vm   install what is needed, build, measure hotplug latencies end to end in a VM
 #   make test-kernels  the module built and the VM suite run on Debian's 5.10, 6.1, 6.12 and newest 7.x
+#   make test-large    the 288-vCPU, 8-node machine on each kernel of the matrix, with trixie's QEMU
 #   make fuzz       every fuzz harness for FUZZ_SECONDS (or FUZZ_RUNS executions)
 #   make fuzz-smoke / make asan-test / make tsan-test   parts of `make test`
 #   make deb        the Debian packages in build-deb/; make deb-test installs and purges them in a
@@ -23,7 +24,7 @@ export KDIR
 
 .PHONY: all kmod userspace deps test check unit-test vm-test demo demo-run bench bench-vm bench-vm-run install clean \
 	deb deb-test deb-vm-test \
-	test-kernels test-kernels-run \
+	test-kernels test-kernels-run test-large \
 	fuzzers fuzz fuzz-smoke asan-test tsan-test
 
 all: kmod userspace
@@ -65,12 +66,16 @@ vm-test: all
 	python3 tests/vm/run_tests.py
 
 # Kernels fetched into $(HPNOTIFY_KERNEL_CACHE) (default /var/cache/hpnotify-kernels); KERNELS=5.10,6.12
-# picks lines, SCENARIOS the VM scenarios (tests/vm/kernels.py).
+# picks lines, SCENARIOS the VM scenarios, QEMU_SUITE=trixie boots them with that suite's QEMU
+# (tests/vm/kernels.py). make test-large: the 288-vCPU machine, which needs trixie's QEMU.
 test-kernels: deps
 	$(MAKE) test-kernels-run
 
 test-kernels-run: userspace
-	python3 tests/vm/kernels.py $(if $(KERNELS),--only $(KERNELS)) $(SCENARIOS)
+	python3 tests/vm/kernels.py $(if $(KERNELS),--only $(KERNELS)) $(if $(QEMU_SUITE),--qemu $(QEMU_SUITE)) $(SCENARIOS)
+
+test-large: deps
+	$(MAKE) test-kernels-run QEMU_SUITE=$(or $(QEMU_SUITE),trixie) SCENARIOS=large_machine
 
 demo-run: all
 	python3 tests/vm/demo.py

@@ -248,6 +248,43 @@ def chroot(suite: str, mirror: str, compiler: str) -> Path:
     return target
 
 
+def newer_qemu(suite: str, mirror: str) -> Path:
+    """A wrapper that runs ``suite``'s qemu-system-x86_64 from a chroot of that suite (made once in the
+    cache), through the chroot's own loader and libraries, with its firmware and modules: no mounts and
+    no chroot(2), so the VM's paths (kernel, initramfs, sockets) stay the host's. For the layouts
+    bookworm's QEMU 7.2 cannot run under TCG (vmlib.large_layout_refusal)."""
+    root_dir = CACHE / "chroot" / f"{suite}-qemu"
+    binary = root_dir / "usr" / "bin" / "qemu-system-x86_64"
+    if not binary.exists():
+        if not shutil.which("mmdebstrap"):
+            raise Skip(f"a {suite} QEMU needs mmdebstrap: apt-get install mmdebstrap")
+        partial = root_dir.with_name(f"{root_dir.name}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        print(f"making a {suite} chroot with qemu-system-x86 in {root_dir}", flush=True)
+        result = subprocess.run(["mmdebstrap", "--variant=apt", "--include=qemu-system-x86", suite, str(partial),
+                                 mirror], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise Skip(f"mmdebstrap {suite} failed: {(result.stderr.strip().splitlines() or ['?'])[-1][:200]}")
+        shutil.rmtree(root_dir, ignore_errors=True)
+        partial.rename(root_dir)
+    wrapper = CACHE / "qemu" / suite / "qemu-system-x86_64"
+    wrapper.parent.mkdir(parents=True, exist_ok=True)
+    r = root_dir
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"# {suite}'s QEMU, run by tests/vm/kernels.py --qemu {suite}\n"
+        f"QEMU_MODULE_DIR={r}/usr/lib/x86_64-linux-gnu/qemu exec {r}/usr/lib64/ld-linux-x86-64.so.2 "
+        f"--library-path {r}/usr/lib/x86_64-linux-gnu {binary} -L {r}/usr/share/qemu -L {r}/usr/share/seabios "
+        '"$@"\n')
+    wrapper.chmod(0o755)
+    version = subprocess.run([str(wrapper), "--version"], capture_output=True, text=True)
+    if version.returncode != 0:
+        raise RuntimeError(f"{suite}'s QEMU does not start here: {(version.stderr.strip() or '?')[:200]}")
+    print(f"QEMU: {version.stdout.splitlines()[0]} ({wrapper})", flush=True)
+    return wrapper
+
+
 def in_chroot(root_dir: Path, command: list[str]) -> list[str]:
     """``command`` run in ``root_dir`` with the cache at its own path and /proc (objtool reads it), mounted
     in a private mount namespace: gone when the command ends."""
@@ -315,8 +352,11 @@ def build(release: str, root: Path, notes: list[str], suite: str = "",
 
 
 
-def run_suite(release: str, kdir: Path, root: Path, kmod: Path, scenarios: list[str], out: Path) -> list[dict]:
+def run_suite(release: str, kdir: Path, root: Path, kmod: Path, scenarios: list[str], out: Path,
+              qemu: Path | None = None) -> list[dict]:
     env = {**os.environ, "KDIR": str(kdir), "HPVM_KERNEL_ROOT": str(root), "HPVM_KMOD_DIR": str(kmod)}
+    if qemu:
+        env["HPVM_QEMU"] = str(qemu)
     verdicts = out / f"verdicts-{release}.json"
     verdicts.unlink(missing_ok=True)
     subprocess.run([sys.executable, str(VM_DIR / "run_tests.py"), "--out", str(out / release),
@@ -348,6 +388,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("scenarios", nargs="*", help="scenario names (default: all)")
     parser.add_argument("--only", help="comma-separated kernel lines (of " + ", ".join(k.name for k in KERNELS) + ")")
+    parser.add_argument("--qemu", metavar="SUITE", help="boot with SUITE's QEMU (e.g. trixie), run from a chroot")
     args = parser.parse_args()
     only = args.only.split(",") if args.only else None
     unknown = set(only or ()) - {k.name for k in KERNELS}
@@ -362,6 +403,13 @@ def main() -> int:
         print(f"kernels.py: {skip}", file=sys.stderr)
         return 1
     print(f"mirrors {', '.join(mirrors.values())}, cache {CACHE}")
+    qemu = None
+    if args.qemu:
+        try:
+            qemu = newer_qemu(args.qemu, mirrors["debian"])
+        except (Skip, RuntimeError) as error:
+            print(f"kernels.py: --qemu {args.qemu}: {error}", file=sys.stderr)
+            return 1
     for row in rows:
         print(f"\n=== {row.line.name} ===", flush=True)
         step = "fetch"
@@ -375,7 +423,7 @@ def main() -> int:
             row.build = f"ok ({warnings}; sparse {'-' if sparse is None else sparse})"
             row.seconds[step] = time.monotonic() - started
             step, started = "vm", time.monotonic()
-            verdicts = run_suite(row.version, kdir, root, kmod, args.scenarios, out)
+            verdicts = run_suite(row.version, kdir, root, kmod, args.scenarios, out, qemu)
             row.seconds[step] = time.monotonic() - started
             row.passed = sum(v["verdict"] == "PASS" for v in verdicts)
             row.failed = sum(v["verdict"] == "FAIL" for v in verdicts)

@@ -94,6 +94,10 @@ def unmet_needs(scenario: Scenario, kernel: vmlib.Kernel, artifacts: vmlib.Artif
             qemu = re.sub(r"^QEMU emulator version (\S+).*", r"QEMU \1", vmlib.qemu_version())
             unmet.append(f"vCPU hot-add: kernel {kernel.version} under {qemu} says "
                          f"\"{line.split('] ')[-1]}\" (the standard layout needs 2)")
+    if "large_layout" in scenario.needs and (refusal := vmlib.large_layout_refusal()):
+        qemu = re.sub(r"^QEMU emulator version (\S+).*", r"QEMU \1", vmlib.qemu_version())
+        unmet.append(f"288 possible vCPUs under TCG: {qemu} says \"{refusal}\" (kernels.py --qemu trixie "
+                     f"runs a newer one)")
     if "mcast_cap" in scenario.needs and not vmlib.kernel_defines(kernel, "net/genetlink.h", "GENL_MCAST_CAP_NET_ADMIN"):
         unmet.append(f"joining a multicast group as any user: kernel {kernel.version}'s genetlink has no "
                      f"GENL_MCAST_CAP_NET_ADMIN (6.8; Debian's 6.1 has the backport), so the events group is "
@@ -169,7 +173,7 @@ def run_boot(name: str, boot: Boot, scenarios: list[Scenario], kernel: vmlib.Ker
     on_line = (lambda line: print(f"  | {line}", flush=True)) if verbose else None
     with vmlib.Vm(kernel, initramfs, name=name, out_dir=out_dir, memhp_offline=boot.memhp_offline,
                   memoryless_nodes=boot.memoryless_nodes, virtio_mem=boot.virtio_mem,
-                  memory_mib=boot.memory_mib) as vm:
+                  memory_mib=boot.memory_mib, large=boot.large) as vm:
         run = vm.run(timeout=boot.timeout, section_timeouts={s.name: s.timeout for s in scenarios}, on_line=on_line,
                      stall_seconds=boot.stall_seconds)
         logs = [vm.log_path, vm.console_path, vm.guest_path, initramfs]

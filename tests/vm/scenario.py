@@ -48,6 +48,7 @@ class Boot:
     # the harness's guest files (/hp/scenario.sh, /hp/scenarios/*.sh, /hp/params.sh) (scenarios_system.py).
     image: Callable[[vmlib.Kernel, vmlib.Artifacts, dict[str, bytes | str], Path], Path] | None = None
     memory_mib: int = 1024  # the guest's RAM at boot, half on each node (vmlib.Vm)
+    large: bool = False  # vmlib.Vm's large layout: 288 possible vCPUs, 8 nodes (needs a QEMU that takes it)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,7 @@ import functools
 import json
 
 import vmlib
-from scenario import (Boot, Failure, MiB, Scenario, cpu_list_output, expect, json_document, log_lines,
+from scenario import (Boot, Failure, MiB, Scenario, cpu_list_output, expect, expect_types, json_document, log_lines,
                       parse_cpu_list, status_node)
 
 HELPERS = vmlib.VM_DIR / "daemon_guest.sh"
@@ -53,6 +53,35 @@ def check_cpu_hotadd(ctx) -> str:
            f"plan generation {before['plan_generation']} -> {after['plan_generation']}")
     return f"cpuset {ctx.output('cpuset_before')[0]} -> {ctx.output('cpuset_after')[0]}, " \
            f"generation {after['plan_generation']}, {hardened}"
+
+
+def check_large_machine(ctx) -> str:
+    """Events, the module's state dump and the daemon's status all carry cpu257 and the full-width sets."""
+    expect(parse_cpu_list(ctx.output("possible")[0]) == set(range(vmlib.LARGE_POSSIBLE)),
+           f"possible CPUs {ctx.output('possible')}, expected 0-{vmlib.LARGE_POSSIBLE - 1}")
+    expect(ctx.output("present_before") == ["0-256"], f"present before {ctx.output('present_before')}")
+    expect(ctx.output("present_after") == ["0-257"], f"present after {ctx.output('present_after')}")
+    expect(257 in parse_cpu_list(ctx.output("node7_cpus")[0]), f"node7 cpulist {ctx.output('node7_cpus')}")
+    events = [json.loads(line) for line in ctx.output("watch") if line.strip()]
+    expect_types(events, ["cpu_arrived", "cpu_add_start", "cpu_online"])
+    for event in events:
+        expect(event.get("cpu") == 257 and event.get("node") == 7, f"event {event}, expected cpu 257 on node 7")
+    expect(events[-1].get("online_mask") == [0, 1, 257], f"cpu_online's online_mask {events[-1].get('online_mask')}")
+    expect(ctx.rc("state") == 0, f"hpctl kernel-state failed: {ctx.output('state.stderr')}")
+    state = json.loads("\n".join(ctx.output("state")))
+    expect(state.get("nr_cpu_ids") == vmlib.LARGE_POSSIBLE, f"state dump nr_cpu_ids {state.get('nr_cpu_ids')}")
+    cpus = state.get("cpus", {})
+    expect(cpus.get("possible") == list(range(vmlib.LARGE_POSSIBLE)), f"state dump possible {cpus.get('possible')}")
+    expect(cpus.get("present") == list(range(258)), f"state dump present {cpus.get('present')}")
+    expect(cpus.get("online") == [0, 1, 257], f"state dump online {cpus.get('online')}")
+    nodes = {n.get("id"): n for n in state.get("nodes", [])}
+    expect(sorted(nodes) == list(range(vmlib.LARGE_NODES)), f"state dump nodes {sorted(nodes)}")
+    expect(257 in nodes[7].get("cpus", []), f"state dump node 7 cpus {nodes[7].get('cpus')}")
+    after = json_document(ctx, "after")
+    expect(after["cpus"]["online"] == [0, 1, 257], f"status online {after['cpus']['online']}")
+    expect(257 in after["cpus"]["present"], f"status present {after['cpus']['present'][-3:]}")
+    expect(257 in status_node(after, 7).get("cpus", []), f"status node 7 cpus {status_node(after, 7).get('cpus')}")
+    return f"cpu257 on node 7 of {len(nodes)}; nr_cpu_ids {state['nr_cpu_ids']}; online {after['cpus']['online']}"
 
 
 def check_mem_hotadd(ctx) -> str:
@@ -215,6 +244,8 @@ def check_unit_hotadd(ctx) -> str:
 NEEDS = ("hpnotify", "hpctl", "hpplaced")
 NEEDS_CPU2 = NEEDS + ("vcpu_hotadd",)
 BOOTS = {"daemon": Boot(memhp_offline=True, kernel_modules=("memory-notifier-error-inject",), timeout=900.0),
+         # vmlib.Vm's large layout: 288 possible vCPUs, 8 nodes.
+         "large": Boot(memhp_offline=True, large=True, timeout=600.0),
          # A private system bus and a fake systemd1 (tests/systemd) beside hpplaced.
          "units": Boot(memhp_offline=True, binaries=("hpplace-fake-systemd1",), host_binaries=("dbus-daemon",),
                        files=(("/hp/system-bus.conf", "tests/systemd/system-bus.conf"),), timeout=600.0)}
@@ -222,6 +253,9 @@ SCENARIOS = [
     DaemonScenario("daemon_unit_hotadd", "hpplaced with unit = \"work.service\" over a private dbus-daemon and a "
                    "fake systemd1: a QMP vCPU of node 1 reaches the unit's AllowedCPUs", check_unit_hotadd,
                    boot="units", needs=NEEDS_CPU2 + ("bin:hpplace-fake-systemd1",)),
+    DaemonScenario("large_machine", "288 possible vCPUs (x2APIC), 8 nodes: hpplaced onlines a QMP vCPU that "
+                   "becomes cpu257; events, state dump and status carry it", check_large_machine, boot="large",
+                   needs=NEEDS_CPU2 + ("large_layout",), timeout=300.0),
     DaemonScenario("daemon_cpu_hotadd", "hpplaced onlines a QMP vCPU of node 1; the cgroup's cpuset gains it",
                    check_cpu_hotadd, boot="daemon", needs=NEEDS_CPU2),
     DaemonScenario("daemon_mem_hotadd", "hpplaced onlines a 256 MiB DIMM of node 1; node 1 memory grows",

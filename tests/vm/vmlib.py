@@ -44,6 +44,7 @@ import lzma
 import os
 import queue
 import re
+import shlex
 import shutil
 import socket
 import stat
@@ -725,10 +726,43 @@ def kernel_defines(kernel: Kernel, header: str, macro: str) -> bool:
     return False
 
 
+def qemu() -> list[str]:
+    """The QEMU the VMs run: ``$HPVM_QEMU`` (a command, e.g. kernels.py's wrapper of a newer suite's QEMU),
+    else this system's qemu-system-x86_64."""
+    return shlex.split(os.environ.get("HPVM_QEMU", "qemu-system-x86_64"))
+
+
 def qemu_version() -> str:
     """``qemu-system-x86_64 --version``'s first line."""
-    result = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True, check=True)
+    result = subprocess.run([*qemu(), "--version"], capture_output=True, text=True, check=True)
     return result.stdout.splitlines()[0].strip()
+
+
+def large_layout_refusal() -> str | None:
+    """Why this QEMU cannot run ``Vm(large=True)`` under TCG (None when it can): APIC ids above 255 need
+    x2APIC, which QEMU 7.2 gives only with KVM's in-kernel irqchip ("current -smp configuration requires
+    kernel irqchip and X2APIC API support"); 10.0 emulates it. Found by starting the machine paused: a
+    QEMU that refuses the layout exits at once, one that takes it is still running after the wait."""
+    if "large" not in _layout_refusal:
+        command = [*qemu(), "-accel", "tcg", "-S", "-display", "none", "-monitor", "none", "-nodefaults",
+                   *LARGE_MACHINE, "-smp", LARGE_SMP]
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=10)
+            lines = [line for line in result.stderr.splitlines() if line.strip()]
+            _layout_refusal["large"] = (lines or [f"exit status {result.returncode}"])[-1].strip()
+        except subprocess.TimeoutExpired:
+            _layout_refusal["large"] = None
+    return _layout_refusal["large"]
+
+
+_layout_refusal: dict[str, str | None] = {}
+# The large layout (Vm(large=True)): q35 with interrupt remapping and x2APIC, 288 possible vCPUs (QEMU's
+# q35 maximum) in 8 NUMA nodes of 36, 257 present (so the next hot-added vCPU gets a CPU id above 255: the
+# kernel numbers a hot-added CPU with the lowest id not present), of which the kernel brings up 2.
+LARGE_MACHINE = ("-machine", "q35", "-device", "intel-iommu,intremap=on,eim=on", "-cpu", "qemu64,x2apic=on")
+LARGE_SMP = "257,maxcpus=288,sockets=288,cores=1,threads=1"
+LARGE_NODES = 8
+LARGE_POSSIBLE = 288
 
 
 def hotplug_cpus(kernel: Kernel, artifacts: "Artifacts", out_dir: Path = DEFAULT_OUT_DIR) -> tuple[int, str]:
@@ -788,7 +822,8 @@ class Vm:
     2, 3 ... with neither CPUs nor memory (a DIMM gives such a node its first memory).
     ``memhp_offline`` puts memhp_default_state=offline on the kernel command line. ``virtio_mem=(node,
     MiB)`` adds a virtio-mem-pci device on that node with that much backing memory, requested size 0
-    (host action ``virtio_mem``)."""
+    (host action ``virtio_mem``). ``large`` boots the large layout instead (``LARGE_MACHINE``: 288
+    possible vCPUs, 257 present, 2 online, 8 nodes sharing ``memory_mib``; ``large_layout_refusal()``)."""
 
     def __init__(
         self,
@@ -803,8 +838,10 @@ class Vm:
         actions: dict[str, HostAction] | None = None,
         virtio_mem: tuple[int, int] | None = None,
         memory_mib: int = 1024,
+        large: bool = False,
     ):
         self.kernel = kernel
+        self.large = large
         self.memory_mib = memory_mib
         self.initramfs = Path(initramfs)
         self.name = name
@@ -860,18 +897,29 @@ class Vm:
         args = ["console=ttyS0", "panic=-1", "rdinit=/init", "no_timer_check", "sysrq_always_enabled"]
         if self.memhp_offline:
             args.append("memhp_default_state=offline")
+        if self.large:
+            args.append("maxcpus=2")  # the other present vCPUs stay offline: TCG runs two
         return " ".join(args + self.extra_cmdline)
 
     def qemu_command(self) -> list[str]:
         tmp = Path(self._tmp.name)
+        if self.large:
+            per_node = LARGE_POSSIBLE // LARGE_NODES
+            topology = [*LARGE_MACHINE, "-smp", LARGE_SMP]
+            for n in range(LARGE_NODES):
+                topology += ["-object", f"memory-backend-ram,id=r{n},size={self.memory_mib // LARGE_NODES}M",
+                             "-numa", f"node,nodeid={n},cpus={n * per_node}-{(n + 1) * per_node - 1},memdev=r{n}"]
+        else:
+            topology = [
+                "-smp", "2,maxcpus=4,sockets=4,cores=1,threads=1",
+                "-object", f"memory-backend-ram,id=r0,size={self.memory_mib // 2}M",
+                "-object", f"memory-backend-ram,id=r1,size={self.memory_mib // 2}M",
+                "-numa", "node,nodeid=0,cpus=0-1,memdev=r0",
+                "-numa", "node,nodeid=1,cpus=2-3,memdev=r1"]
         return [
-            "qemu-system-x86_64", "-accel", "tcg",
+            *qemu(), "-accel", "tcg",
             "-m", f"{self.memory_mib}M,slots=4,maxmem={self.memory_mib + 3072}M",
-            "-smp", "2,maxcpus=4,sockets=4,cores=1,threads=1",
-            "-object", f"memory-backend-ram,id=r0,size={self.memory_mib // 2}M",
-            "-object", f"memory-backend-ram,id=r1,size={self.memory_mib // 2}M",
-            "-numa", "node,nodeid=0,cpus=0-1,memdev=r0",
-            "-numa", "node,nodeid=1,cpus=2-3,memdev=r1",
+            *topology,
             *(a for n in range(self.memoryless_nodes) for a in ("-numa", f"node,nodeid={2 + n}")),
             *self._virtio_mem_args(),
             "-kernel", str(self.kernel.boot_image(self.out_dir)), "-initrd", str(self.initramfs),
