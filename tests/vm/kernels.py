@@ -227,20 +227,19 @@ def compiler_of(kdir: Path) -> str | None:
 CHROOT_PACKAGES = ("make", "libc6-dev", "dwarves", "kmod", "bc", "sparse")
 
 
-def chroot(suite: str, mirror: str, compiler: str) -> Path:
-    """A chroot of ``suite`` with ``compiler`` and what kbuild needs, made once with mmdebstrap (from
-    bookworm) and kept in the cache."""
-    target = CACHE / "chroot" / suite
-    if all((target / "usr" / "bin" / tool).exists() for tool in (compiler, "sparse")):
+def make_chroot(suite: str, mirror: str, target: Path, packages: tuple[str, ...], needed: tuple[str, ...]) -> Path:
+    """``target``: a chroot of ``suite`` with ``packages``, made once with mmdebstrap (from bookworm) and
+    kept in the cache; made again when one of the programs ``needed`` (in /usr/bin) is missing."""
+    if all((target / "usr" / "bin" / tool).exists() for tool in needed):
         return target
     if not shutil.which("mmdebstrap"):
-        raise Skip(f"kernel needs {compiler}, which a {suite} chroot would give: apt-get install mmdebstrap")
-    partial = target.with_name(f"{suite}.partial")
+        raise Skip(f"{' and '.join(needed)} from a {suite} chroot need mmdebstrap: apt-get install mmdebstrap")
+    partial = target.with_name(f"{target.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.parent.mkdir(parents=True, exist_ok=True)
-    print(f"making a {suite} chroot with {compiler} in {target}", flush=True)
-    result = subprocess.run(["mmdebstrap", "--variant=apt", f"--include={','.join((compiler, *CHROOT_PACKAGES))}",
-                             suite, str(partial), mirror], capture_output=True, text=True)
+    print(f"making a {suite} chroot with {', '.join(packages)} in {target}", flush=True)
+    result = subprocess.run(["mmdebstrap", "--variant=apt", f"--include={','.join(packages)}", suite, str(partial),
+                             mirror], capture_output=True, text=True)
     if result.returncode != 0:
         raise Skip(f"mmdebstrap {suite} failed: {(result.stderr.strip().splitlines() or ['?'])[-1][:200]}")
     shutil.rmtree(target, ignore_errors=True)
@@ -248,26 +247,19 @@ def chroot(suite: str, mirror: str, compiler: str) -> Path:
     return target
 
 
+def chroot(suite: str, mirror: str, compiler: str) -> Path:
+    """A chroot of ``suite`` with ``compiler`` and what kbuild and the sparse check need."""
+    return make_chroot(suite, mirror, CACHE / "chroot" / suite, (compiler, *CHROOT_PACKAGES), (compiler, "sparse"))
+
+
 def newer_qemu(suite: str, mirror: str) -> Path:
     """A wrapper that runs ``suite``'s qemu-system-x86_64 from a chroot of that suite (made once in the
     cache), through the chroot's own loader and libraries, with its firmware and modules: no mounts and
     no chroot(2), so the VM's paths (kernel, initramfs, sockets) stay the host's. For the layouts
     bookworm's QEMU 7.2 cannot run under TCG (vmlib.large_layout_refusal)."""
-    root_dir = CACHE / "chroot" / f"{suite}-qemu"
+    root_dir = make_chroot(suite, mirror, CACHE / "chroot" / f"{suite}-qemu", ("qemu-system-x86",),
+                           ("qemu-system-x86_64",))
     binary = root_dir / "usr" / "bin" / "qemu-system-x86_64"
-    if not binary.exists():
-        if not shutil.which("mmdebstrap"):
-            raise Skip(f"a {suite} QEMU needs mmdebstrap: apt-get install mmdebstrap")
-        partial = root_dir.with_name(f"{root_dir.name}.partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.parent.mkdir(parents=True, exist_ok=True)
-        print(f"making a {suite} chroot with qemu-system-x86 in {root_dir}", flush=True)
-        result = subprocess.run(["mmdebstrap", "--variant=apt", "--include=qemu-system-x86", suite, str(partial),
-                                 mirror], capture_output=True, text=True)
-        if result.returncode != 0:
-            raise Skip(f"mmdebstrap {suite} failed: {(result.stderr.strip().splitlines() or ['?'])[-1][:200]}")
-        shutil.rmtree(root_dir, ignore_errors=True)
-        partial.rename(root_dir)
     wrapper = CACHE / "qemu" / suite / "qemu-system-x86_64"
     wrapper.parent.mkdir(parents=True, exist_ok=True)
     r = root_dir
