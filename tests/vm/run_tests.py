@@ -18,7 +18,6 @@ import argparse
 import dataclasses
 import json
 import os
-import re
 import shutil
 import sys
 import time
@@ -91,13 +90,11 @@ def unmet_needs(scenario: Scenario, kernel: vmlib.Kernel, artifacts: vmlib.Artif
     if "vcpu_hotadd" in scenario.needs:
         slots, line = vmlib.hotplug_cpus(kernel, artifacts, out_dir)
         if slots < 2:
-            qemu = re.sub(r"^QEMU emulator version (\S+).*", r"QEMU \1", vmlib.qemu_version())
-            unmet.append(f"vCPU hot-add: kernel {kernel.version} under {qemu} says "
+            unmet.append(f"vCPU hot-add: kernel {kernel.version} under {vmlib.qemu_name()} says "
                          f"\"{line.split('] ')[-1]}\" (the standard layout needs 2)")
     if "large_layout" in scenario.needs and (refusal := vmlib.large_layout_refusal()):
-        qemu = re.sub(r"^QEMU emulator version (\S+).*", r"QEMU \1", vmlib.qemu_version())
-        unmet.append(f"288 possible vCPUs under TCG: {qemu} says \"{refusal}\" (kernels.py --qemu trixie "
-                     f"runs a newer one)")
+        unmet.append(f"288 possible vCPUs under TCG: {vmlib.qemu_name()} says \"{refusal}\" "
+                     f"(kernels.py --qemu trixie runs a newer one)")
     if "mcast_cap" in scenario.needs and not vmlib.kernel_defines(kernel, "net/genetlink.h", "GENL_MCAST_CAP_NET_ADMIN"):
         unmet.append(f"joining a multicast group as any user: kernel {kernel.version}'s genetlink has no "
                      f"GENL_MCAST_CAP_NET_ADMIN (6.8; Debian's 6.1 has the backport), so the events group is "

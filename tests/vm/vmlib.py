@@ -37,6 +37,7 @@ The guest side of these markers lives in ``guest/lib.sh`` (installed as ``/hp/li
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gzip
 import io
 import json
@@ -738,24 +739,31 @@ def qemu_version() -> str:
     return result.stdout.splitlines()[0].strip()
 
 
+def qemu_name() -> str:
+    """"QEMU 7.2.22": qemu_version() short, for messages."""
+    return re.sub(r"^QEMU emulator version (\S+).*", r"QEMU \1", qemu_version())
+
+
 def large_layout_refusal() -> str | None:
     """Why this QEMU cannot run ``Vm(large=True)`` under TCG (None when it can): APIC ids above 255 need
     x2APIC, which QEMU 7.2 gives only with KVM's in-kernel irqchip ("current -smp configuration requires
     kernel irqchip and X2APIC API support"); 10.0 emulates it. Found by starting the machine paused: a
     QEMU that refuses the layout exits at once, one that takes it is still running after the wait."""
-    if "large" not in _layout_refusal:
-        command = [*qemu(), "-accel", "tcg", "-S", "-display", "none", "-monitor", "none", "-nodefaults",
-                   *LARGE_MACHINE, "-smp", LARGE_SMP]
-        try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=10)
-            lines = [line for line in result.stderr.splitlines() if line.strip()]
-            _layout_refusal["large"] = (lines or [f"exit status {result.returncode}"])[-1].strip()
-        except subprocess.TimeoutExpired:
-            _layout_refusal["large"] = None
-    return _layout_refusal["large"]
+    return _layout_refusal(tuple(qemu()))
 
 
-_layout_refusal: dict[str, str | None] = {}
+@functools.cache
+def _layout_refusal(qemu_command: tuple[str, ...]) -> str | None:
+    command = [*qemu_command, "-accel", "tcg", "-S", "-display", "none", "-monitor", "none", "-nodefaults",
+               *LARGE_MACHINE, "-smp", LARGE_SMP]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        return None
+    lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+    return (lines or [f"exit status {result.returncode}"])[-1]
+
+
 # The large layout (Vm(large=True)): q35 with interrupt remapping and x2APIC, 288 possible vCPUs (QEMU's
 # q35 maximum) in 8 NUMA nodes of 36, 257 present (so the next hot-added vCPU gets a CPU id above 255: the
 # kernel numbers a hot-added CPU with the lowest id not present), of which the kernel brings up 2.
