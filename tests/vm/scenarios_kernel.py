@@ -8,17 +8,22 @@ Each guest part is ``scenarios/<name>.sh``; the checks assert on what it reporte
 from __future__ import annotations
 
 import json
+import os
 from typing import Callable
 
 import vmlib
 from scenario import (Boot, Context, Failure, MiB, Scenario, expect, expect_common, expect_consecutive,
                       expect_fields, expect_types, key_values, parse_cpu_list, types_of)
 
+#: The stress scenario's loads and unloads (scenarios/stress.sh reads the same variable); its limits
+#: grow with them (a round takes about 0.5 s on Debian's kernel under TCG, 1.4 s on the debug kernel).
+STRESS_ROUNDS = int(os.environ.get("HPVM_STRESS_ROUNDS", "250"))
+
 BOOTS = {
     # Memory hot-added into the guest stays offline until a scenario onlines it.
     "main": Boot(memhp_offline=True, kernel_modules=("memory-notifier-error-inject",), timeout=600.0),
     # The stress scenario gets a VM of its own: whatever it breaks stays out of the others' logs.
-    "stress": Boot(memhp_offline=True, timeout=420.0),
+    "stress": Boot(memhp_offline=True, timeout=120.0 + 1.2 * STRESS_ROUNDS),
     # The standard layout plus a node 2 with neither CPUs nor memory, which a DIMM gives its first memory.
     "memoryless": Boot(memhp_offline=True, memoryless_nodes=1, timeout=180.0),
     # A guest made to stall on purpose: its boot ends with the stall report.
@@ -244,6 +249,17 @@ def check_stress(ctx: Context) -> str:
     expect(int(failures.get("insmod", "0")) == 0, f"insmod failed {failures.get('insmod')} times")
     toggles = key_values(ctx.output("toggles"))
     expect(int(toggles.get("ok", "0")) > 0, f"cpu1 never toggled: {toggles}")
+    mem_toggles = key_values(ctx.output("mem_toggles"))
+    expect(int(mem_toggles.get("ok", "0")) > 0, f"the DIMM's memory block never toggled: {mem_toggles}")
+    leaks = ""
+    if "kmemleak.checked" in ctx.section.rcs:
+        # kmemleak's report: "unreferenced object 0x... (size N):" then its backtrace, per object.
+        report = ctx.output("kmemleak")
+        objects = [line for line in report if line.startswith("unreferenced object")]
+        expect(not report, f"kmemleak after the last rmmod: {len(objects)} suspected leaks: "
+                           f"{' | '.join(line.strip() for line in report[:12])}")
+        before = sum(line.startswith("unreferenced object") for line in ctx.output("kmemleak_before"))
+        leaks = f"; kmemleak: no leak after the last rmmod ({before} suspected before the run, cleared)"
 
     # The --follow watcher: alive at the end, consecutive within each load, no losses reported.
     expect(ctx.rc("follow.exited") == 0, f"hpctl watch --follow exited during the run: "
@@ -271,10 +287,11 @@ def check_stress(ctx: Context) -> str:
     exits = ", ".join(ctx.output("watcher_exits"))
     said = sorted({line.partition(" ")[2] for line in ctx.output("watcher_stderr")})
     return (f"{rounds} loads, {toggles.get('ok')} cpu1 toggles ({toggles.get('failed')} refused), "
+            f"{mem_toggles.get('ok')} memory block toggles ({mem_toggles.get('failed')} refused), "
             f"rmmod refused {failures.get('rmmod')}x; --follow watcher: {follow_total} events in "
             f"{len(segments)} loads ({unnoted} seen only by a seq restart), all consecutive; restarted "
             f"watchers: {total} events in {len(loads)} loads, all consecutive; after rmmod they: {exits} "
-            f"{said[:2]}")
+            f"{said[:2]}{leaks}")
 
 
 def check_mem_hotremove(ctx: Context) -> str:
@@ -386,8 +403,9 @@ SCENARIOS = [
              check_overrun, needs=("hpnotify", "hpctl")),
     Scenario("node_mem", "a DIMM gives memoryless node 2 its first memory, then takes it away",
              check_node_mem, boot="memoryless", needs=("hpnotify", "hpctl")),
-    Scenario("stress", "cpu1 toggling while hpnotify is unloaded and reloaded; no kernel warnings",
-             check_stress, boot="stress", needs=("hpnotify", "hpctl"), timeout=300),
+    Scenario("stress", "cpu1 and a memory block toggling while hpnotify is unloaded and reloaded; no kernel "
+             "warnings (and no kmemleak report where the kernel has it)",
+             check_stress, boot="stress", needs=("hpnotify", "hpctl"), timeout=50.0 + STRESS_ROUNDS),
     Scenario("harness_wait", "wait_until gives up after its guest-time limit and says what it waited for",
              check_harness_wait, timeout=60),
     Scenario("harness_stall", "a guest whose user space goes silent is reported as a stall, with sysrq dumps",
