@@ -37,6 +37,16 @@ SCENARIOS: list[Scenario] = [s for module in MODULES for s in module.SCENARIOS]
 BOOTS: dict[str, Boot] = {name: boot for module in MODULES for name, boot in module.BOOTS.items()}
 
 
+def timeout_scale() -> int:
+    """$HPVM_TIMEOUT_SCALE (default 1): how many times longer than their own limits boots and
+    sections may take, and the guest's waits (guest/lib.sh wait_until), on a slower kernel (a debug
+    kernel: tests/vm/debug_kernel.py)."""
+    text = os.environ.get("HPVM_TIMEOUT_SCALE", "1")
+    if not text.isdigit() or int(text) < 1:
+        raise SystemExit(f"run_tests.py: HPVM_TIMEOUT_SCALE={text!r}: a whole number of at least 1 expected")
+    return int(text)
+
+
 def list_problems() -> list[str]:
     """Names the modules define twice (a later one would hide the first) and boots nobody defines."""
     problems = []
@@ -171,7 +181,9 @@ def run_boot(name: str, boot: Boot, scenarios: list[Scenario], kernel: vmlib.Ker
     with vmlib.Vm(kernel, initramfs, name=name, out_dir=out_dir, memhp_offline=boot.memhp_offline,
                   memoryless_nodes=boot.memoryless_nodes, virtio_mem=boot.virtio_mem,
                   memory_mib=boot.memory_mib, large=boot.large) as vm:
-        run = vm.run(timeout=boot.timeout, section_timeouts={s.name: s.timeout for s in scenarios}, on_line=on_line,
+        scale = timeout_scale()
+        run = vm.run(timeout=boot.timeout * scale, section_timeouts={s.name: s.timeout * scale for s in scenarios},
+                     on_line=on_line,
                      stall_seconds=boot.stall_seconds)
         logs = [vm.log_path, vm.console_path, vm.guest_path, initramfs]
     results = [evaluate(s, run) for s in scenarios]

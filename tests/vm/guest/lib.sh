@@ -2,6 +2,10 @@
 # The markers they print are described in tests/vm/vmlib.py. Every output goes to ttyS1.
 
 SCENARIO=main
+# The host's $HPVM_* (run_tests.py), e.g. HPVM_TIMEOUT_SCALE, which wait_until obeys.
+if [ -f /hp/params.sh ]; then
+	. /hp/params.sh
+fi
 CPU_SYS=/sys/devices/system/cpu
 MEM_SYS=/sys/devices/system/memory
 NODE_SYS=/sys/devices/system/node
@@ -78,10 +82,11 @@ uptime_cs() {
 	echo $((${up%.*} * 100 + 1${up#*.} - 100))
 }
 
-# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds; 1 once SECONDS of guest
-# time have passed, after saying what it waited for and how long (a wait that gives up is not a stall).
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds; 1 once SECONDS (times
+# $HPVM_TIMEOUT_SCALE) of guest time have passed, after saying what it waited for and how long (a wait
+# that gives up is not a stall).
 wait_until() {
-	wait_limit=$1
+	wait_limit=$(($1 * ${HPVM_TIMEOUT_SCALE:-1}))
 	shift
 	wait_deadline=$(($(uptime_cs) + wait_limit * 100))
 	while ! "$@"; do
