@@ -8,6 +8,8 @@
 #   make bench-vm   install what is needed, build, measure hotplug latencies end to end in a VM
 #   make test-kernels  the module built and the VM suite run on Debian's 5.10, 6.1, 6.12 and newest 7.x
 #   make test-large    the 288-vCPU, 8-node machine on each kernel of the matrix, with trixie's QEMU
+#   make test-debug-kernel  the module's scenarios and a 1000-round load/unload stress on a 6.1 kernel
+#                   built with lockdep, KASAN, kmemleak and the other debug checkers
 #   make fuzz       every fuzz harness for FUZZ_SECONDS (or FUZZ_RUNS executions)
 #   make fuzz-smoke / make asan-test / make tsan-test   parts of `make test`
 #   make deb        the Debian packages in build-deb/; make deb-test installs and purges them in a
@@ -24,7 +26,7 @@ export KDIR
 
 .PHONY: all kmod userspace deps test check unit-test vm-test demo demo-run bench bench-vm bench-vm-run install clean \
 	deb deb-test deb-vm-test \
-	test-kernels test-kernels-run test-large \
+	test-kernels test-kernels-run test-large test-debug-kernel test-debug-kernel-run \
 	fuzzers fuzz fuzz-smoke asan-test tsan-test
 
 all: kmod userspace
@@ -76,6 +78,13 @@ test-kernels-run: userspace
 
 test-large: deps
 	$(MAKE) test-kernels-run QEMU_SUITE=$(or $(QEMU_SUITE),trixie) SCENARIOS=large_machine
+
+# The kernel is built from Debian's linux-source-6.1 into the kernel cache (tests/vm/debug_kernel.py).
+test-debug-kernel: deps
+	$(MAKE) test-debug-kernel-run
+
+test-debug-kernel-run: userspace
+	python3 tests/vm/debug_kernel.py $(SCENARIOS)
 
 demo-run: all
 	python3 tests/vm/demo.py

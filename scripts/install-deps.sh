@@ -11,7 +11,7 @@ libmnl-dev libudev-dev libnuma-dev libboost-dev libsystemd-dev
 nlohmann-json3-dev libtomlplusplus-dev doctest-dev libbenchmark-dev
 python3 python3-yaml python3-pytest python3-pip python3-setuptools python3-wheel systemd ccache scdoc
 clang libclang-rt-14-dev llvm
-dwarves
+dwarves flex bison bc libelf-dev libssl-dev
 debhelper dh-dkms dkms lintian mmdebstrap
 dbus-daemon
 "
@@ -21,7 +21,8 @@ dbus-daemon
 # python3-pytest, -pip, -setuptools and -wheel: the Python package's tests
 # install it with pip offline (no build isolation) and run it (ctest python_client).
 # dwarves (pahole) is for make test-kernels: newer kernels' headers make BTF for
-# every module they build. scdoc makes the man pages (docs/man).
+# every module they build. flex, bison, bc, libelf-dev and libssl-dev build the
+# debug kernel of make test-debug-kernel. scdoc makes the man pages (docs/man).
 # debhelper, dh-dkms, dkms, lintian and mmdebstrap are for make deb and make deb-test (the
 # Debian packages, and the chroot they are installed and purged in; dpkg-dev comes with
 # build-essential, and Rules-Requires-Root: no spares fakeroot).
