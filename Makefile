@@ -68,13 +68,15 @@ vm-test: all
 	python3 tests/vm/run_tests.py
 
 # Kernels fetched into $(HPNOTIFY_KERNEL_CACHE) (default /var/cache/hpnotify-kernels); KERNELS=5.10,6.12
-# picks lines, SCENARIOS the VM scenarios, QEMU_SUITE=trixie boots them with that suite's QEMU
+# picks lines, SCENARIOS the VM scenarios (MODULE_SCENARIOS=1: the module's own, as .ci/run has it),
+# QEMU_SUITE=trixie boots them with that suite's QEMU
 # (tests/vm/kernels.py). make test-large: the 288-vCPU machine, which needs trixie's QEMU.
 test-kernels: deps
 	$(MAKE) test-kernels-run
 
 test-kernels-run: userspace
-	python3 tests/vm/kernels.py $(if $(KERNELS),--only $(KERNELS)) $(if $(QEMU_SUITE),--qemu $(QEMU_SUITE)) $(SCENARIOS)
+	python3 tests/vm/kernels.py $(if $(KERNELS),--only $(KERNELS)) $(if $(QEMU_SUITE),--qemu $(QEMU_SUITE)) \
+		$(if $(MODULE_SCENARIOS),--module-scenarios) $(SCENARIOS)
 
 test-large: deps
 	$(MAKE) test-kernels-run QEMU_SUITE=$(or $(QEMU_SUITE),trixie) SCENARIOS=large_machine

@@ -14,7 +14,7 @@ A kernel whose build tools cannot run here (linked against a newer C library tha
 skipped with the loader's complaint as the reason. Scenarios the kernel under this QEMU cannot run are
 skipped by run_tests.py with the kernel's own word for it (Scenario.needs).
 
-    python3 tests/vm/kernels.py [--only 5.10,6.12] [SCENARIO...]
+    python3 tests/vm/kernels.py [--only 5.10,6.12] [--module-scenarios] [SCENARIO...]
 """
 
 from __future__ import annotations
@@ -376,12 +376,23 @@ def skip_reasons(verdicts: list[dict]) -> list[str]:
     return [f"skipped {', '.join(names)}: {reason}" for reason, names in reasons.items()]
 
 
+def module_scenarios() -> list[str]:
+    """The module's own scenarios (scenarios_kernel.py) but the 250-round stress and the harness's
+    self-tests, which no kernel changes: what CI runs on every row."""
+    import scenarios_kernel
+    return [s.name for s in scenarios_kernel.SCENARIOS if s.name != "stress" and not s.name.startswith("harness_")]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("scenarios", nargs="*", help="scenario names (default: all)")
+    parser.add_argument("--module-scenarios", action="store_true",
+                        help="run the module's own scenarios (the kernel ones but stress and the harness checks)")
     parser.add_argument("--only", help="comma-separated kernel lines (of " + ", ".join(k.name for k in KERNELS) + ")")
     parser.add_argument("--qemu", metavar="SUITE", help="boot with SUITE's QEMU (e.g. trixie), run from a chroot")
     args = parser.parse_args()
+    if args.module_scenarios:
+        args.scenarios += module_scenarios()
     only = args.only.split(",") if args.only else None
     unknown = set(only or ()) - {k.name for k in KERNELS}
     if unknown:
