@@ -97,12 +97,13 @@ def _apt_source(codename: str) -> str | None:
 class Apt:
     """apt-get / apt-cache on one suite of the mirror, with their own lists and archives under the cache."""
 
-    def __init__(self, mirror: str, suite: str):
+    def __init__(self, mirror: str, suite: str, kind: str = "deb"):
+        """``kind`` "deb-src": the suite's source packages (a state of their own: binary lists stay small)."""
         self.suite = suite
-        self.dir = CACHE / "apt" / suite
+        self.dir = CACHE / "apt" / (suite if kind == "deb" else f"{suite}-{kind}")
         for sub in ("lists/partial", "archives/partial", "etc"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
-        (self.dir / "etc" / "sources.list").write_text(f"deb [signed-by={KEYRING}] {mirror} {suite} main\n")
+        (self.dir / "etc" / "sources.list").write_text(f"{kind} [signed-by={KEYRING}] {mirror} {suite} main\n")
         self.options = [f"-oDir::State={self.dir}", f"-oDir::State::Lists={self.dir / 'lists'}",
                         "-oDir::State::status=/dev/null", f"-oDir::Cache={self.dir}",
                         f"-oDir::Etc::SourceList={self.dir / 'etc' / 'sources.list'}",
@@ -151,6 +152,23 @@ class Apt:
         if len(found) != len(packages):
             raise Skip(f"apt-get download gave {len(found)} of {len(packages)} packages in {into}")
         return found
+
+    def source(self, package: str, into: Path) -> tuple[str, Path]:
+        """The newest source of ``package`` downloaded into ``into`` (apt checks each file against the
+        signed Sources index): (version, its .dsc)."""
+        result = subprocess.run(["apt-cache", *self.options, "showsrc", "--only-source", package],
+                                capture_output=True, text=True)
+        versions = re.findall(r"^Version: (\S+)$", result.stdout, re.M)
+        if result.returncode != 0 or not versions:
+            raise Skip(f"no source package {package} in {self.suite}")
+        version = max(versions, key=_version_key)
+        into.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["apt-get", *self.options, "source", "--download-only", f"{package}={version}"],
+                       check=True, cwd=into, stdout=subprocess.DEVNULL)
+        dsc = into / f"{package}_{version.split(':')[-1]}.dsc"
+        if not dsc.is_file():
+            raise Skip(f"apt-get source gave no {dsc.name} in {into}")
+        return version, dsc
 
 
 @dataclasses.dataclass
@@ -277,6 +295,89 @@ def newer_qemu(suite: str, mirror: str) -> Path:
     return wrapper
 
 
+SPARSE_SOURCE = "sid"  # the suite whose sparse source is built when kbuild refuses the build suite's sparse
+CHECKER_TEST_MARK = "# Made by tests/vm/kernels.py"
+
+
+def supply_checker_test(root: Path, kdir: Path) -> bool:
+    """Writes a scripts/checker-valid.sh of ours when the kernel's Makefile runs one and the headers
+    package lacks it (Debian's 7.x): without it kbuild refuses every checker. The Makefile calls it as
+    ``checker-valid.sh $(CHECK) $(CHECKFLAGS)`` and runs the checker only when it prints 1. Ours prints 1
+    when the checker, given those flags, parses the construct these headers hand it (``__typeof_unqual__``,
+    which compiler_types.h uses under __CHECKER__) without an error and reports a plain 0 used as a NULL
+    pointer: it read the file and checks it. sparse exits 0 after errors, so its output is what tells.
+    True when ours is there."""
+    script = kdir / "scripts" / "checker-valid.sh"
+    if script.exists() and CHECKER_TEST_MARK not in script.read_text(errors="replace"):
+        return False  # the kernel's own
+    if not any("checker-valid.sh" in m.read_text(errors="replace") for m in (root / "usr" / "src").glob("*/Makefile")):
+        return False
+    script.write_text(
+        f"#!/bin/sh\n{CHECKER_TEST_MARK}: the headers package lacks the kernel's own.\n"
+        "# Prints 1 when \"$@\" (the checker and its flags) parses __typeof_unqual__ without an error and\n"
+        "# reports the plain 0 used as a NULL pointer; 0 otherwise.\n"
+        'command -v "$1" >/dev/null 2>&1 || { echo 0; exit 0; }\n'
+        'dir=$(mktemp -d) || { echo 0; exit 0; }\n'
+        "trap 'rm -rf \"$dir\"' EXIT\n"
+        "cat >\"$dir/probe.c\" <<'EOF'\n"
+        "static int first(const volatile int *p)\n"
+        "{\n"
+        "\t__typeof_unqual__(*p) v = *p;\n"
+        "\treturn ++v;\n"
+        "}\n"
+        "int probe(void);\n"
+        "int probe(void)\n"
+        "{\n"
+        "\tstatic const volatile int x;\n"
+        "\tint *none = 0;\n"
+        "\treturn first(&x) + !none;\n"
+        "}\n"
+        "EOF\n"
+        'out=$("$@" "$dir/probe.c" 2>&1) || { echo 0; exit 0; }\n'
+        'case $out in\n'
+        '*": error:"*) echo 0 ;;\n'
+        '*"plain integer as NULL pointer"*) echo 1 ;;\n'
+        '*) echo 0 ;;\n'
+        'esac\n')
+    script.chmod(0o755)
+    return True
+
+
+def newer_sparse(mirror: str, place: str, wrap, compiler: str) -> tuple[str, Path]:
+    """sparse built from SPARSE_SOURCE's source package by ``wrap`` (which runs a command where the row
+    builds, ``place``: a chroot's suite or "host") with ``compiler``, kept in the cache and built again
+    only when missing: (the source's version, the program). The program alone: no GTK, libxml, LLVM or
+    SQLite parts."""
+    home = CACHE / "sparse" / place
+    program, stamp = home / "src" / "sparse", home / "version"
+    if program.is_file() and stamp.is_file():
+        return stamp.read_text().strip(), program
+    if not shutil.which("dpkg-source"):
+        raise Skip(f"unpacking {SPARSE_SOURCE}'s sparse source needs dpkg-source: apt-get install dpkg-dev")
+    apt = Apt(mirror, SPARSE_SOURCE, "deb-src")
+    try:
+        apt.update()
+        version, dsc = apt.source("sparse", CACHE / "sparse" / "source")
+    except subprocess.CalledProcessError as error:
+        verb = next(arg for arg in error.cmd[1:] if not arg.startswith("-"))
+        raise Skip(f"no {SPARSE_SOURCE} sparse source from {mirror} ({error.cmd[0]} {verb} exited "
+                   f"{error.returncode})") from None
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    # apt-get checked every file against the signed Sources index; dpkg-source checks them against the
+    # .dsc again (the uploader's signature on the .dsc it cannot check without debian-keyring: a warning).
+    subprocess.run(["dpkg-source", "-x", str(dsc), str(home / "src")], check=True, capture_output=True)
+    print(f"building sparse {version} from {SPARSE_SOURCE}'s source in {home}", flush=True)
+    result = subprocess.run(wrap(["make", "-C", str(home / "src"), f"-j{os.cpu_count() or 1}", "sparse",
+                                  f"CC={compiler}", "HAVE_GTK=no", "HAVE_LIBXML=no", "HAVE_LLVM=no",
+                                  "HAVE_SQLITE=no"]), capture_output=True, text=True)
+    (home / "build.log").write_text(result.stdout + result.stderr)
+    if result.returncode != 0 or not program.is_file():
+        raise Skip(f"building {SPARSE_SOURCE}'s sparse {version} failed ({home}/build.log)")
+    stamp.write_text(f"{version}\n")
+    return version, program
+
+
 def in_chroot(root_dir: Path, command: list[str]) -> list[str]:
     """``command`` run in ``root_dir`` with the cache at its own path and /proc (objtool reads it), mounted
     in a private mount namespace: gone when the command ends."""
@@ -288,8 +389,9 @@ def in_chroot(root_dir: Path, command: list[str]) -> list[str]:
 def build(release: str, root: Path, notes: list[str], suite: str = "",
           mirror: str = "") -> tuple[Path, Path, int, int | None]:
     """A copy of kmod/ (and common/) built against ``release``'s headers, then checked with sparse
-    (``make -C kmod check``: every file again); (kdir, kmod copy, build warnings, sparse warnings or None
-    when the kernel's build refused this sparse)."""
+    (``make -C kmod check``: every file again; with SPARSE_SOURCE's sparse built from source when the
+    kernel's build refuses the one of the build's suite); (kdir, kmod copy, build warnings, sparse
+    findings or None when no sparse the kernel's build accepts could be had)."""
     kdir = root / "usr" / "src" / f"linux-headers-{release}"
     if not (kdir / "Makefile").is_file():
         raise Skip(f"no {kdir}/Makefile in the headers package")
@@ -308,39 +410,57 @@ def build(release: str, root: Path, notes: list[str], suite: str = "",
                                                   "modules.order", ".tmp*"))
     make = ["make", "-C", str(tree / "kmod"), f"KDIR={kdir}"]
     wrap = lambda argv: argv  # noqa: E731
+    place = "host"
     compiler = compiler_of(kdir)
     if compiler and not shutil.which(compiler):
         # The kernel's own compiler (bullseye's gcc-10 for 5.10, trixie's gcc-14 for 7.x) is not in this
         # release: build in a chroot of the kernel's suite, which has it.
-        root_dir = chroot(suite.split("-")[0], mirror, compiler)
-        notes.append(f"built with {compiler} in a {suite.split('-')[0]} chroot")
+        place = suite.split("-")[0]
+        root_dir = chroot(place, mirror, compiler)
+        notes.append(f"built with {compiler} in a {place} chroot")
         wrap = lambda argv: in_chroot(root_dir, argv)  # noqa: E731
-    counts = []
-    for step, argv in (("build", wrap(make)), ("sparse", wrap([*make, "check"]))):
-        result = subprocess.run(argv, capture_output=True, text=True)
+
+    def run(step: str, argv: list[str]) -> str:
+        result = subprocess.run(wrap(argv), capture_output=True, text=True)
         log = result.stdout + result.stderr
         (tree / f"{step}.log").write_text(log)
         if result.returncode != 0:
             errors = [line for line in log.splitlines() if "error" in line.lower()]
             raise RuntimeError(f"{step} failed: {(errors or log.splitlines()[-1:])[0][:200]} ({tree}/{step}.log)")
-        if step == "sparse" and "not available or not up to date" in log:
-            # kbuild's own test of the checker refused it (7.x: Debian's sparse 0.6.4 cannot parse the
-            # headers' __typeof_unqual__, and the headers package lacks scripts/checker-valid.sh).
-            notes.append("sparse not run: the kernel's build refused it (\"C=2 specified, but sparse is not "
-                         "available or not up to date\")")
-            counts.append(None)
-            continue
-        if step == "build":
-            warnings = [line for line in log.splitlines() if re.search(r"\bwarning:|^WARNING:", line)]
-        else:
-            # sparse says "file:line:col: warning: ..." (or error) and the build goes on; only the module's
-            # own files count (a kernel's headers may have findings of their own).
-            warnings = [line for line in log.splitlines()
-                        if line.startswith(str(tree)) and re.search(r":\d+:\d+: (warning|error):", line)]
-        for line in warnings:
-            print(f"  {step}: {line}")
-        counts.append(len(warnings))
-    return kdir, tree / "kmod", counts[0], counts[1]
+        return log
+
+    log = run("build", make)
+    warnings = [line for line in log.splitlines() if re.search(r"\bwarning:|^WARNING:", line)]
+    for line in warnings:
+        print(f"  build: {line}")
+    if supply_checker_test(root, kdir):
+        notes.append("scripts/checker-valid.sh (missing from the headers) supplied by kernels.py")
+    log = run("sparse", [*make, "check"])
+    refused = "not available or not up to date"
+    if refused in log:
+        # kbuild's own test of the checker refused this suite's sparse (7.x: trixie's 0.6.4 cannot parse the
+        # headers' __typeof_unqual__): a newer one from source, else no count.
+        packaged = subprocess.run(wrap(["dpkg-query", "-W", "-f=${Version}", "sparse"]), capture_output=True,
+                                  text=True).stdout.strip() or "?"
+        why = (f"the kernel's build refuses {place}'s sparse {packaged} (\"C=2 specified, but sparse is not "
+               f"available or not up to date\")")
+        try:
+            version, program = newer_sparse(mirror, place, wrap, compiler or "gcc")
+        except Skip as skip:
+            notes.append(f"sparse not run: {why}; {skip}")
+            return kdir, tree / "kmod", len(warnings), None
+        log = run("sparse", [*make, "check", f"CHECK={program}"])
+        if refused in log:
+            notes.append(f"sparse not run: {why}, and {SPARSE_SOURCE}'s {version} built from source too")
+            return kdir, tree / "kmod", len(warnings), None
+        notes.append(f"sparse {version} built from {SPARSE_SOURCE}'s source: {why}")
+    # sparse says "file:line:col: warning: ..." (or error) and the build goes on; only the module's own files
+    # count (a kernel's headers may have findings of their own).
+    findings = [line for line in log.splitlines()
+                if line.startswith(str(tree)) and re.search(r":\d+:\d+: (warning|error):", line)]
+    for line in findings:
+        print(f"  sparse: {line}")
+    return kdir, tree / "kmod", len(warnings), len(findings)
 
 
 
