@@ -386,6 +386,15 @@ def in_chroot(root_dir: Path, command: list[str]) -> list[str]:
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(root_dir), *command]
 
 
+def own_finding(line: str, tree: Path, cwd: Path) -> bool:
+    """Whether ``line`` of sparse's output is a finding in a file under ``tree``. sparse says
+    "file:line:col: warning: ..." (or error) and the build goes on; only the module's own files count (a
+    kernel's headers may have findings of their own). The file is named as kbuild named it: absolute on
+    6.1, relative to the module's directory (``cwd``) on 7.x, whose kbuild works in that directory."""
+    match = re.match(r"(\S+?):\d+:\d+: (warning|error):", line)
+    return bool(match) and os.path.normpath(cwd / match.group(1)).startswith(f"{tree}{os.sep}")
+
+
 def build(release: str, root: Path, notes: list[str], suite: str = "",
           mirror: str = "") -> tuple[Path, Path, int, int | None]:
     """A copy of kmod/ (and common/) built against ``release``'s headers, then checked with sparse
@@ -454,10 +463,7 @@ def build(release: str, root: Path, notes: list[str], suite: str = "",
             notes.append(f"sparse not run: {why}, and {SPARSE_SOURCE}'s {version} built from source too")
             return kdir, tree / "kmod", len(warnings), None
         notes.append(f"sparse {version} built from {SPARSE_SOURCE}'s source: {why}")
-    # sparse says "file:line:col: warning: ..." (or error) and the build goes on; only the module's own files
-    # count (a kernel's headers may have findings of their own).
-    findings = [line for line in log.splitlines()
-                if line.startswith(str(tree)) and re.search(r":\d+:\d+: (warning|error):", line)]
+    findings = [line for line in log.splitlines() if own_finding(line, tree, tree / "kmod")]
     for line in findings:
         print(f"  sparse: {line}")
     return kdir, tree / "kmod", len(warnings), len(findings)
