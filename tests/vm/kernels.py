@@ -99,7 +99,7 @@ class Apt:
 
     def __init__(self, mirror: str, suite: str, kind: str = "deb"):
         """``kind`` "deb-src": the suite's source packages (a state of their own: binary lists stay small)."""
-        self.suite = suite
+        self.suite, self.mirror = suite, mirror
         self.dir = CACHE / "apt" / (suite if kind == "deb" else f"{suite}-{kind}")
         for sub in ("lists/partial", "archives/partial", "etc"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
@@ -160,7 +160,7 @@ class Apt:
                                 capture_output=True, text=True)
         versions = re.findall(r"^Version: (\S+)$", result.stdout, re.M)
         if result.returncode != 0 or not versions:
-            raise Skip(f"no source package {package} in {self.suite}")
+            raise Skip(f"no source package {package} in {self.suite} on {self.mirror}")
         version = max(versions, key=_version_key)
         into.mkdir(parents=True, exist_ok=True)
         subprocess.run(["apt-get", *self.options, "source", "--download-only", f"{package}={version}"],
