@@ -10,6 +10,10 @@ suite when this system has another), checks it with sparse (counting what sparse
 files), and runs tests/vm/run_tests.py booting that kernel ($KDIR, $HPVM_KERNEL_ROOT, $HPVM_KMOD_DIR).
 A table of what happened comes last.
 
+When the kernel's build refuses the suite's sparse (7.x and trixie's 0.6.4), the sparse program is built
+from sid's source package where that row builds and kept in the cache (sparse/); headers that lack the
+kernel's scripts/checker-valid.sh get one written by this file (supply_checker_test).
+
 A kernel whose build tools cannot run here (linked against a newer C library than this system's) is
 skipped with the loader's complaint as the reason. Scenarios the kernel under this QEMU cannot run are
 skipped by run_tests.py with the kernel's own word for it (Scenario.needs).
@@ -389,8 +393,8 @@ def in_chroot(root_dir: Path, command: list[str]) -> list[str]:
 def own_finding(line: str, tree: Path, cwd: Path) -> bool:
     """Whether ``line`` of sparse's output is a finding in a file under ``tree``. sparse says
     "file:line:col: warning: ..." (or error) and the build goes on; only the module's own files count (a
-    kernel's headers may have findings of their own). The file is named as kbuild named it: absolute on
-    6.1, relative to the module's directory (``cwd``) on 7.x, whose kbuild works in that directory."""
+    kernel's headers may have findings of their own). The file is named as kbuild named it: absolute up
+    to 6.12, relative to the module's directory (``cwd``) on 7.x, whose kbuild works in that directory."""
     match = re.match(r"(\S+?):\d+:\d+: (warning|error):", line)
     return bool(match) and os.path.normpath(cwd / match.group(1)).startswith(f"{tree}{os.sep}")
 
