@@ -370,7 +370,9 @@ def newer_sparse(mirror: str, place: str, wrap, compiler: str) -> tuple[str, Pat
     home.mkdir(parents=True)
     # apt-get checked every file against the signed Sources index; dpkg-source checks them against the
     # .dsc again (the uploader's signature on the .dsc it cannot check without debian-keyring: a warning).
-    subprocess.run(["dpkg-source", "-x", str(dsc), str(home / "src")], check=True, capture_output=True)
+    unpack = subprocess.run(["dpkg-source", "-x", str(dsc), str(home / "src")], capture_output=True, text=True)
+    if unpack.returncode != 0:
+        raise Skip(f"dpkg-source -x {dsc.name} failed: {(unpack.stderr.strip().splitlines() or ['?'])[-1][:200]}")
     print(f"building sparse {version} from {SPARSE_SOURCE}'s source in {home}", flush=True)
     result = subprocess.run(wrap(["make", "-C", str(home / "src"), f"-j{os.cpu_count() or 1}", "sparse",
                                   f"CC={compiler}", "HAVE_GTK=no", "HAVE_LIBXML=no", "HAVE_LLVM=no",
