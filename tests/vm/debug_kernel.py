@@ -31,14 +31,11 @@ from pathlib import Path
 import kernels
 
 VM_DIR = Path(__file__).resolve().parent
-REPO_ROOT = VM_DIR.parents[1]
 FRAGMENT = VM_DIR / "debug-kernel.config"
 SOURCE_PACKAGE = "linux-source-6.1"
 DEBUG_DIR = kernels.CACHE / "debug"
-#: The module's scenarios (scenarios_kernel.py) but the harness's own checks.
-SCENARIOS = ["smoke", "cpu_offline_online", "cpu_hotadd", "mem_hotadd", "cpu_add_failed", "mem_online_vetoed",
-             "mem_hotremove", "mem_hotremove_vetoed", "cpu_hotremove", "state_dump", "unprivileged",
-             "unprivileged_watch", "overrun", "node_mem", "stress"]
+#: The module's scenarios the matrix runs, and the stress, which is the point here.
+SCENARIOS = [*kernels.module_scenarios(), "stress"]
 #: Lockdep, KASAN and kmemleak make the guest several times slower under TCG: every limit of the
 #: harness and of the guest's waits is this many times longer.
 TIMEOUT_SCALE = 4
@@ -47,10 +44,9 @@ TIMEOUT_SCALE = 4
 def fetch_source(mirrors: dict[str, str]) -> tuple[str, Path]:
     """The newest SOURCE_PACKAGE of the release's main and security suites, unpacked into the cache:
     (its version, the source tree)."""
-    codename = re.search(r"^VERSION_CODENAME=(\S+)", Path("/etc/os-release").read_text(), re.M)
-    codename = codename.group(1) if codename else "bookworm"
+    suites = kernels.release_suites()
     candidates = []
-    for what, suite in (("debian", codename), ("security", f"{codename}-security")):
+    for what, suite in suites:
         if what not in mirrors:
             continue
         apt = kernels.Apt(mirrors[what], suite)
@@ -60,7 +56,7 @@ def fetch_source(mirrors: dict[str, str]) -> tuple[str, Path]:
         except subprocess.CalledProcessError:
             continue  # not in this suite
     if not candidates:
-        raise kernels.Skip(f"no {SOURCE_PACKAGE} in {codename} or {codename}-security")
+        raise kernels.Skip(f"no {SOURCE_PACKAGE} in {' or '.join(suite for _, suite in suites)}")
     version, apt = max(candidates, key=lambda c: kernels._version_key(c[0]))
     # One tree, replaced when the package is: the build directory stays, so make rebuilds what changed.
     tree = DEBUG_DIR / SOURCE_PACKAGE
@@ -82,10 +78,10 @@ def fetch_source(mirrors: dict[str, str]) -> tuple[str, Path]:
     return version, tree
 
 
-def wanted_options() -> dict[str, str]:
-    """The fragment's options: name -> value, "n" for "# CONFIG_X is not set"."""
+def config_options(text: str) -> dict[str, str]:
+    """A kernel configuration's (or fragment's) options: name -> value, "n" for "# CONFIG_X is not set"."""
     options = {}
-    for line in FRAGMENT.read_text().splitlines():
+    for line in text.splitlines():
         if match := re.fullmatch(r"(CONFIG_\w+)=(.*)", line):
             options[match.group(1)] = match.group(2)
         elif match := re.fullmatch(r"# (CONFIG_\w+) is not set", line):
@@ -103,11 +99,9 @@ def configure(source: Path, build: Path) -> None:
                     str(build / ".config"), str(source / "kernel" / "configs" / "kvm_guest.config"), str(FRAGMENT)],
                    check=True, cwd=build, stdout=subprocess.DEVNULL)
     subprocess.run([*make, "olddefconfig"], check=True)
-    final = {}
-    for line in (build / ".config").read_text().splitlines():
-        if match := re.fullmatch(r"(CONFIG_\w+)=(.*)", line):
-            final[match.group(1)] = match.group(2)
-    wrong = [f"{name}={value} (got {final.get(name, 'n')})" for name, value in wanted_options().items()
+    final = config_options((build / ".config").read_text())
+    wanted = config_options(FRAGMENT.read_text())
+    wrong = [f"{name}={value} (got {final.get(name, 'n')})" for name, value in wanted.items()
              if final.get(name, "n") != value]
     if wrong:
         raise RuntimeError(f"the kernel configuration lacks {', '.join(wrong)} ({build}/.config)")
@@ -139,15 +133,11 @@ def build_kernel(source: Path, build: Path, root: Path, jobs: int) -> str:
 def build_module(build: Path, into: Path) -> Path:
     """A copy of kmod/ built against the debug kernel; fails on any warning (the module must build
     clean there as on Debian's kernels)."""
-    shutil.rmtree(into, ignore_errors=True)
-    shutil.copytree(REPO_ROOT / "common", into / "common")
-    shutil.copytree(REPO_ROOT / "kmod", into / "kmod",
-                    ignore=shutil.ignore_patterns("*.o", "*.ko", "*.mod", "*.mod.c", ".*.cmd", "*.symvers",
-                                                  "modules.order", ".tmp*"))
+    kernels.copy_module(into)
     result = subprocess.run(["make", "-C", str(into / "kmod"), f"KDIR={build}"], capture_output=True, text=True)
     output = result.stdout + result.stderr
     (into / "build.log").write_text(output)
-    warnings = [line for line in output.splitlines() if re.search(r"\bwarning:|^WARNING:", line)]
+    warnings = kernels.build_warnings(output)
     if result.returncode != 0 or warnings:
         raise RuntimeError(f"kmod/ against the debug kernel: {(warnings or output.splitlines()[-1:])[0]} "
                            f"({into}/build.log)")

@@ -63,18 +63,25 @@ class Skip(Exception):
     """This row cannot be done here; the message says why."""
 
 
-def debian_mirrors() -> dict[str, str]:
-    """The URIs of the system's apt sources for its own release's main suite ("debian") and its
-    security suite ("security"), from deb822 .sources files and one-line .list files."""
+def release_suites() -> tuple[tuple[str, str], ...]:
+    """This system's release's main suite ("debian") and security suite ("security"), by their names
+    (VERSION_CODENAME of /etc/os-release; bookworm when it names none)."""
     codename = re.search(r"^VERSION_CODENAME=(\S+)", Path("/etc/os-release").read_text(), re.M)
     codename = codename.group(1) if codename else "bookworm"
+    return (("debian", codename), ("security", f"{codename}-security"))
+
+
+def debian_mirrors() -> dict[str, str]:
+    """The URIs of the system's apt sources for release_suites(), from deb822 .sources files and
+    one-line .list files."""
     found: dict[str, str] = {}
-    for what, suite in (("debian", codename), ("security", f"{codename}-security")):
+    suites = release_suites()
+    for what, suite in suites:
         uri = _apt_source(suite)
         if uri:
             found[what] = uri
     if "debian" not in found:
-        raise Skip(f"no apt source for {codename} main in /etc/apt/sources.list{{,.d}}")
+        raise Skip(f"no apt source for {suites[0][1]} main in /etc/apt/sources.list{{,.d}}")
     return found
 
 
@@ -401,6 +408,21 @@ def own_finding(line: str, tree: Path, cwd: Path) -> bool:
     return bool(match) and os.path.normpath(cwd / match.group(1)).startswith(f"{tree}{os.sep}")
 
 
+def copy_module(tree: Path) -> None:
+    """A fresh copy of kmod/ and common/ (without build products) in ``tree``, to build against another
+    kernel without touching the checkout's own build."""
+    shutil.rmtree(tree, ignore_errors=True)
+    shutil.copytree(REPO_ROOT / "common", tree / "common")
+    shutil.copytree(REPO_ROOT / "kmod", tree / "kmod",
+                    ignore=shutil.ignore_patterns("*.o", "*.ko", "*.mod", "*.mod.c", ".*.cmd", "*.symvers",
+                                                  "modules.order", ".tmp*"))
+
+
+def build_warnings(log: str) -> list[str]:
+    """The compiler's and modpost's warnings in a module build's output."""
+    return [line for line in log.splitlines() if re.search(r"\bwarning:|^WARNING:", line)]
+
+
 def build(release: str, root: Path, notes: list[str], suite: str = "",
           mirror: str = "") -> tuple[Path, Path, int, int | None]:
     """A copy of kmod/ (and common/) built against ``release``'s headers, then checked with sparse
@@ -418,11 +440,7 @@ def build(release: str, root: Path, notes: list[str], suite: str = "",
     if "GLIBC" in probe.stderr or "not found" in probe.stderr:
         raise Skip(f"its build tools need a newer C library: {probe.stderr.strip().splitlines()[0]}")
     tree = CACHE / "build" / release
-    shutil.rmtree(tree, ignore_errors=True)
-    shutil.copytree(REPO_ROOT / "common", tree / "common")
-    shutil.copytree(REPO_ROOT / "kmod", tree / "kmod",
-                    ignore=shutil.ignore_patterns("*.o", "*.ko", "*.mod", "*.mod.c", ".*.cmd", "*.symvers",
-                                                  "modules.order", ".tmp*"))
+    copy_module(tree)
     make = ["make", "-C", str(tree / "kmod"), f"KDIR={kdir}"]
     wrap = lambda argv: argv  # noqa: E731
     place = "host"
@@ -445,7 +463,7 @@ def build(release: str, root: Path, notes: list[str], suite: str = "",
         return log
 
     log = run("build", make)
-    warnings = [line for line in log.splitlines() if re.search(r"\bwarning:|^WARNING:", line)]
+    warnings = build_warnings(log)
     for line in warnings:
         print(f"  build: {line}")
     if supply_checker_test(root, kdir):
