@@ -213,6 +213,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=vmlib.DEFAULT_OUT_DIR, help="log directory")
     parser.add_argument("--json", type=Path, help="also write each scenario's verdict and reason there")
     args = parser.parse_args()
+    timeout_scale()  # a bad $HPVM_TIMEOUT_SCALE is said before any boot
     problems = list_problems()
     for problem in problems:
         print(f"run_tests.py: {problem}", file=sys.stderr)

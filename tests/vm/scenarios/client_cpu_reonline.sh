@@ -5,7 +5,6 @@
 hp_load || die "insmod hpnotify.ko failed"
 client_ready
 pin_probe_start
-. /hp/params.sh
 rounds=${HPVM_REONLINE_ROUNDS:-5}
 round=1
 while [ "$round" -le "$rounds" ]; do

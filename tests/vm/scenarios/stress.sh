@@ -13,7 +13,6 @@
 # On a kernel with kmemleak (tests/vm/debug_kernel.py) the leaks suspected at the start are reported
 # as output kmemleak_before and cleared; after the run and a last rmmod, those found then are output
 # kmemleak (the host wants none).
-. /hp/params.sh
 rounds=${HPVM_STRESS_ROUNDS:-250}
 out_lines rounds "$rounds"
 rm -f /tmp/stress.stop
